@@ -1,0 +1,32 @@
+"""Read-only queries of the classifiers app."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Q, QuerySet
+
+from courses.models import Course
+
+from .models import AnnotationLabel, LabelSchema
+
+
+def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:
+    """The course's own schemas and the institution-wide ones."""
+    return LabelSchema.objects.filter(Q(course=course) | Q(course__isnull=True)).order_by("name")
+
+
+def latest_labels(schema: LabelSchema, *, course: Course | None = None) -> dict[int, list[str]]:
+    """feedback id → label names of the most recent current annotation (human or import)."""
+    rows = (
+        AnnotationLabel.objects.filter(annotation__schema=schema, annotation__is_current=True)
+        .filter(**({"annotation__feedback__course": course} if course else {}))
+        .order_by("annotation__feedback_id", "-annotation__created_at", "-annotation_id", "label__position")
+        .values_list("annotation__feedback_id", "annotation_id", "label__name")
+    )
+    chosen: dict[int, int] = {}
+    labels: dict[int, list[str]] = defaultdict(list)
+    for feedback_id, annotation_id, name in rows.iterator(chunk_size=5000):
+        if chosen.setdefault(feedback_id, annotation_id) == annotation_id:
+            labels[feedback_id].append(name)
+    return dict(labels)

@@ -1,0 +1,1 @@
+"""State-changing functions of the classifiers app, split by responsibility."""

@@ -1,0 +1,24 @@
+"""Celery tasks: thin callers of services (load by id, call, return)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from courses.models import ImportJob
+from eduplatform.jobs import JobTask, reap_stale_jobs
+
+from .services.imports import run_import_job
+
+
+class ImportJobTask(JobTask):
+    job_model = ImportJob
+
+
+@shared_task(base=ImportJobTask, bind=True, time_limit=1800, soft_time_limit=1740)
+def run_import_task(self, job_id: int) -> str:
+    return run_import_job(job_id).status
+
+
+@shared_task(time_limit=120)
+def reap_stale_jobs_task() -> dict[str, int]:
+    return {"imports": reap_stale_jobs(ImportJob)}

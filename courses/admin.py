@@ -1,0 +1,175 @@
+"""Admin for courses and feedback; every queryset is scoped to the user's courses."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import Course, CourseMembership, Feedback, ImportJob, Module, Question, Survey, SurveyResponse
+from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, courses_for_user
+
+
+class CourseScopedAdmin(admin.ModelAdmin):
+    """Limits rows to courses where the user holds a staff role; `course_path` names the course field."""
+
+    course_path = "course"
+    edit_roles: tuple[str, ...] = MANAGE_ROLES
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.course_path}__in": courses_for_user(request.user, ANNOTATE_ROLES)})
+
+    def _course_of(self, obj: object) -> Course | None:
+        for part in self.course_path.split("__"):
+            obj = getattr(obj, part, None)
+        return obj  # type: ignore[return-value]
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        if not super().has_view_permission(request, obj) and not self._staff_member(request):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        if request.user.is_superuser:
+            return True
+        if not self._staff_member(request):
+            return False
+        allowed = courses_for_user(request.user, self.edit_roles)
+        return obj is None or allowed.filter(pk=getattr(self._course_of(obj), "pk", None)).exists()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or (
+            self._staff_member(request) and courses_for_user(request.user, self.edit_roles).exists()
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or self._staff_member(request)
+
+    @staticmethod
+    def _staff_member(request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff and courses_for_user(
+            request.user, ANNOTATE_ROLES
+        ).exists()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # noqa: ANN001 - Django's signature
+        if db_field.related_model is Course and not request.user.is_superuser:
+            kwargs["queryset"] = courses_for_user(request.user, self.edit_roles)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ModuleInline(admin.TabularInline):
+    model = Module
+    extra = 0
+    fields = ("position", "title", "lti_resource_link_id")
+
+
+class MembershipInline(admin.TabularInline):
+    model = CourseMembership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Course)
+class CourseAdmin(CourseScopedAdmin):
+    course_path = "pk"
+    list_display = ("code", "title", "term", "min_group_size", "lti_context_id")
+    search_fields = ("code", "title", "term")
+    inlines = (ModuleInline, MembershipInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = admin.ModelAdmin.get_queryset(self, request)
+        return qs if request.user.is_superuser else qs.filter(pk__in=courses_for_user(request.user, ANNOTATE_ROLES))
+
+    def _course_of(self, obj: object) -> Course | None:
+        return obj  # type: ignore[return-value]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Module)
+class ModuleAdmin(CourseScopedAdmin):
+    list_display = ("title", "course", "position")
+    list_filter = ("course",)
+    search_fields = ("title", "course__code")
+
+
+@admin.register(CourseMembership)
+class CourseMembershipAdmin(CourseScopedAdmin):
+    list_display = ("user", "course", "role")
+    list_filter = ("role", "course")
+    search_fields = ("user__username", "course__code")
+    autocomplete_fields = ("user",)
+
+
+class QuestionInline(admin.TabularInline):
+    model = Question
+    extra = 1
+
+
+@admin.register(Survey)
+class SurveyAdmin(CourseScopedAdmin):
+    list_display = ("title", "course", "module", "opens_at", "closes_at", "is_anonymous")
+    list_filter = ("course", "is_anonymous")
+    inlines = (QuestionInline,)
+
+
+@admin.register(SurveyResponse)
+class SurveyResponseAdmin(CourseScopedAdmin):
+    """Responses show no identity: the respondent key is a keyed hash and is not displayed."""
+
+    course_path = "survey__course"
+    list_display = ("id", "survey", "submitted_at", "updated_at")
+    list_filter = ("survey__course",)
+    fields = ("survey", "submitted_at", "updated_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(CourseScopedAdmin):
+    """Staff see only the redacted text; the original is kept for the record, never shown."""
+
+    edit_roles = ANNOTATE_ROLES
+    list_display = ("short_text", "course", "module", "source", "submitted_at")
+    list_filter = ("source", "course", "module", "split")
+    search_fields = ("redacted_text", "external_id")
+    date_hierarchy = "submitted_at"
+    list_select_related = ("course", "module")
+    fields = ("course", "module", "source", "redacted_text", "language", "submitted_at", "external_id", "split")
+    readonly_fields = ("course", "source", "redacted_text", "submitted_at", "external_id")
+
+    @admin.display(description="Text")
+    def short_text(self, obj: Feedback) -> str:
+        return obj.redacted_text[:120]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # feedback arrives through surveys, imports and the API (which redact it)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ("original_name", "course_code", "status", "rows_imported", "created_at", "finished_at")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        codes = courses_for_user(request.user, MANAGE_ROLES).values_list("code", flat=True)
+        return qs.filter(course_code__in=list(codes))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,0 +1,232 @@
+"""Courses, modules, surveys, students' responses and the feedback items we classify."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+
+from eduplatform.jobs import Job
+
+
+class Course(models.Model):
+    code = models.SlugField(max_length=64, unique=True, help_text="Short unique code, e.g. CS101-2026S.")
+    title = models.CharField(max_length=255)
+    term = models.CharField(max_length=64, blank=True)
+    lti_context_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    min_group_size = models.PositiveSmallIntegerField(
+        default=5, help_text="Reports never break down groups smaller than this."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(min_group_size__gte=1), name="course_min_group_size_positive"),
+            models.CheckConstraint(condition=~Q(code=""), name="course_code_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.title}"
+
+
+class Module(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="modules")
+    title = models.CharField(max_length=255)
+    position = models.PositiveIntegerField(default=0)
+    lti_resource_link_id = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        ordering = ["course", "position", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "title"], name="module_title_unique_per_course"),
+            models.UniqueConstraint(
+                fields=["course", "lti_resource_link_id"], name="module_resource_link_unique_per_course"
+            ),
+            models.CheckConstraint(condition=~Q(title=""), name="module_title_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Role(models.TextChoices):
+    INSTRUCTOR = "instructor", "Instructor"
+    TEACHING_ASSISTANT = "teaching_assistant", "Teaching assistant"
+    ANNOTATOR = "annotator", "Annotator"
+    VIEWER = "viewer", "Viewer"
+
+
+class CourseMembership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "course"], name="membership_unique_per_user_course"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.course.code} · {self.get_role_display()}"
+
+
+class Survey(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="surveys")
+    module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.SET_NULL, related_name="surveys")
+    title = models.CharField(max_length=255)
+    intro = models.TextField(blank=True)
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    is_anonymous = models.BooleanField(
+        default=True, help_text="Respondents are linked to answers only through a keyed hash."
+    )
+    allow_edit = models.BooleanField(default=False, help_text="Students may edit their answers until close.")
+    min_group_size = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Overrides the course's minimum group size for this survey."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["course", "-opens_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(closes_at__gt=models.F("opens_at")), name="survey_closes_after_opens"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class QuestionKind(models.TextChoices):
+    LIKERT = "likert", "Likert (5-point)"
+    TEXT = "text", "Free text"
+
+
+class Question(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=QuestionKind.choices)
+    prompt = models.TextField()
+    required = models.BooleanField(default=False)
+    max_length = models.PositiveIntegerField(default=2000, help_text="Free text only: longest answer accepted.")
+
+    class Meta:
+        ordering = ["survey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "position"], name="question_position_unique_per_survey"),
+            models.CheckConstraint(condition=Q(kind__in=QuestionKind.values), name="question_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.prompt[:80]
+
+
+class SurveyResponse(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
+    # A keyed hash (HMAC) of the respondent's identity: never the identity itself for anonymous surveys.
+    respondent_key = models.CharField(max_length=128)
+    # Only set for identified surveys.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "respondent_key"], name="one_response_per_respondent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Response {self.pk} to {self.survey_id}"  # never the respondent
+
+
+class Answer(models.Model):
+    response = models.ForeignKey(SurveyResponse, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
+    likert_value = models.PositiveSmallIntegerField(null=True, blank=True)
+    feedback = models.OneToOneField(
+        "Feedback", null=True, blank=True, on_delete=models.SET_NULL, related_name="answer"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "question"], name="one_answer_per_question"),
+            models.CheckConstraint(
+                condition=Q(likert_value__isnull=True) | Q(likert_value__gte=1, likert_value__lte=5),
+                name="answer_likert_1_to_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Answer {self.pk}"
+
+
+class FeedbackSource(models.TextChoices):
+    SURVEY = "survey", "Survey"
+    IMPORT = "import", "Import"
+    API = "api", "API"
+
+
+class DatasetSplit(models.TextChoices):
+    NONE = "", "Unassigned"
+    TRAIN = "train", "Train"
+    VALIDATION = "validation", "Validation"
+    TEST = "test", "Test"
+
+
+class Feedback(models.Model):
+    """One student comment: the unit we classify. Staff and training only ever see `redacted_text`."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="feedback")
+    module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback")
+    source = models.CharField(max_length=16, choices=FeedbackSource.choices)
+    original_text = models.TextField()
+    redacted_text = models.TextField()
+    language = models.CharField(max_length=16, blank=True)
+    submitted_at = models.DateTimeField(db_index=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    split = models.CharField(
+        max_length=16, choices=DatasetSplit.choices, blank=True, default="",
+        help_text="A suggested train/validation/test split from the import, used by training when present.",
+    )
+    import_job = models.ForeignKey(
+        "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        ordering = ["-submitted_at", "-id"]
+        indexes = [models.Index(fields=["course", "submitted_at"], name="feedback_course_submitted")]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "external_id"], name="feedback_external_id_unique_per_course"),
+            models.CheckConstraint(condition=Q(source__in=FeedbackSource.values), name="feedback_source_valid"),
+            models.CheckConstraint(condition=Q(split__in=DatasetSplit.values), name="feedback_split_valid"),
+            models.CheckConstraint(
+                condition=Q(original_text__regex=r"\S"), name="feedback_text_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("original_text"), settings.FEEDBACK_MAX_CHARS),
+                name="feedback_text_max_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.redacted_text[:80]
+
+
+class ImportJob(Job):
+    """An upload that runs on the worker; the import itself is all-or-nothing."""
+
+    course_code = models.CharField(max_length=64)
+    file_path = models.CharField(max_length=1024)
+    original_name = models.CharField(max_length=255)
+    options = models.JSONField(default=dict, blank=True)
+    rows_imported = models.PositiveIntegerField(default=0)
+    annotations_imported = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Import {self.original_name} into {self.course_code} ({self.status})"

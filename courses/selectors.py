@@ -1,0 +1,25 @@
+"""Read-only queries for courses and feedback."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import Course, Feedback
+
+
+def feedback_for_course(course: Course) -> QuerySet[Feedback]:
+    return Feedback.objects.filter(course=course).select_related("module")
+
+
+def existing_external_ids(course: Course, external_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(external_ids), 5000):
+        chunk = external_ids[start : start + 5000]
+        found.update(
+            Feedback.objects.filter(course=course, external_id__in=chunk).values_list("external_id", flat=True)
+        )
+    return found
+
+
+def course_by_code(code: str) -> Course | None:
+    return Course.objects.filter(code=code).first()

@@ -1,0 +1,6 @@
+"""Signals other apps listen to; courses knows nothing of who listens (imports point one way)."""
+
+from django.dispatch import Signal
+
+# Sent after the creating transaction commits, with `feedback_ids: list[int]` and `course_id: int`.
+feedback_created = Signal()

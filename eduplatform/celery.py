@@ -1,0 +1,16 @@
+"""The Celery app: Redis broker, late acks, our own job tables for state (see eduplatform.jobs)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eduplatform.settings")
+
+app = Celery("eduplatform")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Reapers: a SIGKILLed worker runs no failure handler, so stale jobs are failed from outside.
+app.conf.beat_schedule = {
+    "reap-stale-jobs": {"task": "classifiers.tasks.reap_stale_jobs_task", "schedule": 60.0},
+}

@@ -1,0 +1,96 @@
+"""Shared fixtures: personas in two courses, and a live Celery worker on the real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from courses.models import Role
+
+from .factories import CourseFactory, MembershipFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def course(db):
+    return CourseFactory(code="CS101", title="Programming 1")
+
+
+@pytest.fixture
+def other_course(db):
+    return CourseFactory(code="HIST200", title="Modern History")
+
+
+@pytest.fixture
+def instructor(course):
+    return MembershipFactory(course=course, role=Role.INSTRUCTOR, user=UserFactory(username="ines")).user
+
+
+@pytest.fixture
+def annotator(course):
+    return MembershipFactory(course=course, role=Role.ANNOTATOR, user=UserFactory(username="anna")).user
+
+
+@pytest.fixture
+def outsider(other_course):
+    """Staff of another course: must never see anything of `course`."""
+    return MembershipFactory(course=other_course, role=Role.INSTRUCTOR, user=UserFactory(username="otto")).user
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` subprocess on the real broker, reading the test database.
+
+    Tests using it need committed data (transactional_db). Yields the Popen; the log is in tmp_path.
+    """
+    from eduplatform.celery import app
+
+    app.control.purge()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MODEL_STORE": str(settings.MODEL_STORE),
+        "IMPORT_UPLOAD_DIR": str(settings.IMPORT_UPLOAD_DIR),
+        "CONN_MAX_AGE": "0",
+    }
+    log = tmp_path / "worker.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "eduplatform", "worker", "-Q", "default,training,inference",
+         "--concurrency=1", "--pool=prefork", "--loglevel=INFO", f"--hostname=test-{os.getpid()}@%h",
+         "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    proc.log_path = log  # type: ignore[attr-defined]
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_stores(settings, tmp_path):
+    settings.MODEL_STORE = tmp_path / "models"
+    settings.IMPORT_UPLOAD_DIR = tmp_path / "imports"
