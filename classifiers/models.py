@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from courses.models import Course, Feedback
+from eduplatform.jobs import Job
 
 
 class SchemaKind(models.TextChoices):
@@ -101,6 +102,10 @@ class Annotation(models.Model):
     )
     source = models.CharField(max_length=16, choices=AnnotationSource.choices, default=AnnotationSource.HUMAN)
     is_current = models.BooleanField(default=True)
+    # Set when a person confirmed a model's suggestion: it is then their (human) annotation.
+    suggested_by = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -137,3 +142,127 @@ class AnnotationLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotation_id}: {self.label_id}"
+
+
+# --- Training, model versions, predictions ----------------------------------------------------------
+
+
+class TrainingRun(Job):
+    """One fine-tuning job for a schema over a scope: one course, or institution-wide (course empty).
+
+    Status moves queued → running → succeeded | failed | cancelled (see eduplatform.jobs). `progress`
+    holds step, total_steps, epoch, loss and eta_s, written by a TrainerCallback.
+    """
+
+    schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="training_runs")
+    course = models.ForeignKey(
+        Course, null=True, blank=True, on_delete=models.CASCADE, related_name="training_runs",
+        help_text="Empty: institution-wide, over every course sharing the schema.",
+    )
+    config = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    # What it trained on: annotation count, class balance, a hash of the training set, library versions.
+    data_summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Two train requests for the same scope never run at once: the database refuses the second.
+            models.UniqueConstraint(
+                fields=["schema", "course"],
+                condition=Q(status__in=["queued", "running"]),
+                nulls_distinct=False,
+                name="one_active_training_run_per_scope",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="training_run_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.course.code if self.course_id else "institution"
+        return f"Training run {self.pk} · {self.schema.name} · {scope} · {self.status}"
+
+
+class ModelVersion(models.Model):
+    """A trained model on disk under MODEL_STORE, with its evaluation report."""
+
+    schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="model_versions")
+    course = models.ForeignKey(
+        Course, null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions"
+    )
+    training_run = models.OneToOneField(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_version"
+    )
+    number = models.PositiveIntegerField(help_text="1, 2, 3 … per schema and scope.")
+    path = models.CharField(max_length=512, help_text="Directory relative to MODEL_STORE.")
+    base_model = models.CharField(max_length=512)
+    label_names = models.JSONField(default=list, help_text="Output index → label name.")
+    max_length = models.PositiveIntegerField(default=128)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation report on the validation split.")
+    beats_baseline = models.BooleanField(default=False)
+    onnx_path = models.CharField(max_length=512, blank=True)
+    use_int8 = models.BooleanField(default=False, help_text="Serve the int8-quantised ONNX model.")
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schema", "course"], condition=Q(is_active=True), nulls_distinct=False,
+                name="one_active_version_per_scope",
+            ),
+            models.UniqueConstraint(
+                fields=["schema", "course", "number"], nulls_distinct=False, name="version_number_unique_per_scope"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.course.code if self.course_id else "institution"
+        return f"{self.schema.name} v{self.number} ({scope})"
+
+
+class ClassificationRun(Job):
+    """Batch classification of a scope's backlog by one model version (resumable, chunked)."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="classification_runs")
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    classified = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Classification run {self.pk} · {self.model_version} · {self.status}"
+
+
+class Prediction(models.Model):
+    """A model version's output for one feedback item; a version classifies an item at most once."""
+
+    feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="predictions")
+    schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    # Top label (single-label and ordinal: the prediction; multi-label: the highest-scoring label).
+    label = models.ForeignKey(Label, null=True, on_delete=models.SET_NULL, related_name="predictions")
+    label_names = models.JSONField(default=list, help_text="Every predicted label (one for single-label).")
+    scores = models.JSONField(default=dict, help_text="label name → probability")
+    confidence = models.FloatField()
+    truncated = models.BooleanField(default=False, help_text="The text was longer than the model's max length.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model_version", "label"], name="prediction_version_label")]
+        constraints = [
+            models.UniqueConstraint(fields=["feedback", "model_version"], name="one_prediction_per_version"),
+            models.CheckConstraint(condition=Q(confidence__gte=0, confidence__lte=1), name="confidence_0_to_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Prediction {self.pk}: {', '.join(self.label_names)}"

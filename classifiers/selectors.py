@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from courses.models import Course
 
-from .models import AnnotationLabel, LabelSchema
+from .models import AnnotationLabel, LabelSchema, ModelVersion
 
 
 def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:
@@ -30,3 +30,17 @@ def latest_labels(schema: LabelSchema, *, course: Course | None = None) -> dict[
         if chosen.setdefault(feedback_id, annotation_id) == annotation_id:
             labels[feedback_id].append(name)
     return dict(labels)
+
+
+def active_version_for(schema: LabelSchema, course: Course | None) -> ModelVersion | None:
+    """The version whose predictions count for `course`: its own active one, else the institution's.
+
+    An institution-wide schema can have a per-course model and an institution-wide model; a course
+    without its own active model falls back to the institution-wide one.
+    """
+    versions = ModelVersion.objects.filter(schema=schema, is_active=True).select_related("training_run")
+    if course is not None:
+        own = versions.filter(course=course).first()
+        if own is not None or not schema.is_institution_wide:
+            return own
+    return versions.filter(course__isnull=True).first()
