@@ -16,6 +16,15 @@ def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:
     return LabelSchema.objects.filter(Q(course=course) | Q(course__isnull=True)).order_by("name")
 
 
+def training_labels(schema: LabelSchema, *, course: Course | None) -> dict[int, list[str]]:
+    """feedback id → the label names that count as truth under the schema's training policy.
+
+    `course=None` means every course (institution-wide scope). Only current human and import
+    annotations count; model suggestions count only once a person confirmed them.
+    """
+    return latest_labels(schema, course=course)
+
+
 def latest_labels(schema: LabelSchema, *, course: Course | None = None) -> dict[int, list[str]]:
     """feedback id → label names of the most recent current annotation (human or import)."""
     rows = (
