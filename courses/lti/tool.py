@@ -143,6 +143,9 @@ class HardenedMessageLaunch(DjangoMessageLaunch):
         if not state:
             raise LaunchRejected("The launch has no state parameter.")
         params = self._session_service.get_state_params(state)
+        id_token = self._get_request_param("id_token") or ""
+        if not params and id_token and cache.get(f"lti-idtoken-{token_hash(id_token)}"):
+            raise LaunchRejected("This id_token was already used (replayed launch).", status=403)
         if not params:
             raise LaunchRejected("The launch state is unknown, expired or already used; start again from the course.")
         if self._cookie_service.get_cookie(state) != state:
@@ -180,7 +183,7 @@ class HardenedMessageLaunch(DjangoMessageLaunch):
     def consume_single_use_values(self) -> HardenedMessageLaunch:
         body = self._jwt["body"]
         exp_in = max(int(body["exp"] - time.time()), 1) + settings.LTI_CLOCK_SKEW_S
-        if not cache.add(f"lti-idtoken-{token_hash(self._get_id_token())}", 1, timeout=exp_in):
+        if not cache.add(f"lti-idtoken-{token_hash(self._get_id_token())}", 1, timeout=exp_in):  # SET NX
             raise LaunchRejected("This id_token was already used (replayed launch).", status=403)
         nonce = body.get("nonce")
         if not nonce or not self._launch_data_storage.consume(self._session_service._get_key("nonce", nonce)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import jwt
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -21,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from lti_tool.models import Key, LtiLaunch
 from lti_tool.utils import sync_data_from_launch
-from pylti1p3.exception import LtiException
+from pylti1p3.exception import LtiException, OIDCException
 
 from courses.models import Course
 from courses.permissions import can_view_course
@@ -58,7 +59,7 @@ def login_initiation(request: HttpRequest, registration_uuid: str | None = None)
         return oidc.redirect(request.build_absolute_uri(reverse("lti:launch")))
     except LaunchRejected as exc:
         return _rejected(request, exc.reason, exc.status, params)
-    except LtiException as exc:
+    except (LtiException, OIDCException) as exc:
         return _rejected(request, f"Login initiation refused: {exc}", 400, params)
     except Exception:
         logger.exception("LTI: unexpected error in login initiation")
@@ -66,9 +67,20 @@ def login_initiation(request: HttpRequest, registration_uuid: str | None = None)
 
 
 def _rejected(request: HttpRequest, reason: str, status: int, params: Any) -> HttpResponse:
-    logger.warning("LTI rejected (%s): %s [iss=%r client_id=%r path=%s]", status, reason,
-                   params.get("iss"), params.get("client_id"), request.path)
+    hint = _unverified_claims(params.get("id_token", ""))
+    logger.warning("LTI rejected (%s): %s [iss=%r client_id=%r deployment=%r path=%s]", status, reason,
+                   params.get("iss") or hint.get("iss"), params.get("client_id") or hint.get("aud"),
+                   hint.get(services.CLAIM + "deployment_id"), request.path)
     return error_page(request, reason, status)
+
+
+def _unverified_claims(id_token: str) -> dict[str, Any]:
+    """Claims of a token we rejected, for the log line only (never trusted)."""
+    try:
+        claims = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 @csrf_exempt
