@@ -155,7 +155,7 @@ class TestPlatform:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, body: str, content_type: str = "text/html", status: int = 200) -> None:
+            def _send(self, body: str, content_type: str = "text/html; charset=utf-8", status: int = 200) -> None:
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
