@@ -64,7 +64,7 @@ demo: db
 serve: db
 	@echo "Serving http://127.0.0.1:8000 (admin at /admin/) with a Celery worker and beat; Ctrl-C stops both."
 	@trap 'kill 0' EXIT; \
-	  $(VENV)/bin/celery -A eduplatform worker -B -Q default,training,inference --loglevel=info --concurrency=2 & \
+	  $(VENV)/bin/celery -A eduplatform worker -B --schedule var/celerybeat-schedule -Q default,training,inference --loglevel=info --concurrency=2 & \
 	  $(PY) manage.py runserver 127.0.0.1:8000
 
 clean:
