@@ -146,6 +146,11 @@ SURVEY_RESPONDENT_SECRET = env("SURVEY_RESPONDENT_SECRET", default="") or SECRET
 SURVEY_RATE_LIMIT_PER_RESPONDENT = env.int("SURVEY_RATE_LIMIT_PER_RESPONDENT", default=10)
 SURVEY_RATE_LIMIT_PER_IP = env.int("SURVEY_RATE_LIMIT_PER_IP", default=600)
 # META key holding the client address set by your reverse proxy (e.g. HTTP_X_REAL_IP); REMOTE_ADDR otherwise.
+# Rate-limit counters live in Redis (the cache's Redis unless set).
+SURVEY_RATE_LIMIT_REDIS_URL = env("SURVEY_RATE_LIMIT_REDIS_URL", default=CACHES["default"]["LOCATION"])
+# Seconds a web worker keeps a survey's definition (questions, dates) in memory; edits made in this
+# process apply at once, edits made elsewhere within this delay.
+SURVEY_DEFINITION_CACHE_S = env.float("SURVEY_DEFINITION_CACHE_S", default=5.0)
 SURVEY_CLIENT_IP_META = env("SURVEY_CLIENT_IP_META", default="REMOTE_ADDR")
 SURVEY_MAX_BODY_BYTES = env.int("SURVEY_MAX_BODY_BYTES", default=1024 * 1024)
 # Who may frame the survey pages (CSP frame-ancestors): narrow this to your LMS origins.

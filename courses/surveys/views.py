@@ -53,6 +53,12 @@ def _notice(
     return response
 
 
+def _too_many(request: HttpRequest, survey: Survey, questions: list[Question]) -> HttpResponse:
+    return _notice(request, survey, title="Too many submissions", status=429, questions=questions,
+                   message="Too many answers were sent from your device or network just now. "
+                           "Wait a minute and send again.")
+
+
 def _client_ip(request: HttpRequest) -> str:
     # Behind a reverse proxy, SURVEY_CLIENT_IP_META names the header it sets (e.g. HTTP_X_REAL_IP).
     return request.META.get(settings.SURVEY_CLIENT_IP_META) or request.META.get("REMOTE_ADDR", "")
@@ -73,9 +79,6 @@ def survey_page(request: HttpRequest, survey_id: int) -> HttpResponse:
         raise Http404("No such survey.")
     questions = list(survey.questions.all())
     posting = request.method == "POST"
-    if posting and not ratelimit.allow("ip", _client_ip(request), limit=settings.SURVEY_RATE_LIMIT_PER_IP):
-        return _notice(request, survey, title="Too many submissions", status=429, questions=questions,
-                       message="Too many answers came from your network just now. Wait a minute and send again.")
     if posting and int(request.META.get("CONTENT_LENGTH") or 0) > max_body_bytes(questions):
         return _notice(request, survey, title="Answers too long", status=413,
                        message="What you sent is larger than this survey accepts. Shorten your answers.")
@@ -85,15 +88,22 @@ def survey_page(request: HttpRequest, survey_id: int) -> HttpResponse:
         title = "This survey is not open yet" if state == "upcoming" else "This survey is closed"
         return _notice(request, survey, title=title, message=str(SurveyNotOpen(survey, state)),
                        status=409 if posting else 200, questions=questions)
+    ip_limit = ("ip", _client_ip(request), settings.SURVEY_RATE_LIMIT_PER_IP)
     try:
         respondent = _respondent(request, survey)
     except (InvalidInvitation, ExpiredInvitation, WrongCourse) as exc:
+        if posting and not ratelimit.allow(ip_limit):  # forged links count against the address too
+            return _too_many(request, survey, questions)
         return _notice(request, survey, title="This link cannot be used", message=str(exc), status=403)
     if respondent is None:
         return _notice(request, survey, title="Open this survey from your course", status=403,
                        message="Open the survey from your course page in the learning platform, "
                                "or use the invitation link you were sent.")
     if posting:
+        # One round trip for both limits: per address (a campus NAT is many students) and per student.
+        respondent_limit = ("respondent", respondent.key, settings.SURVEY_RATE_LIMIT_PER_RESPONDENT)
+        if not ratelimit.allow(ip_limit, respondent_limit):
+            return _too_many(request, survey, questions)
         return _submit(request, survey, questions, respondent)
     return _show(request, survey, questions, respondent)
 
@@ -123,9 +133,6 @@ def _submit(request: HttpRequest, survey: Survey, questions: list[Question], res
     if not respondent.is_learner:
         return _notice(request, survey, title="Preview only", status=403,
                        message="Staff see a preview of the survey; only students can submit answers.")
-    if not ratelimit.allow("respondent", respondent.key, limit=settings.SURVEY_RATE_LIMIT_PER_RESPONDENT):
-        return _notice(request, survey, title="Too many submissions", status=429, questions=questions,
-                       message="You sent this survey many times in a short while. Wait a minute and send again.")
     form = SurveyForm(request.POST, questions=questions)
     if not form.is_valid():
         return _render_form(request, survey, form, respondent, editing=False, status=400)
