@@ -14,6 +14,7 @@ from courses.services import announce_feedback, redact
 from eduplatform.errors import DomainError
 
 from .identity import Respondent
+from .storage import insert_response
 
 UNIQUE_RESPONSE_CONSTRAINT = "one_response_per_respondent"
 
@@ -67,15 +68,15 @@ def submit_survey_response(
         raise SurveyNotOpen(survey, state)
     if not respondent.is_learner:
         raise DomainError("Staff see a preview of the survey; only students can submit answers.")
+    response = SurveyResponse(
+        survey=survey,
+        respondent_key=respondent.key,
+        user_id=None if survey.is_anonymous else user_id,
+        respondent_label="" if survey.is_anonymous else respondent.label,
+    )
     try:
-        with transaction.atomic():
-            response = SurveyResponse.objects.create(
-                survey=survey,
-                respondent_key=respondent.key,
-                user_id=None if survey.is_anonymous else user_id,
-                respondent_label="" if survey.is_anonymous else respondent.label,
-            )
-            _create_answers(survey, response, answers, now=now)
+        feedback = _create_first_response(survey, response, answers, now=now)
+        announce_feedback(survey.course_id, feedback)
         return SubmissionResult(response=response, created=True)
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != UNIQUE_RESPONSE_CONSTRAINT:
@@ -101,21 +102,39 @@ def _text(value: AnswerValue) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _answer_rows(
+    survey: Survey, answers: Mapping[Question, AnswerValue], *, now: datetime
+) -> tuple[list[Feedback], list[tuple[Answer, int | None]]]:
+    """Unsaved feedback for non-empty free text, and answers pointing at it by index."""
+    feedback: list[Feedback] = []
+    rows: list[tuple[Answer, int | None]] = []
+    for question, value in answers.items():
+        if question.kind == QuestionKind.TEXT and _text(value):
+            feedback.append(_new_feedback(survey, _text(value), now))
+            rows.append((Answer(question=question), len(feedback) - 1))
+        elif question.kind == QuestionKind.LIKERT and value not in (None, ""):
+            rows.append((Answer(question=question, likert_value=int(value)), None))
+    return feedback, rows
+
+
+def _create_first_response(
+    survey: Survey, response: SurveyResponse, answers: Mapping[Question, AnswerValue], *, now: datetime
+) -> list[int]:
+    feedback, rows = _answer_rows(survey, answers, now=now)
+    return insert_response(response, feedback, rows)
+
+
 def _create_answers(
     survey: Survey, response: SurveyResponse, answers: Mapping[Question, AnswerValue], *, now: datetime
 ) -> None:
-    texts = {q: _text(v) for q, v in answers.items() if q.kind == QuestionKind.TEXT and _text(v)}
-    feedback = dict(zip(texts, Feedback.objects.bulk_create([_new_feedback(survey, t, now) for t in texts.values()]),
-                        strict=True))
-    Answer.objects.bulk_create(
-        [
-            Answer(response=response, question=q, feedback=feedback.get(q),
-                   likert_value=int(v) if q.kind == QuestionKind.LIKERT and v not in (None, "") else None)
-            for q, v in answers.items()
-            if q in feedback or (q.kind == QuestionKind.LIKERT and v not in (None, ""))
-        ]
-    )
-    announce_feedback(survey.course_id, [f.pk for f in feedback.values()])
+    feedback, rows = _answer_rows(survey, answers, now=now)
+    created = Feedback.objects.bulk_create(feedback)
+    Answer.objects.bulk_create([
+        Answer(response=response, question=a.question, likert_value=a.likert_value,
+               feedback=None if i is None else created[i])
+        for a, i in rows
+    ])
+    announce_feedback(survey.course_id, [f.pk for f in created])
 
 
 def _replace_answers(
