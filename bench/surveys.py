@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import ROOT, setup  # noqa: E402
 
 CSRF = "benchCsrfSecret0123456789abcdefX"  # 32 characters: what a browser holds after GETting the form
+SOCKET_ERRORS = ("connect_errors", "read_errors", "write_errors", "timeouts")
 WORDS = ("lectures", "labs", "pace", "slides", "tutor", "exam", "deadline", "helpful", "confusing", "great",
          "examples", "feedback", "project", "forum", "quiz", "notes", "reading", "clear", "rushed", "week")
 
@@ -150,7 +151,8 @@ def main() -> None:
         "connections": args.connections, "duration_s": round(seconds, 1), "planned_max": planned,
         "rps": round(rps, 1), "p50_ms": round(result["p50_us"] / 1000, 1), "p90_ms": round(result["p90_us"] / 1000, 1),
         "p99_ms": round(result["p99_us"] / 1000, 1), "max_ms": round(result["max_us"] / 1000, 1),
-        "errors_5xx": result["c5xx"], "errors_4xx": result["c4xx"], "socket_errors": result["socket_errors"],
+        "errors_5xx": result["c5xx"], "errors_4xx": result["c4xx"],
+        "socket_errors": {k: result[k] for k in SOCKET_ERRORS},
         "accepted": result["accepted"], "stored": stored, "lost": result["accepted"] - stored,
         "feedback_stored": feedback, "feedback_expected": 2 * result["accepted"], "answers_stored": answers,
         "server_tracebacks": len(server_errors), "baseline_healthz_rps": baseline_rps,

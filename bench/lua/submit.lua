@@ -59,8 +59,8 @@ function done(summary, latency, requests)
   end
   io.write(string.format(
     'WRKJSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, ' ..
-    '"socket_errors": %d, "c2xx": %d, "c3xx": %d, "c4xx": %d, "c5xx": %d, "accepted": %d}\n',
+    '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "timeouts": %d, "c2xx": %d, "c3xx": %d, "c4xx": %d, "c5xx": %d, "accepted": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency.max, summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout,
     t.c2xx, t.c3xx, t.c4xx, t.c5xx, t.accepted))
 end
