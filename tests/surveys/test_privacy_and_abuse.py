@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -221,3 +222,39 @@ def test_required_question_missing_is_explained(client, survey, invite):
     html = resp.content.decode()
     assert "There is a problem with your answers" in html and "this question is required" in html
     assert "<title>Error:" in html
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_no_api_serializer_exposes_who_answered():
+    """A guard for every REST API module (`<app>/api.py`): response serializers carry no respondent fields."""
+    from django.utils.module_loading import autodiscover_modules
+    from rest_framework import serializers
+
+    from courses.admin import RESPONDENT_FIELDS
+
+    autodiscover_modules("api")
+    for serializer in _subclasses(serializers.ModelSerializer):
+        meta = getattr(serializer, "Meta", None)
+        if getattr(meta, "model", None) is not SurveyResponse:
+            continue
+        fields = serializer().get_fields()
+        assert not set(fields) & set(RESPONDENT_FIELDS), f"{serializer.__qualname__} exposes {set(fields)}"
+
+
+def test_api_guard_catches_an_exposing_serializer():
+    from rest_framework import serializers
+
+    class Leaky(serializers.ModelSerializer):
+        class Meta:
+            model = SurveyResponse
+            fields = ["id", "respondent_key"]
+
+    with pytest.raises(AssertionError, match="Leaky exposes"):
+        test_no_api_serializer_exposes_who_answered()
+    del Leaky
+    gc.collect()  # drop the class so that the real guard does not see it in __subclasses__()
