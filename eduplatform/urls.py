@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("lti/", include("courses.lti.urls")),
+    path("surveys/", include("courses.surveys.urls")),
 ]
