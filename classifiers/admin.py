@@ -58,3 +58,6 @@ class AnnotationAdmin(CourseScopedAdmin):
     list_select_related = ("feedback", "schema", "annotator")
     raw_id_fields = ("feedback",)
     inlines = (AnnotationLabelInline,)
+
+# Report admin (settings, alerts, overrides, privacy-applied summary pages) lives in its own module.
+from . import report_admin  # noqa: E402, F401
