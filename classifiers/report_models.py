@@ -61,9 +61,14 @@ class ReportComment(models.Model):
     feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="+")
     confidence = models.FloatField()
     human = models.BooleanField()
+    # Rank within module and label over all weeks: the unfiltered page reads ranks 1-3 by index.
+    overall_rank = models.PositiveIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["snapshot", "week"], name="report_comment_snapshot_week")]
+        indexes = [
+            models.Index(fields=["snapshot", "week"], name="report_comment_snapshot_week"),
+            models.Index(fields=["snapshot", "overall_rank"], name="report_comment_overall_rank"),
+        ]
 
     def __str__(self) -> str:
         return f"Comment {self.feedback_id} for module {self.module_id}"

@@ -12,10 +12,12 @@ Privacy is applied here, on the server, for every caller (superusers included):
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
@@ -25,6 +27,7 @@ from .models import Alert, Label, LabelSchema, ModelVersion, ReportCell, ReportC
 from .services.report_summary import VersionChoice, ensure_summary, version_for_reports
 
 COMMENTS_SHOWN = 3
+REPORT_CACHE_S = 3600  # entries are keyed by every input, so the TTL only bounds memory
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class ModuleReport:
     course_trend: list[WeekCell]
     alerts: list[AlertInfo]
     built_at: datetime | None
+    cache_key: str = ""  # changes whenever any input of the report changes
 
     def as_dict(self) -> dict:
         """Plain JSON-ready data for the API (dates as ISO strings)."""
@@ -139,10 +143,27 @@ def week_of(day: date) -> date:
 
 def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
                   until: date | None = None) -> ModuleReport:
-    """The per-module report of `course` under `schema`, privacy applied; weeks filter by their Monday."""
+    """The per-module report of `course` under `schema`, privacy applied; weeks filter by their Monday.
+
+    The cheap inputs (summary watermarks, modules, surveys, alerts, settings) are read on every call and
+    form the cache key; the heavy part (cells, comments, trends) is cached under it, so any change of an
+    input is a new key, never a stale report.
+    """
     choice = version_for_reports(course, schema)
     snapshot = ensure_summary(course, schema, choice.used)
     labels = list(Label.objects.filter(schema=schema).order_by("position").values_list("id", "name", "color"))
+    modules = list(Module.objects.filter(course=course).order_by("position", "title").values_list("id", "title"))
+    minimums, respondents = _survey_facts(course, since, until)
+    enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
+    alerts = _alerts(course, schema, since, until)
+    version = _version_info(choice)
+    inputs = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
+              course.min_group_size, schema.name, since, until, labels, modules, minimums, respondents, enrolled,
+              alerts, version)
+    key = "report:" + hashlib.sha256(repr(inputs).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     names = {pk: name for pk, name, _ in labels}
     cells = ReportCell.objects.filter(snapshot=snapshot)
     if since:
@@ -150,9 +171,6 @@ def module_report(course: Course, schema: LabelSchema, *, since: date | None = N
     if until:
         cells = cells.filter(week__lte=until)
     rows = list(cells.values_list("module_id", "week", "label_id", "count", "human_count"))
-    modules = list(Module.objects.filter(course=course).order_by("position", "title").values_list("id", "title"))
-    minimums, respondents = _survey_facts(course, since, until)
-    enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
     weeks = _week_range(rows)
     counts = _tally(rows, names)
     module_rows = [
@@ -163,15 +181,17 @@ def module_report(course: Course, schema: LabelSchema, *, since: date | None = N
     module_rows = _with_comments(snapshot.pk, module_rows, names, since, until)
     average = _course_average(module_rows, names)
     module_rows = [_compare(row, average) for row in module_rows]
-    return ModuleReport(
+    report = ModuleReport(
         course_code=course.code, course_title=course.title, schema=schema.name,
         labels=[(name, color) for _, name, color in labels], min_group_size=course.min_group_size,
-        since=since, until=until, weeks=weeks, version=_version_info(choice),
+        since=since, until=until, weeks=weeks, version=version,
         total_responses=sum(r[3] for r in rows), labelled_by_humans=sum(r[4] for r in rows),
         modules=module_rows, course_average=average,
         course_trend=_course_trend(module_rows, weeks, names, course.min_group_size),
-        alerts=_alerts(course, schema, since, until), built_at=snapshot.built_at,
+        alerts=alerts, built_at=snapshot.built_at, cache_key=key,
     )
+    cache.set(key, report, REPORT_CACHE_S)
+    return report
 
 
 def _survey_facts(course: Course, since: date | None, until: date | None) -> tuple[dict, dict]:
@@ -257,13 +277,19 @@ def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str
                    until: date | None) -> list[ModuleRow]:
     """Top comments per shown module and label, highest confidence (human labels first) across the weeks."""
     comments = ReportComment.objects.filter(snapshot_id=snapshot_id)
-    if since:
-        comments = comments.filter(week__gte=week_of(since))
-    if until:
-        comments = comments.filter(week__lte=until)
-    ranked = comments.annotate(rank=Window(
-        RowNumber(), partition_by=[F("module_id"), F("label_id")], order_by=[F("confidence").desc(), F("feedback_id")]
-    )).filter(rank__lte=COMMENTS_SHOWN).values_list("module_id", "label_id", "confidence", "human",
+    if since or until:
+        if since:
+            comments = comments.filter(week__gte=week_of(since))
+        if until:
+            comments = comments.filter(week__lte=until)
+        comments = comments.annotate(rank=Window(
+            RowNumber(), partition_by=[F("module_id"), F("label_id")],
+            order_by=[F("confidence").desc(), F("feedback_id")],
+        ))
+        ranked = comments.filter(rank__lte=COMMENTS_SHOWN)
+    else:
+        ranked = comments.filter(overall_rank__lte=COMMENTS_SHOWN)  # ranked when built; an index scan
+    ranked = ranked.values_list("module_id", "label_id", "confidence", "human",
                                                     "feedback__redacted_text")
     found: dict = defaultdict(lambda: defaultdict(list))
     for module_id, label_id, confidence, human, text in ranked:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 from datetime import date
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from courses.models import Course
@@ -19,7 +23,7 @@ from eduplatform.errors import DomainError
 from . import charts
 from .models import LabelSchema
 from .report_csv import CSV_CHARTS, write_chart_csv
-from .reports import module_report
+from .reports import REPORT_CACHE_S, ModuleReport, module_report
 from .selectors import active_version_for, schemas_for_course
 from .services.report_actions import override_baseline_gate
 from .services.schemas import DEFAULT_SCHEMA, schema_for_course
@@ -64,14 +68,27 @@ def course_report(request: HttpRequest, course_code: str) -> HttpResponse:
     version = report.version
     context = {
         "course": course, "report": report, "schemas": schemas_for_course(course),
-        "bars": charts.module_bars(report), "course_trend": charts.course_trend(report),
-        "modules": [(row, charts.module_trend(report, row, i) if row.shown else None)
-                    for i, row in enumerate(report.modules)],
-        "csv_charts": CSV_CHARTS,
+        "body": _report_body(course, report),
         "may_override": bool(version and not version.used and can_manage_course(request.user, course)),
-        "query": request.GET.urlencode(),
     }
     return render(request, "classifiers/course_report.html", context)
+
+
+def _report_body(course: Course, report: ModuleReport) -> SafeString:
+    """Charts and module cards, rendered once per report.cache_key (every input of the report is in it)."""
+    key = f"report-body:{report.cache_key}"
+    body = cache.get(key)
+    if body is None:
+        query = urlencode({k: v for k, v in (("schema", report.schema), ("since", report.since or ""),
+                                             ("until", report.until or "")) if v})
+        body = render_to_string("classifiers/_report_body.html", {
+            "course": course, "report": report, "query": query,
+            "bars": charts.module_bars(report), "course_trend": charts.course_trend(report),
+            "modules": [(row, charts.module_trend(report, row, i) if row.shown else None)
+                        for i, row in enumerate(report.modules)],
+        })
+        cache.set(key, body, REPORT_CACHE_S)
+    return mark_safe(body)  # noqa: S308 - our own template output
 
 
 @require_GET

@@ -101,8 +101,11 @@ FROM report_effective GROUP BY module_id, week, label_id
 """
 
 _COMMENTS_SQL = """
-INSERT INTO classifiers_reportcomment (snapshot_id, module_id, week, label_id, feedback_id, confidence, human)
-SELECT %(snapshot)s, module_id, week, label_id, id, confidence, human FROM (
+INSERT INTO classifiers_reportcomment
+  (snapshot_id, module_id, week, label_id, feedback_id, confidence, human, overall_rank)
+SELECT %(snapshot)s, module_id, week, label_id, id, confidence, human,
+       row_number() OVER (PARTITION BY module_id, label_id ORDER BY confidence DESC, id)
+FROM (
   SELECT e.*, row_number() OVER (PARTITION BY module_id, week, label_id ORDER BY confidence DESC, id) AS rank
   FROM report_effective e WHERE label_id IS NOT NULL
 ) ranked WHERE rank <= %(per_cell)s

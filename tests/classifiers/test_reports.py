@@ -24,6 +24,11 @@ pytestmark = pytest.mark.django_db
 NEG, NEU, POS = "negative", "neutral", "positive"
 
 
+@pytest.fixture(autouse=True)
+def _local_cache(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", is_superuser=True)
