@@ -29,7 +29,7 @@ FEEDBACK_SQL = """
 INSERT INTO courses_feedback (course_id, module_id, source, original_text, redacted_text, language,
                               submitted_at, split, created_at)
 SELECT %(course)s, m.ids[1 + (g %% %(modules)s)], 'import', t.txt, t.txt, 'en',
-       %(start)s::timestamptz + ((g * 7919) %% (%(weeks)s * 7 * 24)) * interval '1 hour', '', now()
+       %(start)s::timestamptz + ((g::bigint * 7919) %% (%(weeks)s * 7 * 24)) * interval '1 hour', '', now()
 FROM generate_series(1, %(rows)s) g
 CROSS JOIN (SELECT array_agg(id ORDER BY position) AS ids FROM courses_module WHERE course_id = %(course)s) m
 CROSS JOIN LATERAL (SELECT 'the ' || (array['lectures','labs','pace','slides','tutor','exam','forum'])[1 + g %% 7]

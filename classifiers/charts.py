@@ -82,10 +82,11 @@ def _bar(prefix: str, y: int, title: str, cells: list[LabelShare], labels: list[
             f'<rect x="{x:.1f}" y="{top}" width="{w:.1f}" height="{BAR_H}" fill="url(#{prefix}-p{i})">'
             f"<title>{escape(cell.label)}: {cell.share:.0%} ({cell.count})</title></rect>"
         )
-        if w >= 46:
+        text = f"{cell.label[:3]} {cell.share:.0%}" if w >= 66 else (f"{cell.share:.0%}" if w >= 34 else "")
+        if text:
             out.append(
                 f'<text x="{x + 4:.1f}" y="{top + 13}" fill="#fff" stroke="#111" stroke-width="2.5" '
-                f'paint-order="stroke" font-weight="600">{escape(cell.label[:3])} {cell.share:.0%}</text>'
+                f'paint-order="stroke" font-weight="600">{escape(text)}</text>'
             )
         x += w
     return "".join(out)
@@ -124,7 +125,7 @@ def _marker(kind: str, x: float, y: float, color: str) -> str:
 def trend_lines(chart_id: str, title: str, weeks: list[date], trend: list[WeekCell],
                 labels: list[tuple[str, str]], note: str, height: int = 200) -> SafeString:
     """Weekly share per label; hidden weeks break the line and are shaded."""
-    left, right, top, bottom = 36, 70, 10, 22
+    left, right, top, bottom = 44, 70, 10, 22
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     n = max(len(weeks), 1)
 
@@ -148,13 +149,28 @@ def trend_lines(chart_id: str, title: str, weeks: list[date], trend: list[WeekCe
             x, _ = xy(i, 0)
             body.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" fill="#374151">'
                         f"{weeks[i]:%d %b}</text>")
+    ends = _end_label_positions(labels, trend, xy)
     for li, (name, color) in enumerate(labels):
-        body.append(_series(li, name, color, trend, xy))
+        body.append(_series(li, name, color, trend, xy, ends.get(name)))
     desc = _trend_words(weeks, trend, labels, note)
     return _svg(chart_id, height, title, desc, "".join(body))
 
 
-def _series(li: int, name: str, color: str, trend: list[WeekCell], xy) -> str:  # noqa: ANN001 - local closure
+def _end_label_positions(labels: list[tuple[str, str]], trend: list[WeekCell], xy) -> dict:  # noqa: ANN001
+    """y of each line's end label, pushed apart so close lines keep legible labels (>= 14 units apart)."""
+    last = next((i for i in range(len(trend) - 1, -1, -1) if trend[i].shown), None)
+    if last is None:
+        return {}
+    ys = sorted((xy(last, trend[last].shares.get(name, 0.0))[1], name) for name, _ in labels)
+    placed: dict[str, float] = {}
+    previous = -1e9
+    for y, name in ys:
+        previous = max(y, previous + 14)
+        placed[name] = previous
+    return placed
+
+
+def _series(li: int, name: str, color: str, trend: list[WeekCell], xy, end_y: float | None) -> str:  # noqa: ANN001
     segments, current, points = [], [], []
     for i, cell in enumerate(trend):
         if cell.shown:
@@ -175,9 +191,9 @@ def _series(li: int, name: str, color: str, trend: list[WeekCell], xy) -> str:  
     step = max(1, len(points) // 12)  # a marker every few weeks keeps 52 weeks legible at 600 px
     marks = "".join(_marker(MARKERS[li % len(MARKERS)], x, y, escape(color)) for x, y in points[::step])
     end = ""
-    if points:
-        x, y = points[-1]
-        end = f'<text x="{x + 6:.1f}" y="{y + 4 + (li - 1) * 3:.1f}" fill="#111">{escape(name)}</text>'
+    if points and end_y is not None:
+        x, _ = points[-1]
+        end = f'<text x="{x + 6:.1f}" y="{end_y + 4:.1f}" fill="#111">{escape(name)}</text>'
     return f'<g aria-hidden="true">{paths}{marks}{end}</g>'
 
 
