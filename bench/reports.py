@@ -121,6 +121,12 @@ def queries_per_page(course) -> int:  # noqa: ANN001
     return len(ctx.captured_queries)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def serve(port: int) -> subprocess.Popen:
     env = {**os.environ, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
            "CSRF_COOKIE_SECURE": "false", "LOG_LEVEL": "WARNING"}
@@ -174,7 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port (other servers may hold fixed ones)")
     parser.add_argument("--keep", action="store_true", help="keep the generated course")
     args = parser.parse_args()
     setup()
@@ -208,10 +214,11 @@ def main() -> None:
     queries = queries_per_page(course)
     queries_small = queries_per_page(small)
     connection.close()
-    server = serve(args.port)
+    port = args.port or _free_port()
+    server = serve(port)
     try:
         path = reverse("reports:course_report", kwargs={"course_code": course.code})
-        times = time_http(args.port, path, cookie, args.requests)
+        times = time_http(port, path, cookie, args.requests)
     finally:
         server.terminate()
         server.wait(timeout=20)
