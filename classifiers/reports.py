@@ -294,13 +294,17 @@ def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str
     found: dict = defaultdict(lambda: defaultdict(list))
     for module_id, label_id, confidence, human, text in ranked:
         found[module_id][names[label_id]].append(Comment(names[label_id], text, confidence, human))
-    return [_attach_comments(row, found.get(row.module_id, {})) for row in rows]
+    order = list(names.values())
+    return [_attach_comments(row, found.get(row.module_id, {}), order) for row in rows]
 
 
-def _attach_comments(row: ModuleRow, found: dict[str, list[Comment]]) -> ModuleRow:
+def _attach_comments(row: ModuleRow, found: dict[str, list[Comment]], order: list[str]) -> ModuleRow:
     if not row.shown:
         return row
-    by_label = {name: sorted(items, key=lambda c: -c.confidence) for name, items in found.items()}
+    shown = {cell.label for cell in row.distribution if cell.count >= row.min_group_size}
+    # Schema order; only labels whose group reaches the minimum (a comment from a group of 2 is too close).
+    by_label = {name: sorted(found[name], key=lambda c: -c.confidence) for name in order
+                if name in found and name in shown}
     return ModuleRow(**{**row.__dict__, "comments": by_label})
 
 

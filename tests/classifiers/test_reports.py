@@ -116,7 +116,7 @@ def test_anonymous_respondents_cannot_be_identified(client, course, instructor):
     survey = Survey.objects.create(course=course, module=module, title="Mid-term", is_anonymous=True,
                                    opens_at=MONDAY, closes_at=MONDAY + timedelta(days=30))
     question = Question.objects.create(survey=survey, kind="text", prompt="Thoughts?")
-    items = add_feedback(course, module, [NEG] * 3 + [POS] * 3, model=model, source="survey",
+    items = add_feedback(course, module, [NEG] * 5 + [POS], model=model, source="survey",
                          text="the pace felt rushed")
     for i, item in enumerate(items):
         item.original_text = f"I am student_zed, mail zed@uni.example {i}"
@@ -142,15 +142,24 @@ def test_anonymous_respondents_cannot_be_identified(client, course, instructor):
 def test_human_annotation_takes_precedence_over_prediction(course, annotator):
     model = version(course)
     module = ModuleFactory(course=course, title="Week 1")
-    items = add_feedback(course, module, [POS] * 6, model=model)
+    items = add_feedback(course, module, [POS] * 10, model=model)
     module_report(course, sentiment(course))  # build a summary first: the annotation must invalidate it
-    annotate(items[0], NEG, annotator)
-    annotate(items[1], NEG, annotator)
+    for item in items[:5]:
+        annotate(item, NEG, annotator)
     report = module_report(course, sentiment(course))
     counts = {c.label: c.count for c in report.modules[0].distribution}
-    assert counts == {NEG: 2, NEU: 0, POS: 4}
-    assert report.labelled_by_humans == 2
+    assert counts == {NEG: 5, NEU: 0, POS: 5}
+    assert report.labelled_by_humans == 5
     assert report.modules[0].comments[NEG][0].human
+
+
+def test_comments_only_for_label_groups_of_minimum_size(course):
+    model = version(course)
+    module = ModuleFactory(course=course, title="M")
+    add_feedback(course, module, [POS] * 8, model=model, text="fine")
+    add_feedback(course, module, [NEG] * 2, model=model, text="only two said this")
+    row = module_report(course, sentiment(course)).modules[0]
+    assert row.shown and set(row.comments) == {POS}
 
 
 def test_version_below_baseline_is_not_used_until_staff_override(client, course, instructor, annotator):
