@@ -208,7 +208,11 @@ class Feedback(models.Model):
     class Meta:
         verbose_name_plural = "feedback"
         ordering = ["-submitted_at", "-id"]
-        indexes = [models.Index(fields=["course", "submitted_at"], name="feedback_course_submitted")]
+        indexes = [
+            models.Index(fields=["course", "submitted_at"], name="feedback_course_submitted"),
+            # Reports: the newest feedback id per course is a freshness watermark of their summary.
+            models.Index(fields=["course", "id"], name="feedback_course_id"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["course", "external_id"], name="feedback_external_id_unique_per_course"),
             models.CheckConstraint(condition=Q(source__in=FeedbackSource.values), name="feedback_source_valid"),

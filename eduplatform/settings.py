@@ -174,6 +174,23 @@ SURVEY_MAX_BODY_BYTES = env.int("SURVEY_MAX_BODY_BYTES", default=1024 * 1024)
 # the LTI middleware widens this to the registered platform's origins only.
 SURVEY_FRAME_ANCESTORS = env.list("SURVEY_FRAME_ANCESTORS", default=["'self'"])
 
+# --- Reports and e-mail -----------------------------------------------------------------------------
+# An alert fires when a module's negative share rises by at least REPORT_ALERT_RISE (0.25 = 25 points)
+# from one week to the next, with at least REPORT_ALERT_MIN_COUNT labelled responses in both weeks
+# (never fewer than the course's minimum group size). Per-course values live in ReportSettings.
+REPORT_ALERT_RISE = env.float("REPORT_ALERT_RISE", default=0.25)
+REPORT_ALERT_MIN_COUNT = env.int("REPORT_ALERT_MIN_COUNT", default=10)
+REPORT_NEGATIVE_LABELS = env.list("REPORT_NEGATIVE_LABELS", default=["negative"])
+# A summary older than this is rebuilt by the beat sweep (catches deletions and moved feedback).
+REPORT_SUMMARY_MAX_AGE_S = env.int("REPORT_SUMMARY_MAX_AGE_S", default=900)
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default=f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend",
+)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+EMAIL_URL_BASE = env("EMAIL_URL_BASE", default="http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="eduplatform@localhost")
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 LOGGING = {

@@ -12,4 +12,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("lti/", include("courses.lti.urls")),
     path("surveys/", include("courses.surveys.urls")),
+    path("reports/", include("classifiers.report_urls")),
 ]
