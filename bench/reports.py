@@ -1,6 +1,6 @@
 """Report benchmark: a course of N feedback rows (40 modules, 52 weeks, predictions) in Postgres.
 
-Times the report page over HTTP (a runserver subprocess, warm, keep-alive, >= 200 requests) against a
+Times the report page over HTTP (gunicorn, 2 sync workers, as in production; warm, >= 200 requests) against a
 naive baseline in the same run: the same numbers computed from the live tables on every request (one
 GROUP BY over all feedback, no summary). Also counts queries per page for 40 modules and for 3.
 Usage: .venv/bin/python bench/reports.py [--rows 1000000] [--requests 300] [--keep]
@@ -130,8 +130,10 @@ def _free_port() -> int:
 def serve(port: int) -> subprocess.Popen:
     env = {**os.environ, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
            "CSRF_COOKIE_SECURE": "false", "LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The production server as the README documents it (runserver is single-process and not what we ship).
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "eduplatform.wsgi:application", "--bind", f"127.0.0.1:{port}",
+           "--workers", "2", "--worker-class", "sync"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -139,7 +141,7 @@ def serve(port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("runserver did not start")
+    raise SystemExit("gunicorn did not start")
 
 
 def time_http(port: int, path: str, cookie: str, n: int) -> list[float]:
@@ -231,7 +233,8 @@ def main() -> None:
         "selector_p50_ms": pct(selector, 0.5), "naive_query_ms": naive_ms,
         "naive_over_selector": round(naive_ms / pct(selector, 0.5), 1),
         "queries_per_page": queries, "queries_per_page_3_modules": queries_small,
-        "summary_build_ms": build_ms, "generate_s": round(generate_s, 1),
+        "summary_build_ms": build_ms, "generate_s": round(generate_s, 1), "server": "gunicorn 2 sync workers",
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }))
 
 

@@ -13,8 +13,9 @@ Privacy is applied here, on the server, for every caller (superusers included):
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
@@ -124,6 +125,8 @@ class ModuleReport:
 
 
 def _jsonable(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -131,6 +134,13 @@ def _jsonable(value: object) -> object:
     if isinstance(value, date | datetime):
         return value.isoformat()
     return value
+
+
+def _canonical(inputs: tuple) -> str:
+    """A stable text of the key inputs. Not repr(): an aware datetime's repr names its tzinfo class, which
+    differs between a value just written (datetime.timezone.utc) and the same value read back from Postgres
+    (zoneinfo UTC), so the request after a rebuild missed the cache it had just filled."""
+    return json.dumps(_jsonable(inputs), sort_keys=True)
 
 
 def fewer_than(n: int, what: str = "responses") -> str:
@@ -141,8 +151,15 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def report_key(course: Course, schema: LabelSchema, *, since: date | None = None,
+               until: date | None = None) -> str:
+    """The cache key of the report: reads only the cheap inputs (a page whose rendering is cached under
+    this key need not load the report itself, which is ~2,000 objects to unpickle at 40 modules)."""
+    return module_report(course, schema, since=since, until=until, key_only=True)
+
+
 def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
-                  until: date | None = None) -> ModuleReport:
+                  until: date | None = None, key_only: bool = False) -> ModuleReport:
     """The per-module report of `course` under `schema`, privacy applied; weeks filter by their Monday.
 
     The cheap inputs (summary watermarks, modules, surveys, alerts, settings) are read on every call and
@@ -160,7 +177,9 @@ def module_report(course: Course, schema: LabelSchema, *, since: date | None = N
     inputs = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
               course.min_group_size, schema.name, since, until, labels, modules, minimums, respondents, enrolled,
               alerts, version)
-    key = "report:" + hashlib.sha256(repr(inputs).encode()).hexdigest()
+    key = "report:" + hashlib.sha256(_canonical(inputs).encode()).hexdigest()
+    if key_only:
+        return key
     cached = cache.get(key)
     if cached is not None:
         return cached

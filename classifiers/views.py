@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import date
 from urllib.parse import urlencode
 
@@ -23,7 +24,7 @@ from eduplatform.errors import DomainError
 from . import charts
 from .models import LabelSchema
 from .report_csv import CSV_CHARTS, write_chart_csv
-from .reports import REPORT_CACHE_S, ModuleReport, module_report
+from .reports import REPORT_CACHE_S, ModuleReport, module_report, report_key
 from .selectors import active_version_for, schemas_for_course
 from .services.report_actions import override_baseline_gate
 from .services.schemas import DEFAULT_SCHEMA, schema_for_course
@@ -64,30 +65,40 @@ def course_report(request: HttpRequest, course_code: str) -> HttpResponse:
         since, until = _dates(request)
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
-    report = module_report(course, schema, since=since, until=until)
-    version = report.version
+    head, body = _report_page(course, schema, since, until)
+    version = head.version
     context = {
-        "course": course, "report": report, "schemas": schemas_for_course(course),
-        "body": _report_body(course, report),
+        "course": course, "report": head, "schemas": schemas_for_course(course), "body": body,
         "may_override": bool(version and not version.used and can_manage_course(request.user, course)),
     }
     return render(request, "classifiers/course_report.html", context)
 
 
+def _report_page(course: Course, schema: LabelSchema, since: date | None,
+                 until: date | None) -> tuple[ModuleReport, SafeString]:
+    """The report's header fields and its rendered body, cached together under the report's key (every
+    input of the report is in it). A warm page unpickles the small header and one string, not the report."""
+    key = f"report-page:{report_key(course, schema, since=since, until=until)}"
+    cached = cache.get(key)
+    if cached is None:
+        report = module_report(course, schema, since=since, until=until)
+        # The header only: totals, version, alerts (all shown on the page); no per-module numbers.
+        head = replace(report, modules=[], course_average=[], course_trend=[], weeks=[])
+        cached = (head, str(_report_body(course, report)))
+        cache.set(key, cached, REPORT_CACHE_S)
+    return cached[0], mark_safe(cached[1])  # noqa: S308 - our own template output
+
+
 def _report_body(course: Course, report: ModuleReport) -> SafeString:
-    """Charts and module cards, rendered once per report.cache_key (every input of the report is in it)."""
-    key = f"report-body:{report.cache_key}"
-    body = cache.get(key)
-    if body is None:
-        query = urlencode({k: v for k, v in (("schema", report.schema), ("since", report.since or ""),
-                                             ("until", report.until or "")) if v})
-        body = render_to_string("classifiers/_report_body.html", {
-            "course": course, "report": report, "query": query,
-            "bars": charts.module_bars(report), "course_trend": charts.course_trend(report),
-            "modules": [(row, charts.module_trend(report, row, i) if row.shown else None)
-                        for i, row in enumerate(report.modules)],
-        })
-        cache.set(key, body, REPORT_CACHE_S)
+    """Charts and module cards of `report`."""
+    query = urlencode({k: v for k, v in (("schema", report.schema), ("since", report.since or ""),
+                                         ("until", report.until or "")) if v})
+    body = render_to_string("classifiers/_report_body.html", {
+        "course": course, "report": report, "query": query,
+        "bars": charts.module_bars(report), "course_trend": charts.course_trend(report),
+        "modules": [(row, charts.module_trend(report, row, i) if row.shown else None)
+                    for i, row in enumerate(report.modules)],
+    })
     return mark_safe(body)  # noqa: S308 - our own template output
 
 

@@ -264,3 +264,27 @@ def test_query_count_does_not_grow_with_modules(client, course, instructor):
         return len(ctx.captured_queries)
 
     assert queries_with(2) == queries_with(10)
+
+
+def test_warm_page_is_served_from_cache_with_the_same_queries_for_3_and_40_modules(client, course, instructor):
+    """The second view of an unchanged report reads neither cells nor comments, however many modules.
+
+    Regression: the cache key held the snapshot's build time as a repr, whose tzinfo differs between the
+    request that built the summary (datetime.timezone.utc) and later ones (loaded from Postgres), so the
+    first warm request always missed and a benchmark counted a miss for one course and a hit for another.
+    """
+    model = version(course)
+    client.force_login(instructor)
+
+    def warm_queries(n_modules: int) -> list[str]:
+        for i in range(n_modules):
+            add_feedback(course, ModuleFactory(course=course), [NEG, NEU, POS, POS, POS], week=i % 3, model=model)
+        client.get(_url(course))  # cold: builds the summary and caches the report
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(_url(course)).status_code == 200
+        return [q["sql"] for q in ctx.captured_queries]
+
+    three = warm_queries(3)
+    forty = warm_queries(37)
+    assert not any("classifiers_reportcell" in sql or "classifiers_reportcomment" in sql for sql in three + forty)
+    assert len(three) == len(forty)
