@@ -266,3 +266,12 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"Prediction {self.pk}: {', '.join(self.label_names)}"
+
+
+class LabelItem(Feedback):
+    """Feedback seen as items to label under a schema: the admin list with label filters and bulk actions."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "item to label"
+        verbose_name_plural = "items to label"

@@ -58,18 +58,47 @@ class CourseScopedAdmin(admin.ModelAdmin):
         ).exists()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # noqa: ANN001 - Django's signature
-        if db_field.related_model is Course and not request.user.is_superuser:
-            kwargs["queryset"] = courses_for_user(request.user, self.edit_roles)
+        # Choices of another course would leak its names and let a form attach rows to it.
+        if not request.user.is_superuser:
+            allowed = courses_for_user(request.user, self.edit_roles)
+            if db_field.related_model is Course:
+                kwargs["queryset"] = allowed
+            elif db_field.related_model is Module:
+                kwargs["queryset"] = Module.objects.filter(course__in=allowed)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ModuleInline(admin.TabularInline):
+class CourseScopedInline:
+    """Inline permissions follow the parent admin's per-course rules, not Django's model permissions
+    (course staff hold roles, not per-model permissions)."""
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser or self._parent(request).has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser or self._parent(request).has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def _parent(self, request: HttpRequest) -> CourseScopedAdmin:
+        return self.admin_site._registry[self.parent_model]  # type: ignore[attr-defined]
+
+
+# Filters list only values present in the (scoped) rows: a plain related filter lists every course.
+COURSE_FILTER = ("course", admin.RelatedOnlyFieldListFilter)
+
+
+class ModuleInline(CourseScopedInline, admin.TabularInline):
     model = Module
     extra = 0
     fields = ("position", "title", "lti_resource_link_id")
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(CourseScopedInline, admin.TabularInline):
     model = CourseMembership
     extra = 0
     autocomplete_fields = ("user",)
@@ -96,19 +125,19 @@ class CourseAdmin(CourseScopedAdmin):
 @admin.register(Module)
 class ModuleAdmin(CourseScopedAdmin):
     list_display = ("title", "course", "position")
-    list_filter = ("course",)
+    list_filter = (COURSE_FILTER,)
     search_fields = ("title", "course__code")
 
 
 @admin.register(CourseMembership)
 class CourseMembershipAdmin(CourseScopedAdmin):
     list_display = ("user", "course", "role")
-    list_filter = ("role", "course")
+    list_filter = ("role", COURSE_FILTER)
     search_fields = ("user__username", "course__code")
     autocomplete_fields = ("user",)
 
 
-class QuestionInline(admin.TabularInline):
+class QuestionInline(CourseScopedInline, admin.TabularInline):
     model = Question
     extra = 1
 
@@ -116,7 +145,7 @@ class QuestionInline(admin.TabularInline):
 @admin.register(Survey)
 class SurveyAdmin(CourseScopedAdmin):
     list_display = ("title", "course", "module", "opens_at", "closes_at", "is_anonymous")
-    list_filter = ("course", "is_anonymous")
+    list_filter = (COURSE_FILTER, "is_anonymous")
     inlines = (QuestionInline,)
 
 
@@ -126,7 +155,7 @@ class SurveyResponseAdmin(CourseScopedAdmin):
 
     course_path = "survey__course"
     list_display = ("id", "survey", "submitted_at", "updated_at")
-    list_filter = ("survey__course",)
+    list_filter = (("survey__course", admin.RelatedOnlyFieldListFilter),)
     fields = ("survey", "submitted_at", "updated_at")
     readonly_fields = fields
 
@@ -143,7 +172,7 @@ class FeedbackAdmin(CourseScopedAdmin):
 
     edit_roles = ANNOTATE_ROLES
     list_display = ("short_text", "course", "module", "source", "submitted_at")
-    list_filter = ("source", "course", "module", "split")
+    list_filter = ("source", COURSE_FILTER, ("module", admin.RelatedOnlyFieldListFilter), "split")
     search_fields = ("redacted_text", "external_id")
     date_hierarchy = "submitted_at"
     list_select_related = ("course", "module")
