@@ -3,8 +3,9 @@ scoped to the user's courses. The list of items to label lives in `admin_items`.
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import path
@@ -16,7 +17,7 @@ from eduplatform.errors import DomainError
 from . import admin_items  # noqa: F401 - registers the items-to-label admin
 from . import admin_views as views
 from .models import Annotation, AnnotationLabel, Label, LabelSchema
-from .services.schemas import delete_label
+from .services.schemas import ensure_label_deletable
 from .stats import schema_agreement, schema_progress
 
 
@@ -24,6 +25,20 @@ class LabelInline(CourseScopedInline, admin.TabularInline):
     model = Label
     extra = 0
     fields = ("position", "name", "color", "description")
+
+    def get_formset(self, request, obj=None, **kwargs):  # noqa: ANN001, ANN201 - Django's signature
+        formset = super().get_formset(request, obj, **kwargs)
+
+        def hand_clean_DELETE(form) -> None:  # noqa: ANN001, N802 - Django's hook name
+            # Replaces Django's "protected related objects" message with ours, which gives the count.
+            if form.cleaned_data.get("DELETE") and form.instance.pk:
+                try:
+                    ensure_label_deletable(form.instance)
+                except DomainError as exc:
+                    raise ValidationError(str(exc)) from exc
+
+        formset.form.hand_clean_DELETE = hand_clean_DELETE
+        return formset
 
 
 @admin.register(LabelSchema)
@@ -55,15 +70,6 @@ class LabelSchemaAdmin(CourseScopedAdmin):
             kwargs["queryset"] = get_user_model().objects.filter(
                 memberships__course__in=courses, memberships__role__in=ANNOTATE_ROLES).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def save_formset(self, request, form, formset, change):  # noqa: ANN001 - Django's signature
-        for obj in formset.deleted_objects:
-            try:
-                delete_label(obj)
-            except DomainError as exc:
-                messages.error(request, str(exc))
-        formset.deleted_objects = []
-        super().save_formset(request, form, formset, change)
 
     def get_urls(self) -> list:
         def wrap(view, name: str, suffix: str):  # noqa: ANN001, ANN202

@@ -253,7 +253,8 @@ class LabelItemAdmin(CourseScopedAdmin):
             Prefetch("annotations", to_attr="schema_annotations", queryset=Annotation.objects.filter(
                 schema=schema, is_current=True).select_related("annotator").prefetch_related("labels")),
             Prefetch("predictions", to_attr="active_predictions",
-                     queryset=_active_predictions(schema).select_related("model_version", "label")),
+                     queryset=_active_predictions(schema).select_related(
+                         "model_version__schema", "model_version__course", "label")),
         )
 
     @admin.display(description="Text")

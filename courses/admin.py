@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from .models import Course, CourseMembership, Feedback, ImportJob, Module, Question, Survey, SurveyResponse
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, courses_for_user
@@ -37,8 +37,7 @@ class CourseScopedAdmin(admin.ModelAdmin):
             return True
         if not self._staff_member(request):
             return False
-        allowed = courses_for_user(request.user, self.edit_roles)
-        return obj is None or allowed.filter(pk=getattr(self._course_of(obj), "pk", None)).exists()
+        return obj is None or getattr(self._course_of(obj), "pk", None) in self._course_ids(request, self.edit_roles)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or (
@@ -52,10 +51,26 @@ class CourseScopedAdmin(admin.ModelAdmin):
         return request.user.is_superuser or self._staff_member(request)
 
     @staticmethod
+    def _course_ids(request: HttpRequest, roles: tuple[str, ...]) -> set[int]:
+        """Ids of the courses where the user holds one of `roles`; one query per request and roles."""
+        cache = request.__dict__.setdefault("_course_ids_by_roles", {})
+        if roles not in cache:
+            cache[roles] = set(courses_for_user(request.user, roles).values_list("pk", flat=True))
+        return cache[roles]
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts, object_id):  # noqa: ANN001, ANN202
+        # Another course's object must look exactly like a missing one: a 404, not a redirect with a
+        # message that confirms the id exists somewhere.
+        raise Http404(f"No {opts.verbose_name} with id {object_id} in your courses.")
+
+    @staticmethod
     def _staff_member(request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff and courses_for_user(
-            request.user, ANNOTATE_ROLES
-        ).exists()
+        # Asked for every row of a changelist: answered once per request.
+        if not hasattr(request, "_course_staff_member"):
+            request._course_staff_member = request.user.is_active and request.user.is_staff and courses_for_user(
+                request.user, ANNOTATE_ROLES
+            ).exists()
+        return request._course_staff_member
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # noqa: ANN001 - Django's signature
         # Choices of another course would leak its names and let a form attach rows to it.
