@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from courses.admin import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
 from courses.permissions import ANNOTATE_ROLES, MANAGE_ROLES, courses_for_user
@@ -43,7 +44,7 @@ class LabelInline(CourseScopedInline, admin.TabularInline):
 
 @admin.register(LabelSchema)
 class LabelSchemaAdmin(CourseScopedAdmin):
-    list_display = ("name", "course", "kind", "training_policy", "reviewer")
+    list_display = ("name", "course", "kind", "training_policy", "reviewer", "work")
     list_filter = ("kind", COURSE_FILTER)
     search_fields = ("name", "course__code")
     list_select_related = ("course", "reviewer")
@@ -56,6 +57,15 @@ class LabelSchemaAdmin(CourseScopedAdmin):
             return qs
         # Institution-wide schemas are visible to every course's staff; edits need a superuser.
         return qs.filter(Q(course__in=courses_for_user(request.user, ANNOTATE_ROLES)) | Q(course__isnull=True))
+
+    @admin.display(description="")
+    def work(self, obj: LabelSchema) -> str:
+        if not obj.course_id:  # institution-wide: the schema page lists one annotate link per course
+            return format_html('<a href="{}">annotate…</a>', reverse("admin:classifiers_labelschema_change",
+                                                                      args=[obj.pk]))
+        items = reverse("admin:classifiers_labelitem_changelist")
+        return format_html('<a href="{}">annotate</a> · <a href="{}?schema={}">items</a>',
+                           reverse("admin:classifiers_annotate", args=[obj.pk, obj.course_id]), items, obj.pk)
 
     def get_form(self, request, obj=None, change=False, **kwargs):  # noqa: ANN001, ANN201 - Django's signature
         form = super().get_form(request, obj, change, **kwargs)

@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from courses.admin import COURSE_FILTER, CourseScopedAdmin
+from courses.admin import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
 from eduplatform.errors import DomainError
 
@@ -213,9 +213,40 @@ def clear_my_labels(modeladmin, request, queryset):  # noqa: ANN001, ANN201
     return None
 
 
+class AnnotationHistoryInline(CourseScopedInline, admin.TabularInline):
+    """The audit trail on the item: every annotation ever made (replaced ones too), newest first."""
+
+    model = Annotation
+    fk_name = "feedback"
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "label history (who labelled what, when)"
+    fields = ("created_at", "schema", "annotator", "source", "chosen_labels", "suggested_by", "is_current")
+    readonly_fields = fields
+    ordering = ("-created_at", "-pk")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related(
+            "schema", "annotator", "suggested_by__schema", "suggested_by__course").prefetch_related("labels")
+
+    @admin.display(description="labels")
+    def chosen_labels(self, obj: Annotation) -> str:
+        return ", ".join(lb.name for lb in obj.labels.all())
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(LabelItem)
 class LabelItemAdmin(CourseScopedAdmin):
     edit_roles = ANNOTATE_ROLES
+    # Staff see only the redacted text, never `original_text`.
+    fields = ("course", "module", "source", "submitted_at", "redacted_text")
+    readonly_fields = fields
+    inlines = (AnnotationHistoryInline,)
     list_display = ("text", "module", "submitted_at", "labels", "suggestion", "edit_label")
     list_filter = (SchemaFilter, COURSE_FILTER, ("module", admin.RelatedOnlyFieldListFilter), LabelFilter,
                    AnnotatorFilter, LabelledByFilter, "source", PredictionFilter, ConfidenceFilter,

@@ -20,7 +20,7 @@ from courses.models import Course, Feedback
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
 from eduplatform.errors import DomainError
 
-from .models import Annotation, LabelSchema, Prediction, SchemaKind
+from .models import Annotation, Label, LabelSchema, ModelVersion, Prediction, SchemaKind
 from .queue import ORDERS, annotation_queue, item_payloads
 from .selectors import active_version_for, current_votes
 from .services.annotations import record_annotation, settle_disagreement, undo_annotation
@@ -46,10 +46,11 @@ def _queue_options(data: dict) -> tuple[str, bool]:
 
 
 def _next_items(request: HttpRequest, schema: LabelSchema, course: Course, *, order: str, balance: bool,
-                exclude: list[int], limit: int) -> list[dict]:
+                exclude: list[int], limit: int, version: ModelVersion | None, labels: list[Label]) -> list[dict]:
     items = annotation_queue(schema, course=course, user=request.user, order=order, balance_modules=balance,
-                             exclude=exclude, limit=limit)
-    return item_payloads(schema, items, user=request.user, version=active_version_for(schema, course))
+                             exclude=exclude, limit=limit, version=version)
+    # The queue never holds items this user labelled, so their own labels need no lookup.
+    return item_payloads(schema, items, user=request.user, version=version, labels=labels, with_mine=False)
 
 
 def annotate_view(request: HttpRequest, schema_id: int, course_id: int) -> HttpResponse:
@@ -60,7 +61,8 @@ def annotate_view(request: HttpRequest, schema_id: int, course_id: int) -> HttpR
     config = {
         "kind": schema.kind,
         "labels": [{"id": lb.pk, "name": lb.name, "color": lb.color, "key": i + 1} for i, lb in enumerate(labels)],
-        "items": _next_items(request, schema, course, order=order, balance=balance, exclude=[], limit=PREFETCH),
+        "items": _next_items(request, schema, course, order=order, balance=balance, exclude=[], limit=PREFETCH,
+                             version=version, labels=labels),
         "order": order, "balance": balance, "prefetch": PREFETCH,
         "urls": {name: reverse(f"admin:classifiers_annotate_{name}", args=[schema.pk, course.pk])
                  for name in ("save", "undo", "items")},
@@ -80,7 +82,8 @@ def items_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonResp
     exclude = [int(x) for x in request.GET.get("exclude", "").split(",") if x.isdigit()]
     limit = min(int(request.GET.get("limit") or PREFETCH), 50)
     return JsonResponse({"items": _next_items(request, schema, course, order=order, balance=balance,
-                                              exclude=exclude, limit=limit)})
+                                              exclude=exclude, limit=limit, version=active_version_for(schema, course),
+                                              labels=list(schema.labels.all()))})
 
 
 def _json_body(request: HttpRequest) -> dict:
@@ -102,7 +105,8 @@ def save_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
         order, balance = _queue_options(data)
         feedback = get_object_or_404(Feedback.objects.filter(course=course), pk=data.get("feedback"))
         wanted = {int(x) for x in data.get("labels", []) if str(x).isdigit()}
-        labels = [lb for lb in schema.labels.all() if lb.pk in wanted]
+        all_labels = list(schema.labels.all())
+        labels = [lb for lb in all_labels if lb.pk in wanted]
         if len(labels) != len(wanted):
             raise DomainError(f'a chosen label is not part of schema "{schema.name}"')
         version = active_version_for(schema, course)
@@ -118,8 +122,8 @@ def save_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
     need = max(0, min(int(data.get("need") or 1), 50))
     return JsonResponse({
         "annotation": annotation.pk, "suggested_by": suggested.pk if suggested else None,
-        "next": _next_items(request, schema, course, order=order, balance=balance, exclude=exclude, limit=need)
-        if need else [],
+        "next": _next_items(request, schema, course, order=order, balance=balance, exclude=exclude, limit=need,
+                            version=version, labels=all_labels) if need else [],
     })
 
 

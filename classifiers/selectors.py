@@ -113,7 +113,8 @@ def active_version_for(schema: LabelSchema, course: Course | None) -> ModelVersi
     An institution-wide schema can have a per-course model and an institution-wide model; a course
     without its own active model falls back to the institution-wide one.
     """
-    versions = ModelVersion.objects.filter(schema=schema, is_active=True).select_related("training_run")
+    versions = ModelVersion.objects.filter(schema=schema, is_active=True).select_related(
+        "training_run", "schema", "course")
     if course is not None:
         own = versions.filter(course=course).first()
         if own is not None or not schema.is_institution_wide:

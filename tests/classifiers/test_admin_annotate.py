@@ -165,3 +165,22 @@ def test_viewer_role_cannot_annotate(client, course, schema):
     viewer = MembershipFactory(course=course, role=Role.VIEWER).user
     client.force_login(viewer)
     assert client.get(_url("annotate", schema, course)).status_code == 404
+
+
+def test_multi_label_saves_several_labels_and_ordinal_shows_the_scale(client, course, annotator):
+    from classifiers.services.schemas import create_schema
+
+    topics = create_schema("topics", kind="multi", course=course, labels=["labs", "exams", "pace"])
+    stars = create_schema("stars", kind="ordinal", course=course, labels=["poor", "fair", "good", "great"])
+    fb = FeedbackFactory(course=course)
+    client.force_login(annotator)
+    page = client.get(_url("annotate", topics, course)).content.decode()
+    assert "toggle labels" in page and "ordinal scale" not in page
+    assert "ordinal scale" in client.get(_url("annotate", stars, course)).content.decode()
+    chosen = [lb.pk for lb in topics.labels.filter(name__in=["labs", "pace"])]
+    data = _post_json(client, _url("annotate_save", topics, course), {"feedback": fb.pk, "labels": chosen}).json()
+    assert sorted(Annotation.objects.get(pk=data["annotation"]).labels.values_list("name", flat=True)) == [
+        "labs", "pace"]
+    two = [lb.pk for lb in stars.labels.all()[:2]]
+    response = _post_json(client, _url("annotate_save", stars, course), {"feedback": fb.pk, "labels": two})
+    assert response.status_code == 400 and "choose exactly one label" in response.json()["error"]

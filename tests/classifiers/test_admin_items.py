@@ -163,3 +163,17 @@ def test_deleting_a_used_label_in_the_schema_form_is_refused_with_the_count(clie
     schema.refresh_from_db()
     assert schema.name == "mood"  # schema and label renamed, the annotation follows them
     assert list(Annotation.objects.filter(schema=schema).values_list("labels__name", flat=True)) == ["glad"]
+
+
+def test_item_page_shows_the_label_history_and_never_the_original_text(client, course, schema, annotator, instructor):
+    fb = FeedbackFactory(course=course, original_text="call 0612345678 now", redacted_text="call [PHONE] now")
+    record_annotation(fb, schema, [schema.labels.get(name="positive")], actor=annotator)
+    record_annotation(fb, schema, [schema.labels.get(name="negative")], actor=annotator)
+    record_annotation(fb, schema, [schema.labels.get(name="neutral")], actor=instructor)
+    client.force_login(instructor)
+    response = client.get(reverse("admin:classifiers_labelitem_change", args=[fb.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200 and "[PHONE]" in body and "0612345678" not in body
+    history = response.context["inline_admin_formsets"][0].formset.queryset
+    assert [(a.annotator.username, [lb.name for lb in a.labels.all()], a.is_current) for a in history] == [
+        ("ines", ["neutral"], True), ("anna", ["negative"], True), ("anna", ["positive"], False)]
