@@ -247,7 +247,7 @@ class LabelItemAdmin(CourseScopedAdmin):
     fields = ("course", "module", "source", "submitted_at", "redacted_text")
     readonly_fields = fields
     inlines = (AnnotationHistoryInline,)
-    list_display = ("text", "module", "submitted_at", "labels", "suggestion", "edit_label")
+    list_display = ("text", "module", "date", "labels", "suggestion", "edit_label")
     list_filter = (SchemaFilter, COURSE_FILTER, ("module", admin.RelatedOnlyFieldListFilter), LabelFilter,
                    AnnotatorFilter, LabelledByFilter, "source", PredictionFilter, ConfidenceFilter,
                    DisagreementFilter)
@@ -257,6 +257,7 @@ class LabelItemAdmin(CourseScopedAdmin):
 
     class Media:
         js = ("classifiers/inline_label.js",)
+        css = {"all": ("classifiers/items.css",)}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -273,7 +274,8 @@ class LabelItemAdmin(CourseScopedAdmin):
             query = request.GET.copy()
             query["schema"] = first[0][0]
             return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
-        return super().changelist_view(request, extra_context)
+        extra = {"title": f"Items to label · {schema_of(request)}", **(extra_context or {})}
+        return super().changelist_view(request, extra)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request).select_related("module", "course")
@@ -292,6 +294,10 @@ class LabelItemAdmin(CourseScopedAdmin):
     def text(self, obj: LabelItem) -> str:
         return obj.redacted_text[:160]
 
+    @admin.display(description="Date", ordering="submitted_at")
+    def date(self, obj: LabelItem) -> str:
+        return obj.submitted_at.date().isoformat()
+
     @admin.display(description="Labels")
     def labels(self, obj: LabelItem) -> str:
         return format_html_join(
@@ -307,9 +313,9 @@ class LabelItemAdmin(CourseScopedAdmin):
         if not own:
             return "—"
         p = own[0]
-        return format_html('<span style="border:1px dashed #7c3aed;padding:1px 4px" title="{}">'
-                           "suggested: {} ({}%)</span>", str(p.model_version), ", ".join(p.label_names),
-                           round(p.confidence * 100))
+        return format_html('<span style="border:1px dashed #7c3aed;padding:1px 4px;color:#5b21b6" '
+                           'title="suggested by {} (not a label until someone confirms it)">{} {}%</span>',
+                           str(p.model_version), ", ".join(p.label_names), round(p.confidence * 100))
 
     @admin.display(description="My label")
     def edit_label(self, obj: LabelItem) -> str:

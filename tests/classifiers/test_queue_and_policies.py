@@ -136,3 +136,11 @@ def test_schema_agreement_is_kappa_for_two_annotators(course, schema, annotator,
     assert result.statistic == "cohen_kappa"
     assert result.value == pytest.approx((0.75 - 5 / 16) / (1 - 5 / 16))
     assert result.disagreements == 1
+
+
+def test_reviewer_policy_without_a_reviewer_is_refused(schema):
+    from django.core.exceptions import ValidationError
+
+    schema.training_policy = TrainingPolicy.REVIEWER
+    with pytest.raises(ValidationError, match="needs a reviewer"):
+        schema.full_clean()

@@ -48,6 +48,7 @@ def test_annotator_labels_twenty_items_with_the_keyboard_and_undoes_one(live_ser
                              original_text=f"Comment {i}: the labs were {'great' if i % 3 else 'confusing'}")
              for i in range(25)]
     predict(version, items[0], {"negative": 0.1, "neutral": 0.25, "positive": 0.65})
+    predict(version, items[1], {"negative": 0.7, "neutral": 0.2, "positive": 0.1})
     FeedbackFactory(course=other_course, original_text="other course comment")
 
     page = browser.new_page(viewport={"width": 1280, "height": 860})
@@ -62,11 +63,15 @@ def test_annotator_labels_twenty_items_with_the_keyboard_and_undoes_one(live_ser
     assert "model suggestion" in page.inner_text("#suggestion").lower()  # newest item carries the suggestion
     page.screenshot(path=str(ARTIFACTS / "annotate-view.png"), full_page=True)
 
+    skipped_text = page.inner_text("#item-text")
+    page.keyboard.press("2")
+    page.keyboard.press("s")  # skip: nothing saved, the next item shows
+    assert page.inner_text("#item-text") != skipped_text
     keys = ["1", "2", "3"]
     for i in range(20):
         page.wait_for_function("window.annotateState().current !== null", timeout=10000)
         shown = page.inner_text("#item-text")
-        if i:  # the first item's suggestion is preselected: Enter alone confirms it
+        if i:
             page.keyboard.press(keys[i % 3])
         page.keyboard.press(" " if i % 2 else "Enter")
         # The next item is on screen at once, before the save's response arrives.
@@ -83,11 +88,23 @@ def test_annotator_labels_twenty_items_with_the_keyboard_and_undoes_one(live_ser
     assert rows.count() == 19 and rows.filter(is_current=True).count() == 19
     labelled = set(rows.values_list("feedback_id", flat=True))
     assert len(labelled) == 19 and labelled <= {fb.pk for fb in items}
-    assert rows.get(feedback=items[0]).suggested_by == version  # confirmed suggestion: a human label
-    assert rows.exclude(feedback=items[0]).filter(suggested_by__isnull=False).count() == 0
+    assert items[0].pk not in labelled  # skipped
+    assert rows.get(feedback=items[1]).suggested_by == version  # suggestion preselected, Enter confirmed it
+    assert rows.exclude(feedback=items[1]).filter(suggested_by__isnull=False).count() == 0
 
+    page.set_viewport_size({"width": 1440, "height": 900})
     page.goto(f"{live_server.url}/admin/classifiers/labelitem/?schema={schema.pk}")
     page.wait_for_selector("#result_list")
     assert "other course comment" not in page.content()
     page.screenshot(path=str(ARTIFACTS / "items-list.png"), full_page=True)
+    # Inline edit: choosing a label in the row's select saves it (one request, no page load).
+    select = page.locator(f'select.inline-label[data-feedback="{items[0].pk}"]')
+    select.select_option(label="neutral")
+    page.wait_for_selector("text=✓ saved")
+    assert [lb.name for lb in rows.get(feedback=items[0], is_current=True).labels.all()] == ["neutral"]
+
+    schema_page = f"{live_server.url}/admin/classifiers/labelschema/{schema.pk}/change/"
+    page.goto(schema_page)
+    assert "20 / 25" in page.inner_text("#schema-work")
+    page.screenshot(path=str(ARTIFACTS / "schema-page.png"), full_page=True)
     page.close()
