@@ -80,10 +80,32 @@ def items_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonResp
     schema, course = scoped(request, schema_id, course_id)
     order, balance = _queue_options(request.GET)
     exclude = [int(x) for x in request.GET.get("exclude", "").split(",") if x.isdigit()]
-    limit = min(int(request.GET.get("limit") or PREFETCH), 50)
+    try:
+        limit = _bounded_int(request.GET.get("limit"), default=PREFETCH, low=1)
+    except DomainError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"items": _next_items(request, schema, course, order=order, balance=balance,
                                               exclude=exclude, limit=limit, version=active_version_for(schema, course),
                                               labels=list(schema.labels.all()))})
+
+
+def _bounded_int(value: object, *, default: int, low: int = 0, high: int = 50) -> int:
+    try:
+        return max(low, min(int(value if value not in (None, "") else default), high))
+    except (TypeError, ValueError) as exc:
+        raise DomainError(f"{value!r} is not a whole number") from exc
+
+
+def _ids(values: object) -> list[int]:
+    if not isinstance(values, list):
+        raise DomainError("expected a list of item ids")
+    return [int(x) for x in values if str(x).isdigit()]
+
+
+def _one_id(value: object) -> int:
+    if not str(value).isdigit():
+        raise DomainError(f"{value!r} is not an item id")
+    return int(value)
 
 
 def _json_body(request: HttpRequest) -> dict:
@@ -103,8 +125,10 @@ def save_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
     try:
         data = _json_body(request)
         order, balance = _queue_options(data)
-        feedback = get_object_or_404(Feedback.objects.filter(course=course), pk=data.get("feedback"))
-        wanted = {int(x) for x in data.get("labels", []) if str(x).isdigit()}
+        feedback = get_object_or_404(Feedback.objects.filter(course=course), pk=_one_id(data.get("feedback")))
+        wanted = set(_ids(data.get("labels", [])))
+        exclude = _ids(data.get("exclude", []))
+        need = _bounded_int(data.get("need"), default=1)
         all_labels = list(schema.labels.all())
         labels = [lb for lb in all_labels if lb.pk in wanted]
         if len(labels) != len(wanted):
@@ -118,8 +142,7 @@ def save_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
         annotation = record_annotation(feedback, schema, labels, actor=request.user, suggested_by=suggested)
     except DomainError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    exclude = [int(x) for x in data.get("exclude", []) if str(x).isdigit()] + [feedback.pk]
-    need = max(0, min(int(data.get("need") or 1), 50))
+    exclude.append(feedback.pk)
     return JsonResponse({
         "annotation": annotation.pk, "suggested_by": suggested.pk if suggested else None,
         "next": _next_items(request, schema, course, order=order, balance=balance, exclude=exclude, limit=need,
@@ -134,7 +157,7 @@ def undo_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
         data = _json_body(request)
         annotation = get_object_or_404(
             Annotation.objects.filter(schema=schema, feedback__course=course, annotator=request.user),
-            pk=data.get("annotation"),
+            pk=_one_id(data.get("annotation")),
         )
         undo_annotation(annotation, actor=request.user)
     except DomainError as exc:

@@ -184,3 +184,29 @@ def test_multi_label_saves_several_labels_and_ordinal_shows_the_scale(client, co
     two = [lb.pk for lb in stars.labels.all()[:2]]
     response = _post_json(client, _url("annotate_save", stars, course), {"feedback": fb.pk, "labels": two})
     assert response.status_code == 400 and "choose exactly one label" in response.json()["error"]
+
+
+@pytest.mark.parametrize("body", [
+    {"feedback": "abc", "labels": []}, {"labels": "x"}, {"labels": [], "need": "many"},
+])
+def test_malformed_save_requests_get_a_400_with_a_reason(client, course, schema, annotator, body):
+    body = {"feedback": FeedbackFactory(course=course).pk, **body}
+    client.force_login(annotator)
+    response = _post_json(client, _url("annotate_save", schema, course), body)
+    assert response.status_code == 400 and response.json()["error"]
+    assert client.post(_url("annotate_save", schema, course), "not json", content_type="application/json"
+                       ).status_code == 400
+
+
+def test_course_admin_pages_and_filter_choices_never_show_another_course(client, course, other_course, annotator):
+    ModuleFactory(course=course, title="Intro week")
+    secret = ModuleFactory(course=other_course, title="Secret seminar")
+    FeedbackFactory(course=other_course, module=secret)
+    other_member = MembershipFactory(course=other_course)
+    client.force_login(annotator)
+    for name in ("courses_feedback", "courses_module", "courses_coursemembership", "courses_survey",
+                 "classifiers_labelschema", "classifiers_annotation"):
+        body = client.get(reverse(f"admin:{name}_changelist")).content.decode()
+        assert "Secret seminar" not in body and "HIST200" not in body, name
+    assert client.get(reverse("admin:courses_module_change", args=[secret.pk])).status_code == 404
+    assert client.get(reverse("admin:courses_coursemembership_change", args=[other_member.pk])).status_code == 404
