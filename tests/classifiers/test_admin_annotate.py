@@ -210,3 +210,24 @@ def test_course_admin_pages_and_filter_choices_never_show_another_course(client,
         assert "Secret seminar" not in body and "HIST200" not in body, name
     assert client.get(reverse("admin:courses_module_change", args=[secret.pk])).status_code == 404
     assert client.get(reverse("admin:courses_coursemembership_change", args=[other_member.pk])).status_code == 404
+
+
+def test_institution_wide_schema_is_annotated_per_course_with_the_course_model_first(
+        client, course, other_course, annotator):
+    from classifiers.services.schemas import create_schema
+
+    shared = create_schema("workload", kind="ordinal", labels=["light", "fair", "heavy"])
+    mine, theirs = FeedbackFactory(course=course), FeedbackFactory(course=other_course)
+    institution = active_version(shared, course=None)
+    own = active_version(shared, course=course, number=2)
+    predict(institution, mine, {"light": 0.6, "fair": 0.3, "heavy": 0.1})
+    predict(own, mine, {"light": 0.1, "fair": 0.2, "heavy": 0.7})
+    client.force_login(annotator)
+    items = client.get(_url("annotate", shared, course)).context["config"]["items"]
+    assert [i["id"] for i in items] == [mine.pk]
+    assert items[0]["suggestion"]["version"] == str(own)  # the course's own model wins over the institution's
+    assert client.get(_url("annotate", shared, other_course)).status_code == 404
+    heavy = shared.labels.get(name="heavy")
+    data = _post_json(client, _url("annotate_save", shared, course), {"feedback": mine.pk, "labels": [heavy.pk]})
+    assert Annotation.objects.get(pk=data.json()["annotation"]).suggested_by == own
+    assert theirs.annotations.count() == 0
