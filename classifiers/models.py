@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -55,6 +56,10 @@ class LabelSchema(models.Model):
     @property
     def is_institution_wide(self) -> bool:
         return self.course_id is None
+
+    def clean(self) -> None:
+        if self.training_policy == TrainingPolicy.REVIEWER and self.reviewer_id is None:
+            raise ValidationError({"reviewer": "The reviewer policy needs a reviewer: choose one, or another policy."})
 
 
 class Label(models.Model):
@@ -274,6 +279,15 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"Prediction {self.pk}: {', '.join(self.label_names)}"
+
+
+class LabelItem(Feedback):
+    """Feedback seen as items to label under a schema: the admin list with label filters and bulk actions."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "item to label"
+        verbose_name_plural = "items to label"
 
 
 # Report tables live in their own module (summary, alerts, baseline override); imported so Django sees them.

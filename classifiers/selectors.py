@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
 from courses.models import Course
 
-from .models import AnnotationLabel, LabelSchema, ModelVersion
+from .models import AnnotationLabel, AnnotationSource, LabelSchema, ModelVersion, SchemaKind, TrainingPolicy
 
 
 def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:
@@ -21,8 +23,72 @@ def training_labels(schema: LabelSchema, *, course: Course | None) -> dict[int, 
 
     `course=None` means every course (institution-wide scope). Only current human and import
     annotations count; model suggestions count only once a person confirmed them.
+
+    - latest: the most recent current annotation of the item, whoever made it;
+    - majority: the label set most annotators gave (multi-label: each label more than half chose);
+      a tie, or no label with a majority, leaves the item out until someone settles it;
+    - reviewer: the designated reviewer's label where they gave one, else the majority.
     """
-    return latest_labels(schema, course=course)
+    if schema.training_policy == TrainingPolicy.LATEST:
+        return latest_labels(schema, course=course)
+    votes = current_votes(schema, course=course)
+    chosen: dict[int, list[str]] = {}
+    reviewer = schema.reviewer_id if schema.training_policy == TrainingPolicy.REVIEWER else None
+    for feedback_id, item in votes.items():
+        if reviewer is not None and reviewer in item.by_annotator:
+            names = item.by_annotator[reviewer].labels
+        else:
+            names = majority_label_set(item, multi=schema.kind == SchemaKind.MULTI)
+        if names:
+            chosen[feedback_id] = sorted(names, key=item.order.__getitem__)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Vote:
+    annotation_id: int
+    created_at: datetime
+    labels: frozenset[str]
+
+
+@dataclass
+class ItemVotes:
+    """One item's current annotations: annotator id (None for an import) → their vote."""
+
+    by_annotator: dict[int | None, Vote] = field(default_factory=dict)
+    order: dict[str, int] = field(default_factory=dict)  # label name → position, to sort the result
+
+
+def current_votes(schema: LabelSchema, *, course: Course | None) -> dict[int, ItemVotes]:
+    """feedback id → every current annotation of it under `schema` (one per annotator, imports as None)."""
+    rows = (
+        AnnotationLabel.objects.filter(annotation__schema=schema, annotation__is_current=True)
+        .filter(**({"annotation__feedback__course": course} if course else {}))
+        .values_list("annotation__feedback_id", "annotation_id", "annotation__annotator_id",
+                     "annotation__source", "annotation__created_at", "label__name", "label__position")
+    )
+    grouped: dict[tuple[int, int], list] = defaultdict(list)
+    for fid, aid, annotator, source, created, name, position in rows.iterator(chunk_size=5000):
+        grouped[(fid, aid)].append((annotator if source == AnnotationSource.HUMAN else None, created, name, position))
+    items: dict[int, ItemVotes] = defaultdict(ItemVotes)
+    for (fid, aid), entries in grouped.items():
+        annotator, created = entries[0][0], entries[0][1]
+        item = items[fid]
+        item.by_annotator[annotator] = Vote(aid, created, frozenset(e[2] for e in entries))
+        item.order.update((e[2], e[3]) for e in entries)
+    return dict(items)
+
+
+def majority_label_set(item: ItemVotes, *, multi: bool) -> frozenset[str]:
+    """The majority's labels, or an empty set when there is none (a tie)."""
+    votes = list(item.by_annotator.values())
+    if multi:
+        counts = Counter(name for vote in votes for name in vote.labels)
+        return frozenset(name for name, n in counts.items() if n * 2 > len(votes))
+    ranked = Counter(vote.labels for vote in votes).most_common(2)
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return frozenset()
+    return ranked[0][0]
 
 
 def latest_labels(schema: LabelSchema, *, course: Course | None = None) -> dict[int, list[str]]:

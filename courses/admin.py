@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -59,8 +59,7 @@ class CourseScopedAdmin(admin.ModelAdmin):
             return True
         if not self._staff_member(request):
             return False
-        allowed = courses_for_user(request.user, self.edit_roles)
-        return obj is None or allowed.filter(pk=getattr(self._course_of(obj), "pk", None)).exists()
+        return obj is None or getattr(self._course_of(obj), "pk", None) in self._course_ids(request, self.edit_roles)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or (
@@ -74,24 +73,69 @@ class CourseScopedAdmin(admin.ModelAdmin):
         return request.user.is_superuser or self._staff_member(request)
 
     @staticmethod
+    def _course_ids(request: HttpRequest, roles: tuple[str, ...]) -> set[int]:
+        """Ids of the courses where the user holds one of `roles`; one query per request and roles."""
+        cache = request.__dict__.setdefault("_course_ids_by_roles", {})
+        if roles not in cache:
+            cache[roles] = set(courses_for_user(request.user, roles).values_list("pk", flat=True))
+        return cache[roles]
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts, object_id):  # noqa: ANN001, ANN202
+        # Another course's object must look exactly like a missing one: a 404, not a redirect with a
+        # message that confirms the id exists somewhere.
+        raise Http404(f"No {opts.verbose_name} with id {object_id} in your courses.")
+
+    @staticmethod
     def _staff_member(request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff and courses_for_user(
-            request.user, ANNOTATE_ROLES
-        ).exists()
+        # Asked for every row of a changelist: answered once per request.
+        if not hasattr(request, "_course_staff_member"):
+            request._course_staff_member = request.user.is_active and request.user.is_staff and courses_for_user(
+                request.user, ANNOTATE_ROLES
+            ).exists()
+        return request._course_staff_member
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # noqa: ANN001 - Django's signature
-        if db_field.related_model is Course and not request.user.is_superuser:
-            kwargs["queryset"] = courses_for_user(request.user, self.edit_roles)
+        # Choices of another course would leak its names and let a form attach rows to it.
+        if not request.user.is_superuser:
+            allowed = courses_for_user(request.user, self.edit_roles)
+            if db_field.related_model is Course:
+                kwargs["queryset"] = allowed
+            elif db_field.related_model is Module:
+                kwargs["queryset"] = Module.objects.filter(course__in=allowed)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ModuleInline(admin.TabularInline):
+class CourseScopedInline:
+    """Inline permissions follow the parent admin's per-course rules, not Django's model permissions
+    (course staff hold roles, not per-model permissions)."""
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser or self._parent(request).has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser or self._parent(request).has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def _parent(self, request: HttpRequest) -> CourseScopedAdmin:
+        return self.admin_site._registry[self.parent_model]  # type: ignore[attr-defined]
+
+
+# Filters list only values present in the (scoped) rows: a plain related filter lists every course.
+COURSE_FILTER = ("course", admin.RelatedOnlyFieldListFilter)
+
+
+class ModuleInline(CourseScopedInline, admin.TabularInline):
     model = Module
     extra = 0
     fields = ("position", "title", "lti_resource_link_id")
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(CourseScopedInline, admin.TabularInline):
     model = CourseMembership
     extra = 0
     autocomplete_fields = ("user",)
@@ -118,19 +162,19 @@ class CourseAdmin(CourseScopedAdmin):
 @admin.register(Module)
 class ModuleAdmin(CourseScopedAdmin):
     list_display = ("title", "course", "position")
-    list_filter = ("course",)
+    list_filter = (COURSE_FILTER,)
     search_fields = ("title", "course__code")
 
 
 @admin.register(CourseMembership)
 class CourseMembershipAdmin(CourseScopedAdmin):
     list_display = ("user", "course", "role")
-    list_filter = ("role", "course")
+    list_filter = ("role", COURSE_FILTER)
     search_fields = ("user__username", "course__code")
     autocomplete_fields = ("user",)
 
 
-class QuestionInline(admin.TabularInline):
+class QuestionInline(CourseScopedInline, admin.TabularInline):
     model = Question
     extra = 1
     fields = ("position", "kind", "prompt", "required", "max_length")
@@ -161,7 +205,7 @@ class InvitationForm(forms.Form):
 @admin.register(Survey)
 class SurveyAdmin(CourseScopedAdmin):
     list_display = ("title", "course", "module", "opens_at", "closes_at", "is_anonymous", "responses", "links")
-    list_filter = ("course", "is_anonymous")
+    list_filter = (COURSE_FILTER, "is_anonymous")
     list_select_related = ("course", "module")
     inlines = (QuestionInline,)
     fieldsets = (
@@ -245,7 +289,7 @@ class SurveyResponseAdmin(CourseScopedAdmin):
 
     course_path = "survey__course"
     list_display = ("id", "survey", "respondent", "submitted_at", "updated_at")
-    list_filter = ("survey__course", "survey")
+    list_filter = (("survey__course", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("survey", "user")
     fields = ("survey", "respondent", "submitted_at", "updated_at")
     readonly_fields = fields
@@ -275,7 +319,7 @@ class FeedbackAdmin(CourseScopedAdmin):
 
     edit_roles = ANNOTATE_ROLES
     list_display = ("short_text", "course", "module", "source", "submitted_at")
-    list_filter = ("source", "course", "module", "split")
+    list_filter = ("source", COURSE_FILTER, ("module", admin.RelatedOnlyFieldListFilter), "split")
     search_fields = ("redacted_text", "external_id")
     date_hierarchy = "submitted_at"
     list_select_related = ("course", "module")

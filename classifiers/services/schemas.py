@@ -68,9 +68,13 @@ def add_labels(schema: LabelSchema, names: Sequence[str]) -> list[Label]:
 
 def delete_label(label: Label) -> None:
     """Refuse to delete a label that annotations use, saying how many."""
+    ensure_label_deletable(label)
+    label.delete()
+
+
+def ensure_label_deletable(label: Label) -> None:
     used = label.annotations.count()
     if used:
         raise SchemaError(
             f'label "{label.name}" is used by {used} annotation(s); relabel them or rename the label instead'
         )
-    label.delete()
