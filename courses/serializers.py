@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from .models import Course, Feedback, Module, Question, Survey
-from .services import NewFeedback
+from .services import MODULE_POSITION_MAX, NewFeedback
 
 BULK_MAX_ITEMS = 1000  # one request stays well under a second and a few MB
 
@@ -20,7 +20,7 @@ class CourseSerializer(serializers.ModelSerializer):
 
 
 class ModuleSerializer(serializers.ModelSerializer):
-    position = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    position = serializers.IntegerField(required=False, min_value=0, max_value=MODULE_POSITION_MAX)
 
     class Meta:
         model = Module

@@ -187,6 +187,9 @@ def _check_items(course: Course, items: Sequence[NewFeedback]) -> None:
         )
 
 
+MODULE_POSITION_MAX = 2**31 - 1  # PositiveIntegerField is a 4-byte integer in PostgreSQL
+
+
 class ModuleRejected(DomainError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -202,4 +205,6 @@ def create_module(course: Course, *, title: str, position: int | None = None) ->
         raise ModuleRejected(f'course {course.code} already has a module "{title}"', field="title")
     if position is None:
         position = (Module.objects.filter(course=course).aggregate(m=Max("position"))["m"] or 0) + 1
+    if not 0 <= position <= MODULE_POSITION_MAX:
+        raise ModuleRejected(f"position must be between 0 and {MODULE_POSITION_MAX}", field="position")
     return Module.objects.create(course=course, title=title, position=position)

@@ -144,3 +144,12 @@ def test_session_auth_works_for_the_browser_and_needs_csrf(instructor, course):
     response = browser.post(URL, {"text": "no csrf token"}, format="json")
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
+
+
+def test_module_create_refuses_a_position_past_the_database_limit(client, course):
+    url = "/api/courses/CS101/modules/"
+    assert client.post(url, {"title": "Last", "position": 2**31 - 1}).status_code == 201
+    response = client.post(url, {"title": "After last"})
+    assert response.status_code == 400
+    assert response.json() == {"position": ["position must be between 0 and 2147483647"]}
+    assert client.post(url, {"title": "Last"}).json() == {"title": ['course CS101 already has a module "Last"']}
