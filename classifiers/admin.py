@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import path
 
-from courses.admin import CourseScopedAdmin
+from courses.admin import CourseScopedAdmin, ImportJobAdmin
+from courses.models import ImportJob
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
 from eduplatform.errors import DomainError
 
+from .admin_views import import_upload_view
 from .models import Annotation, AnnotationLabel, Label, LabelSchema
 from .services.schemas import delete_label
 
@@ -58,3 +61,17 @@ class AnnotationAdmin(CourseScopedAdmin):
     list_select_related = ("feedback", "schema", "annotator")
     raw_id_fields = ("feedback",)
     inlines = (AnnotationLabelInline,)
+
+
+admin.site.unregister(ImportJob)
+
+
+@admin.register(ImportJob)
+class ImportJobUploadAdmin(ImportJobAdmin):
+    """Import jobs plus the upload page (which needs the label-aware import service)."""
+
+    change_list_template = "admin/classifiers/importjob_changelist.html"
+
+    def get_urls(self):  # noqa: ANN201 - Django's signature
+        upload = path("upload/", self.admin_site.admin_view(import_upload_view), name="classifiers_import_upload")
+        return [upload, *super().get_urls()]

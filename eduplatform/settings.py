@@ -45,10 +45,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "courses",
     "classifiers",
+    "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
+    "courses.lti",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the session middleware so that it sees the cookies that middleware sets.
+    "courses.lti.middleware.LtiFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,6 +157,19 @@ SPECTACULAR_SETTINGS = {
         "SchemaKindEnum": "classifiers.models.SchemaKind",
     },
 }
+
+# --- LTI 1.3 (courses/lti; https://www.imsglobal.org/spec/security/v1p0/) --------------------------
+# State cookies are SameSite=None; Secure so they survive the LMS iframe; off only for plain-HTTP tests.
+LTI_COOKIE_SECURE = env.bool("LTI_COOKIE_SECURE", default=True)
+LTI_LOGIN_STATE_TTL_S = 600  # time between login initiation and launch
+LTI_LAUNCH_DATA_TTL_S = 3600  # how long a launch can still send its deep-linking response
+LTI_ID_TOKEN_MAX_AGE_S = 600  # reject id_tokens issued longer ago than this, whatever their exp
+LTI_CLOCK_SKEW_S = 60
+LTI_KEYSET_CACHE_S = env.int("LTI_KEYSET_CACHE_S", default=3600)
+LTI_KEYSET_REFETCH_S = 10  # at most one re-fetch per keyset this often when an unknown kid arrives
+LTI_KEYSET_TIMEOUT_S = 5
+# Pages a platform may frame after a launch (CSP frame-ancestors from the registration's policy).
+LTI_FRAMEABLE_PATHS = ["/lti/", "/reports/", "/surveys/"]
 
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) -----------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")

@@ -60,6 +60,10 @@ def import_feedback_file(
     """
     options = ImportOptions(**{**options.__dict__, "max_chars": settings.FEEDBACK_MAX_CHARS})
     rows = parse_rows(data, fmt or detect_format(filename), options, tz=timezone.get_current_timezone())
+    if import_job is not None:
+        ImportJob.objects.filter(pk=import_job.pk).update(
+            progress={"phase": "writing to the database", "rows": len(rows)}
+        )
     with transaction.atomic():
         course, _ = get_or_create_course(course_code, title=course_title)
         schema = None
@@ -167,6 +171,8 @@ def run_import_job(job_id: int) -> ImportJob:
     if not claim_job(ImportJob, job_id):
         return job
     opts = dict(job.options)
+    # Progress is written outside the import's transaction, which commits only at the end.
+    ImportJob.objects.filter(pk=job_id).update(progress={"phase": "reading and validating the file"})
     try:
         result = import_feedback_file(
             job.course_code,

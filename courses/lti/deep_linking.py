@@ -1,0 +1,65 @@
+"""Deep linking: an instructor picks what the new LMS link opens; the platform gets a signed item.
+
+The choice form carries a signed, short-lived token naming the launch instead of relying on the session
+cookie, so it also works in frames where the browser blocks third-party cookies.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from pylti1p3.deep_link_resource import DeepLinkResource
+
+from courses.models import Course
+
+from . import selectors, services
+from .tool import HardenedMessageLaunch, LaunchRejected, ToolConfig
+
+SALT = "eduplatform.lti.deep-link"
+
+
+def chooser(request: HttpRequest, message_launch: HardenedMessageLaunch, launch: services.Launch) -> HttpResponse:
+    if launch.staff_role is None:
+        raise LaunchRejected("Only instructors and teaching assistants can add EduPlatform links.", status=403)
+    course = services.link_course(launch, create=True)
+    modules, surveys = selectors.deep_link_choices(course)
+    token = signing.dumps({"launch_id": message_launch.get_launch_id(), "course_id": course.pk}, salt=SALT)
+    return render(request, "lti/deep_link.html", {
+        "course": course, "modules": modules, "surveys": surveys, "token": token,
+        "action": reverse("lti:deep_link_submit"),
+    })
+
+
+def content_item(request: HttpRequest, course: Course, choice: str) -> DeepLinkResource:
+    """The LTI resource link for a choice: "course", "module:<id>" or "survey:<id>" (inside `course`)."""
+    kind, _, pk = choice.partition(":")
+    resource = DeepLinkResource().set_url(request.build_absolute_uri(reverse("lti:launch")))
+    if kind == "course":
+        return resource.set_title(f"Feedback report: {course.title}").set_custom_params(
+            {"eduplatform_target": "report"})
+    if kind == "module" and pk.isdigit() and (module := course.modules.filter(pk=int(pk)).first()):
+        return resource.set_title(f"Feedback report: {module.title}").set_custom_params(
+            {"eduplatform_target": "report", "eduplatform_module": str(module.pk)})
+    if kind == "survey" and pk.isdigit() and (survey := course.surveys.filter(pk=int(pk)).first()):
+        return resource.set_title(survey.title).set_custom_params(
+            {"eduplatform_target": "survey", "survey_id": str(survey.pk)})
+    raise LaunchRejected(f"{choice!r} is not something this course offers; pick one of the listed items.")
+
+
+def respond(request: HttpRequest) -> HttpResponse:
+    """Sign the chosen content item and post it back to the platform (auto-submitting form)."""
+    try:
+        data = signing.loads(request.POST.get("token", ""), salt=SALT, max_age=settings.LTI_LAUNCH_DATA_TTL_S)
+    except signing.BadSignature as exc:
+        raise LaunchRejected("This deep-linking form expired or was tampered with; add the link again.",
+                             status=403) from exc
+    course = Course.objects.filter(pk=data["course_id"]).first()
+    if course is None:
+        raise LaunchRejected("The course of this deep-linking request no longer exists.", status=404)
+    message_launch = HardenedMessageLaunch.from_cache(data["launch_id"], request, ToolConfig())
+    resource = content_item(request, course, request.POST.get("choice", ""))
+    html = message_launch.get_deep_link().output_response_form([resource])
+    return HttpResponse(f"<!DOCTYPE html><html><body>{html}</body></html>")

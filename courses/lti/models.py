@@ -1,0 +1,67 @@
+"""Our side of an LTI registration: who a platform user is here, and each platform's policy.
+
+django-lti (`lti_tool`) owns registrations, deployments and the tool's keys; these models add what
+it lacks: a Django user tied to (issuer, sub) and a per-platform policy (deployments, framing).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from lti_tool.models import LtiRegistration
+
+
+class LtiIdentity(models.Model):
+    """A platform user (OIDC issuer + subject) and the Django user they sign in as.
+
+    `sub` is only unique within its issuer (OIDC core 2), so both identify the person; never the
+    email, which would let one platform's user take over another's account.
+    """
+
+    issuer = models.CharField(max_length=255)
+    sub = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lti_identities")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_launch_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "LTI identities"
+        constraints = [models.UniqueConstraint(fields=["issuer", "sub"], name="lti_identity_unique_issuer_sub")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ← {self.issuer} / {self.sub}"
+
+
+class PlatformPolicy(models.Model):
+    """How we treat one registration's deployments and which origins may frame our LTI pages."""
+
+    registration = models.OneToOneField(LtiRegistration, on_delete=models.CASCADE, related_name="policy")
+    accept_new_deployments = models.BooleanField(
+        default=False,
+        help_text="Activate unknown deployment ids of this client automatically (logged). Hosted Canvas "
+        "gives a copied course a new deployment id; when off, such launches get 403 until an admin "
+        "activates the deployment.",
+    )
+    frame_ancestors = models.TextField(
+        blank=True,
+        help_text="Space-separated origins allowed to frame our pages after a launch "
+        "(e.g. https://school.instructure.com). Empty: the origin of the platform's auth login URL.",
+    )
+
+    class Meta:
+        verbose_name_plural = "platform policies"
+
+    def __str__(self) -> str:
+        return f"Policy of {self.registration}"
+
+    def allowed_frame_origins(self) -> list[str]:
+        if self.frame_ancestors.strip():
+            return self.frame_ancestors.split()
+        return [origin_of(self.registration.auth_url)]
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
