@@ -69,12 +69,14 @@ class CourseScopedViewSet(viewsets.GenericViewSet):
                 else self.course}
 
 
+@extend_schema_view(retrieve=extend_schema(operation_id="courses_retrieve", tags=["courses"]))
 class CourseViewSet(viewsets.ReadOnlyModelViewSet):
     """The courses where you hold a role (every course for a superuser)."""
 
     serializer_class = CourseSerializer
     permission_classes = [IsAuthenticated]
     lookup_field = "code"
+    lookup_url_kwarg = "course_code"  # the same name as in every nested path
     lookup_value_regex = r"[-\w]+"
     queryset = Course.objects.none()
     filter_backends = [filters.SearchFilter, filters.OrderingFilter]

@@ -149,6 +149,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tags (doc sections) by resource: /api/courses/{course_code}/feedback/ → "feedback".
+    "SCHEMA_PATH_PREFIX": r"/api(?:/courses/\{course_code\})?",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
