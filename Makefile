@@ -8,7 +8,7 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv services db env lint check test test-fast demo serve worker chromium clean
+.PHONY: help venv services db env lint check test test-fast demo serve worker chromium clean bench-surveys
 
 help:
 	@echo "make demo   - set up, load the demo course and serve http://127.0.0.1:8000 with a worker"
@@ -64,8 +64,14 @@ demo: db
 serve: db
 	@echo "Serving http://127.0.0.1:8000 (admin at /admin/) with a Celery worker and beat; Ctrl-C stops both."
 	@trap 'kill 0' EXIT; \
-	  $(VENV)/bin/celery -A eduplatform worker -B -Q default,training,inference --loglevel=info --concurrency=2 & \
+	  $(VENV)/bin/celery -A eduplatform worker -B --schedule var/celerybeat-schedule -Q default,training,inference --loglevel=info --concurrency=2 & \
 	  $(PY) manage.py runserver 127.0.0.1:8000
+
+# Survey load test: gunicorn (2 workers) on 127.0.0.1 driven by Debian's wrk; last line JSON.
+bench-surveys: db
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)
+	$(PY) bench/surveys.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache var

@@ -75,3 +75,7 @@ class ImportJobUploadAdmin(ImportJobAdmin):
     def get_urls(self):  # noqa: ANN201 - Django's signature
         upload = path("upload/", self.admin_site.admin_view(import_upload_view), name="classifiers_import_upload")
         return [upload, *super().get_urls()]
+
+
+# Report admin (settings, alerts, overrides, privacy-applied summary pages) lives in its own module.
+from . import report_admin  # noqa: E402, F401

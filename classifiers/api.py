@@ -8,16 +8,17 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import PermissionDenied
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from courses.api import CourseScopedViewSet
+from courses.api import COURSE_CODE, CourseScopedMixin, CourseScopedViewSet
 from courses.models import Course
 from courses.permissions import ANNOTATE_ROLES
 
 from .models import Annotation, AnnotationSource, Label, LabelSchema, ModelVersion, Prediction, TrainingRun
+from .reports import module_report
 from .selectors import schemas_for_course
 from .serializers import (
     AnnotationInSerializer,
@@ -27,11 +28,13 @@ from .serializers import (
     LabelSchemaSerializer,
     LabelSerializer,
     ModelVersionSerializer,
+    ModuleReportSerializer,
     PredictionSerializer,
+    ReportQuerySerializer,
     TrainingRunSerializer,
 )
 from .services.annotations import record_annotation
-from .services.schemas import add_labels, create_schema, delete_label
+from .services.schemas import add_labels, create_schema, delete_label, schema_for_course
 
 
 def _refuse_institution_schema(request: Request, schema: LabelSchema) -> None:
@@ -175,3 +178,27 @@ class PredictionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
 
     def course_queryset(self, course: Course) -> QuerySet[Prediction]:
         return Prediction.objects.filter(feedback__course=course).order_by("-created_at", "-id")
+
+
+class ModuleReportView(CourseScopedMixin, generics.GenericAPIView):
+    """The numbers behind each chart of the per-module report, with the same privacy rules as the page."""
+
+    queryset = LabelSchema.objects.all()
+    serializer_class = ModuleReportSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    def course_queryset(self, course: Course) -> QuerySet[LabelSchema]:
+        return schemas_for_course(course)
+
+    @extend_schema(parameters=[COURSE_CODE, ReportQuerySerializer], responses=ModuleReportSerializer)
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        query = ReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        schema = schema_for_course(self.course, query.validated_data["schema"])
+        if schema is None:
+            raise NotFound(f'Course {self.course.code} has no label schema "{query.validated_data["schema"]}".')
+        report = module_report(
+            self.course, schema, since=query.validated_data.get("since"), until=query.validated_data.get("until")
+        )
+        return Response(ModuleReportSerializer(report).data)

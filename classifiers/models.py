@@ -110,7 +110,11 @@ class Annotation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["schema", "is_current"], name="annotation_schema_current")]
+        indexes = [
+            models.Index(fields=["schema", "is_current"], name="annotation_schema_current"),
+            # Reports: the newest change per schema is their freshness watermark.
+            models.Index(fields=["schema", "updated_at"], name="annotation_schema_updated"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["feedback", "schema", "annotator", "source"],
@@ -258,7 +262,11 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["model_version", "label"], name="prediction_version_label")]
+        indexes = [
+            models.Index(fields=["model_version", "label"], name="prediction_version_label"),
+            # Reports: the newest prediction per version is their freshness watermark.
+            models.Index(fields=["model_version", "id"], name="prediction_version_id"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["feedback", "model_version"], name="one_prediction_per_version"),
             models.CheckConstraint(condition=Q(confidence__gte=0, confidence__lte=1), name="confidence_0_to_1"),
@@ -266,3 +274,7 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"Prediction {self.pk}: {', '.join(self.label_names)}"
+
+
+# Report tables live in their own module (summary, alerts, baseline override); imported so Django sees them.
+from .report_models import Alert, BaselineOverride, ReportCell, ReportComment, ReportSettings, ReportSnapshot  # noqa: E402, F401, I001

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+import csv
+from urllib.parse import urlencode
 
-from .models import Course, CourseMembership, Feedback, ImportJob, Module, Question, Survey, SurveyResponse
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from .models import (
+    Answer,
+    Course,
+    CourseMembership,
+    Feedback,
+    ImportJob,
+    Module,
+    Question,
+    Survey,
+    SurveyResponse,
+)
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, courses_for_user
+from .surveys.identity import make_invitation
+
+MAX_INVITATIONS = 5000
 
 
 class CourseScopedAdmin(admin.ModelAdmin):
@@ -111,13 +133,110 @@ class CourseMembershipAdmin(CourseScopedAdmin):
 class QuestionInline(admin.TabularInline):
     model = Question
     extra = 1
+    fields = ("position", "kind", "prompt", "required", "max_length")
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})}}
+
+
+class InvitationForm(forms.Form):
+    count = forms.IntegerField(min_value=0, max_value=MAX_INVITATIONS, initial=0, required=False,
+                               help_text="Links not tied to anyone (for anonymous surveys, hand them out at random).")
+    recipients = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 6}), max_length=200 * MAX_INVITATIONS,
+        help_text="One recipient per line (e.g. e-mail), one link each, for your mail merge. For anonymous "
+                  "surveys the link itself never contains the recipient.",
+    )
+    expires_at = forms.DateTimeField(required=False, help_text="Default: when the survey closes.")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        lines = [r.strip() for r in (data.get("recipients") or "").splitlines() if r.strip()]
+        if not lines and not data.get("count"):
+            raise forms.ValidationError("Give a number of links or a list of recipients.")
+        if len(lines) + (data.get("count") or 0) > MAX_INVITATIONS:
+            raise forms.ValidationError(f"At most {MAX_INVITATIONS} links at a time.")
+        data["recipient_list"] = lines
+        return data
 
 
 @admin.register(Survey)
 class SurveyAdmin(CourseScopedAdmin):
-    list_display = ("title", "course", "module", "opens_at", "closes_at", "is_anonymous")
+    list_display = ("title", "course", "module", "opens_at", "closes_at", "is_anonymous", "responses", "links")
     list_filter = ("course", "is_anonymous")
+    list_select_related = ("course", "module")
     inlines = (QuestionInline,)
+    fieldsets = (
+        (None, {"fields": ("course", "module", "title", "intro")}),
+        ("When", {"fields": ("opens_at", "closes_at")}),
+        ("Privacy and editing", {"fields": ("is_anonymous", "allow_edit", "min_group_size")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(response_count=Count("responses"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Survey | None = None) -> tuple[str, ...]:
+        # Switching an answered survey between anonymous and identified would break what students were told.
+        return ("is_anonymous",) if obj is not None and obj.responses.exists() else ()
+
+    @admin.display(description="Responses", ordering="response_count")
+    def responses(self, obj: Survey) -> int:
+        return obj.response_count
+
+    @admin.display(description="Links")
+    def links(self, obj: Survey) -> str:
+        return format_html(
+            '<a href="{}">student page</a> · <a href="{}">invitation links</a>',
+            reverse("surveys:survey", kwargs={"survey_id": obj.pk}),
+            reverse("admin:courses_survey_invitations", args=[obj.pk]),
+        )
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.invitations_view)
+        return [path("<int:survey_id>/invitations/", view, name="courses_survey_invitations"), *super().get_urls()]
+
+    def invitations_view(self, request: HttpRequest, survey_id: int) -> HttpResponse:
+        survey = self.get_queryset(request).filter(pk=survey_id).first()
+        if survey is None or not self.has_change_permission(request, survey):
+            raise PermissionDenied
+        form = InvitationForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            recipients = data["recipient_list"] + [""] * (data.get("count") or 0)
+            base = request.build_absolute_uri(reverse("surveys:survey", kwargs={"survey_id": survey.pk}))
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-invitations.csv"'
+            writer = csv.writer(response)
+            writer.writerow(["recipient", "link"])
+            for recipient in recipients:
+                token = make_invitation(survey, recipient=recipient, expires_at=data.get("expires_at"))
+                writer.writerow([recipient, f"{base}?{urlencode({'invite': token})}"])
+            return response
+        context = {**self.admin_site.each_context(request), "title": f"Invitation links for {survey}",
+                   "form": form, "survey": survey, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/courses/survey_invitations.html", context)
+
+
+class AnswerInline(admin.TabularInline):
+    """Answers without anything that identifies who gave them; free text as redacted feedback."""
+
+    model = Answer
+    fields = ("question", "likert_value", "redacted_text")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="Free text (redacted)")
+    def redacted_text(self, obj: Answer) -> str:
+        return obj.feedback.redacted_text if obj.feedback_id else ""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+# Nobody, superusers included, may filter or sort responses by who gave them (an oracle for "did X answer?").
+RESPONDENT_FIELDS = ("respondent_key", "user", "respondent_label")
 
 
 @admin.register(SurveyResponse)
@@ -125,10 +244,23 @@ class SurveyResponseAdmin(CourseScopedAdmin):
     """Responses show no identity: the respondent key is a keyed hash and is not displayed."""
 
     course_path = "survey__course"
-    list_display = ("id", "survey", "submitted_at", "updated_at")
-    list_filter = ("survey__course",)
-    fields = ("survey", "submitted_at", "updated_at")
+    list_display = ("id", "survey", "respondent", "submitted_at", "updated_at")
+    list_filter = ("survey__course", "survey")
+    list_select_related = ("survey", "user")
+    fields = ("survey", "respondent", "submitted_at", "updated_at")
     readonly_fields = fields
+    inlines = (AnswerInline,)
+
+    @admin.display(description="Respondent")
+    def respondent(self, obj: SurveyResponse) -> str:
+        if obj.survey.is_anonymous:
+            return "anonymous"
+        return obj.respondent_label or (obj.user.get_username() if obj.user else "")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if lookup.split("__")[0] in RESPONDENT_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

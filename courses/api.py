@@ -38,9 +38,8 @@ COURSE_CODE = OpenApiParameter(
 )
 
 
-@extend_schema(parameters=[COURSE_CODE])
-class CourseScopedViewSet(viewsets.GenericViewSet):
-    """Base for resources of one course; subclasses set `read_roles`, `write_roles` and `course_queryset`."""
+class CourseScopedMixin:
+    """For views of one course; subclasses set `read_roles`, `write_roles` and `course_queryset`."""
 
     permission_classes = [IsAuthenticated, CourseRolePermission]
     read_roles: tuple[str, ...] = VIEW_ROLES
@@ -67,6 +66,11 @@ class CourseScopedViewSet(viewsets.GenericViewSet):
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "course": None if getattr(self, "swagger_fake_view", False)
                 else self.course}
+
+
+@extend_schema(parameters=[COURSE_CODE])
+class CourseScopedViewSet(CourseScopedMixin, viewsets.GenericViewSet):
+    """Base for the course's resources (list, retrieve, create, …)."""
 
 
 @extend_schema_view(retrieve=extend_schema(operation_id="courses_retrieve", tags=["courses"]))

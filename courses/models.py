@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -112,7 +113,11 @@ class Question(models.Model):
     kind = models.CharField(max_length=16, choices=QuestionKind.choices)
     prompt = models.TextField()
     required = models.BooleanField(default=False)
-    max_length = models.PositiveIntegerField(default=2000, help_text="Free text only: longest answer accepted.")
+    max_length = models.PositiveIntegerField(
+        default=2000,
+        validators=[MinValueValidator(1), MaxValueValidator(settings.FEEDBACK_MAX_CHARS)],
+        help_text="Free text only: longest answer accepted (characters).",
+    )
 
     class Meta:
         ordering = ["survey", "position"]
@@ -131,6 +136,9 @@ class SurveyResponse(models.Model):
     respondent_key = models.CharField(max_length=128)
     # Only set for identified surveys.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Identified surveys only: who answered (LTI issuer and subject, or the invitation's recipient).
+    # Always empty for anonymous surveys (the submission service never writes it there).
+    respondent_label = models.CharField(max_length=255, blank=True, default="")
     submitted_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -200,7 +208,11 @@ class Feedback(models.Model):
     class Meta:
         verbose_name_plural = "feedback"
         ordering = ["-submitted_at", "-id"]
-        indexes = [models.Index(fields=["course", "submitted_at"], name="feedback_course_submitted")]
+        indexes = [
+            models.Index(fields=["course", "submitted_at"], name="feedback_course_submitted"),
+            # Reports: the newest feedback id per course is a freshness watermark of their summary.
+            models.Index(fields=["course", "id"], name="feedback_course_id"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["course", "external_id"], name="feedback_external_id_unique_per_course"),
             models.CheckConstraint(condition=Q(source__in=FeedbackSource.values), name="feedback_source_valid"),

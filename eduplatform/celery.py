@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eduplatform.settings")
 
@@ -13,4 +14,8 @@ app.autodiscover_tasks()
 # Reapers: a SIGKILLed worker runs no failure handler, so stale jobs are failed from outside.
 app.conf.beat_schedule = {
     "reap-stale-jobs": {"task": "classifiers.tasks.reap_stale_jobs_task", "schedule": 60.0},
+    # Report alerts: hourly, so a sharp rise is mailed the same day; the Alert table's unique
+    # (module, schema, week) makes every run after the first a no-op for that week.
+    "report-alerts": {"task": "classifiers.tasks.scan_report_alerts_task", "schedule": crontab(minute=7)},
+    "report-summaries": {"task": "classifiers.tasks.sweep_report_summaries_task", "schedule": 300.0},
 }

@@ -205,6 +205,42 @@ FEEDBACK_MAX_CHARS = 10_000
 # Student numbers differ per institution; 7-10 digit runs by default.
 PII_STUDENT_ID_PATTERN = env("PII_STUDENT_ID_PATTERN", default=r"\b[A-Za-z]{0,2}\d{7,10}\b")
 
+# --- Surveys ----------------------------------------------------------------------------------------
+# Key of the respondent HMAC; rotating it mid-survey would let students answer twice, so it can be
+# pinned separately from SECRET_KEY.
+SURVEY_RESPONDENT_SECRET = env("SURVEY_RESPONDENT_SECRET", default="") or SECRET_KEY
+# Submissions per minute. Per IP is generous: a campus NAT puts many students behind one address.
+SURVEY_RATE_LIMIT_PER_RESPONDENT = env.int("SURVEY_RATE_LIMIT_PER_RESPONDENT", default=10)
+SURVEY_RATE_LIMIT_PER_IP = env.int("SURVEY_RATE_LIMIT_PER_IP", default=600)
+# META key holding the client address set by your reverse proxy (e.g. HTTP_X_REAL_IP); REMOTE_ADDR otherwise.
+# Rate-limit counters live in Redis (the cache's Redis unless set).
+SURVEY_RATE_LIMIT_REDIS_URL = env("SURVEY_RATE_LIMIT_REDIS_URL", default=CACHES["default"]["LOCATION"])
+# Seconds a web worker keeps a survey's definition (questions, dates) in memory; edits made in this
+# process apply at once, edits made elsewhere within this delay.
+SURVEY_DEFINITION_CACHE_S = env.float("SURVEY_DEFINITION_CACHE_S", default=5.0)
+SURVEY_CLIENT_IP_META = env("SURVEY_CLIENT_IP_META", default="REMOTE_ADDR")
+SURVEY_MAX_BODY_BYTES = env.int("SURVEY_MAX_BODY_BYTES", default=1024 * 1024)
+# Who may frame the survey pages (CSP frame-ancestors) for invitation-link students. After an LTI launch
+# the LTI middleware widens this to the registered platform's origins only.
+SURVEY_FRAME_ANCESTORS = env.list("SURVEY_FRAME_ANCESTORS", default=["'self'"])
+
+# --- Reports and e-mail -----------------------------------------------------------------------------
+# An alert fires when a module's negative share rises by at least REPORT_ALERT_RISE (0.25 = 25 points)
+# from one week to the next, with at least REPORT_ALERT_MIN_COUNT labelled responses in both weeks
+# (never fewer than the course's minimum group size). Per-course values live in ReportSettings.
+REPORT_ALERT_RISE = env.float("REPORT_ALERT_RISE", default=0.25)
+REPORT_ALERT_MIN_COUNT = env.int("REPORT_ALERT_MIN_COUNT", default=10)
+REPORT_NEGATIVE_LABELS = env.list("REPORT_NEGATIVE_LABELS", default=["negative"])
+# A summary older than this is rebuilt by the beat sweep (catches deletions and moved feedback).
+REPORT_SUMMARY_MAX_AGE_S = env.int("REPORT_SUMMARY_MAX_AGE_S", default=900)
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default=f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend",
+)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+EMAIL_URL_BASE = env("EMAIL_URL_BASE", default="http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="eduplatform@localhost")
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 LOGGING = {

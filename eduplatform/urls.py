@@ -30,8 +30,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/", include(api.urls)),
+    path("api/courses/<slug:course_code>/reports/modules/", classifiers_api.ModuleReportView.as_view(),
+         name="module-report"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("lti/", include("courses.lti.urls")),
+    path("surveys/", include("courses.surveys.urls")),
+    path("reports/", include("classifiers.report_urls")),
 ]

@@ -8,7 +8,17 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from courses.models import Course, CourseMembership, Feedback, FeedbackSource, Module, Role
+from courses.models import (
+    Course,
+    CourseMembership,
+    Feedback,
+    FeedbackSource,
+    Module,
+    Question,
+    QuestionKind,
+    Role,
+    Survey,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -58,3 +68,25 @@ class FeedbackFactory(factory.django.DjangoModelFactory):
     original_text = factory.Sequence(lambda n: f"Comment number {n} about the lectures")
     redacted_text = factory.LazyAttribute(lambda o: o.original_text)
     submitted_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Survey
+
+    course = factory.SubFactory(CourseFactory)
+    title = factory.Sequence(lambda n: f"Mid-term survey {n}")
+    intro = "Tell us how the course is going. It takes about two minutes."
+    opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    is_anonymous = True
+
+
+class QuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Question
+
+    survey = factory.SubFactory(SurveyFactory)
+    position = factory.Sequence(lambda n: n)
+    kind = QuestionKind.LIKERT
+    prompt = "The lectures help me learn."

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import reverse
 
 from courses.importers import ImportOptions
 from courses.models import CourseMembership, Role
@@ -62,3 +63,5 @@ class Command(BaseCommand):
             f"Demo course {COURSE_CODE} ready. Log in at http://127.0.0.1:8000/admin/ as "
             f"staff / {password} (superuser) or instructor / {password}."
         )
+        report = reverse("reports:course_report", kwargs={"course_code": COURSE_CODE})
+        self.stdout.write(f"Sentiment report of the demo course: http://127.0.0.1:8000{report}")

@@ -1,0 +1,246 @@
+"""The submission service and page: one response each, feedback in the same transaction, edits, dates."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from courses.models import Answer, Feedback, FeedbackSource, SurveyResponse
+from courses.signals import feedback_created
+from courses.surveys.identity import make_invitation, respondent_from_invitation
+from courses.surveys.services import AlreadyResponded, SurveyNotOpen, submit_survey_response
+
+from .conftest import build_survey, form_data, lti_login, survey_url
+
+pytestmark = pytest.mark.django_db
+
+
+def test_submission_stores_answers_and_redacted_feedback_then_announces_on_commit(
+    client, survey, invite, django_capture_on_commit_callbacks
+):
+    announced = []
+
+    def listener(sender, course_id, feedback_ids, **_):
+        announced.append((course_id, feedback_ids))
+
+    feedback_created.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            resp = client.post(survey_url(survey), form_data(survey, invite=invite))
+    finally:
+        feedback_created.disconnect(listener)
+    assert resp.status_code == 303 and resp["Location"].endswith(f"/surveys/{survey.pk}/thanks/")
+    response = SurveyResponse.objects.get(survey=survey)
+    assert sorted(Answer.objects.filter(response=response, likert_value__isnull=False)
+                  .values_list("likert_value", flat=True)) == [2, 4]
+    feedback = Feedback.objects.filter(answer__response=response).order_by("answer__question__position")
+    assert [f.source for f in feedback] == [FeedbackSource.SURVEY] * 2
+    assert feedback[1].original_text == "More examples, mail me at a@b.edu"
+    assert "a@b.edu" not in feedback[1].redacted_text
+    assert announced == [(survey.course_id, sorted(f.pk for f in feedback))]
+
+
+def test_thank_you_page_confirms_and_explains_editing(client, course):
+    survey = build_survey(course, allow_edit=True)
+    resp = client.get(f"/surveys/{survey.pk}/thanks/")
+    assert resp.status_code == 200
+    assert "your answers are saved" in resp.content.decode()
+    assert "You can change your answers until" in resp.content.decode()
+
+
+def test_duplicate_submission_is_refused_and_stores_nothing_more(client, survey, invite):
+    assert client.post(survey_url(survey), form_data(survey, invite=invite)).status_code == 303
+    again = client.post(survey_url(survey), form_data(survey, invite=invite, texts=("second try", "")))
+    assert again.status_code == 409
+    page = again.content.decode()
+    assert "already answered" in page and "second try" in page  # the student's text is shown back, not lost
+    assert SurveyResponse.objects.filter(survey=survey).count() == 1
+    assert not Feedback.objects.filter(original_text="second try").exists()
+    assert "already answered" in client.get(survey_url(survey), {"invite": invite}).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_submissions_store_exactly_one(course):
+    survey = build_survey(course)
+    invite = make_invitation(survey)
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def submit():
+        try:
+            barrier.wait(timeout=10)
+            statuses.append(Client().post(survey_url(survey), form_data(survey, invite=invite)).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(statuses) == [303, 409, 409, 409]
+    assert SurveyResponse.objects.filter(survey=survey).count() == 1
+    assert Feedback.objects.filter(course=course, source=FeedbackSource.SURVEY).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_service_calls_with_edit_allowed_leave_one_consistent_response(course):
+    survey = build_survey(course, allow_edit=True)
+    respondent = respondent_from_invitation(make_invitation(survey), survey)
+    questions = list(survey.questions.order_by("position"))
+    barrier = threading.Barrier(2)
+    results = []
+
+    def submit(text):
+        try:
+            barrier.wait(timeout=10)
+            answers = {questions[0]: 3, questions[2]: text}
+            results.append(submit_survey_response(survey, respondent=respondent, answers=answers).created)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(t,)) for t in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(results) == [False, True]
+    response = SurveyResponse.objects.get(survey=survey)
+    assert response.answers.count() == 2
+    assert Feedback.objects.filter(course=course, source=FeedbackSource.SURVEY).count() == 1
+
+
+@pytest.mark.parametrize("shift, title", [(timedelta(days=3), "not open yet"), (timedelta(days=-30), "closed")])
+def test_closed_and_not_yet_open_surveys_say_so_and_store_nothing(client, course, shift, title):
+    now = timezone.now()
+    survey = build_survey(course, opens_at=now + shift, closes_at=now + shift + timedelta(days=7))
+    if shift < timedelta(0):
+        survey.closes_at = now - timedelta(days=1)
+        survey.save()
+    invite = make_invitation(survey, expires_at=now + timedelta(days=60))
+    page = client.get(survey_url(survey), {"invite": invite})
+    assert page.status_code == 200 and title in page.content.decode()
+    assert "<form" not in page.content.decode()
+    posted = client.post(survey_url(survey), form_data(survey, invite=invite, texts=("keep this text", "")))
+    assert posted.status_code == 409 and "keep this text" in posted.content.decode()
+    assert SurveyResponse.objects.filter(survey=survey).count() == 0
+
+
+def test_post_to_a_survey_that_just_closed_shows_the_students_text_back(client, survey, invite):
+    now = timezone.now()
+    with pytest.raises(SurveyNotOpen, match="closed"):
+        submit_survey_response(survey, respondent=respondent_from_invitation(invite, survey), answers={},
+                               now=now + timedelta(days=8))
+    survey.closes_at = now - timedelta(seconds=1)
+    survey.opens_at = now - timedelta(days=2)
+    survey.save()
+    resp = Client().post(survey_url(survey), form_data(survey, invite=invite, texts=("my long answer", "")))
+    assert resp.status_code == 409
+    assert "This survey is closed" in resp.content.decode() and "my long answer" in resp.content.decode()
+    assert SurveyResponse.objects.count() == 0
+
+
+def test_edit_until_close_replaces_answers_and_keeps_unchanged_feedback(client, course):
+    survey = build_survey(course, allow_edit=True)
+    invite = make_invitation(survey)
+    url = survey_url(survey)
+    assert client.post(url, form_data(survey, invite=invite, texts=("Labs", "Slides"))).status_code == 303
+    kept = Feedback.objects.get(original_text="Labs")
+    page = client.get(url, {"invite": invite}).content.decode()
+    assert "Save my changes" in page and "Slides" in page  # pre-filled with the student's own answers
+    resp = client.post(url, form_data(survey, invite=invite, likert=(1, None), texts=("Labs", "Pace")))
+    assert resp.status_code == 303 and resp["Location"].endswith("?edited=1")
+    response = SurveyResponse.objects.get(survey=survey)
+    assert sorted(response.answers.exclude(likert_value=None).values_list("likert_value", flat=True)) == [1]
+    texts = set(Feedback.objects.filter(answer__response=response).values_list("original_text", flat=True))
+    assert texts == {"Labs", "Pace"}
+    assert Feedback.objects.filter(pk=kept.pk).exists()
+    assert not Feedback.objects.filter(original_text="Slides").exists()
+
+
+def _answered_once(course, *, allow_edit):
+    survey = build_survey(course, allow_edit=allow_edit)
+    respondent = respondent_from_invitation(make_invitation(survey), survey)
+    question = survey.questions.order_by("position").first()
+    submit_survey_response(survey, respondent=respondent, answers={question: 5})
+    return survey, respondent, question
+
+
+def test_edit_is_refused_after_close(course):
+    survey, respondent, q = _answered_once(course, allow_edit=True)
+    with pytest.raises(SurveyNotOpen):
+        submit_survey_response(survey, respondent=respondent, answers={q: 1},
+                               now=survey.closes_at + timedelta(minutes=1))
+    assert SurveyResponse.objects.get(survey=survey).answers.get().likert_value == 5
+
+
+def test_edit_not_allowed_raises_already_responded(course):
+    survey, respondent, q = _answered_once(course, allow_edit=False)
+    with pytest.raises(AlreadyResponded):
+        submit_survey_response(survey, respondent=respondent, answers={q: 1})
+    assert SurveyResponse.objects.get(survey=survey).answers.get().likert_value == 5
+
+
+def test_lti_student_submits_and_staff_only_preview(client, survey):
+    lti_login(client, survey.course, roles=("http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",))
+    page = client.get(survey_url(survey)).content.decode()
+    assert "Preview." in page and "disabled" in page
+    assert client.post(survey_url(survey), form_data(survey)).status_code == 403
+    lti_login(client, survey.course)
+    assert client.post(survey_url(survey), form_data(survey)).status_code == 303
+    assert SurveyResponse.objects.filter(survey=survey).count() == 1
+
+
+def test_lti_launch_for_another_course_is_refused(client, survey, other_course):
+    lti_login(client, other_course)
+    resp = client.get(survey_url(survey))
+    assert resp.status_code == 403 and "another course" in resp.content.decode()
+
+
+def test_no_identity_is_refused_with_guidance(client, survey):
+    resp = client.get(survey_url(survey))
+    assert resp.status_code == 403 and "Open the survey from your course page" in resp.content.decode()
+
+
+def test_csrf_token_in_form_makes_posts_work_and_missing_token_is_refused(survey, invite):
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(survey_url(survey), {"invite": invite})
+    token = page.context["csrf_token"]
+    assert 'name="csrfmiddlewaretoken" value="' in page.content.decode()
+    refused = client.post(survey_url(survey), form_data(survey, invite=invite))
+    assert refused.status_code == 403 and SurveyResponse.objects.count() == 0
+    ok = client.post(survey_url(survey), {**form_data(survey, invite=invite), "csrfmiddlewaretoken": str(token)})
+    assert ok.status_code == 303
+
+
+def test_pages_may_be_framed_by_the_lms(client, survey, invite):
+    resp = client.get(survey_url(survey), {"invite": invite})
+    assert "X-Frame-Options" not in resp
+    assert resp["Content-Security-Policy"].startswith("frame-ancestors")
+    assert resp["Cache-Control"] == "no-store"
+
+
+def test_submission_uses_a_bounded_number_of_queries(client, survey, invite, django_assert_max_num_queries):
+    client.get(survey_url(survey), {"invite": invite})  # a student opens the form first
+    with django_assert_max_num_queries(6):
+        assert client.post(survey_url(survey), form_data(survey, invite=invite)).status_code == 303
+
+
+def test_survey_definition_cache_applies_edits_made_through_the_orm_at_once(client, survey, invite, settings):
+    settings.SURVEY_DEFINITION_CACHE_S = 60
+    url = survey_url(survey)
+    assert "The lectures help me learn." in client.get(url, {"invite": invite}).content.decode()
+    question = survey.questions.get(position=1)
+    question.prompt = "The lectures are recorded well."
+    question.save()
+    assert "The lectures are recorded well." in client.get(url, {"invite": invite}).content.decode()
+    # A bulk update sends no signal: it shows once the cache delay has passed (here: cache off).
+    survey.questions.filter(position=1).update(prompt="Bulk-updated prompt")
+    assert "Bulk-updated prompt" not in client.get(url, {"invite": invite}).content.decode()
+    settings.SURVEY_DEFINITION_CACHE_S = 0
+    assert "Bulk-updated prompt" in client.get(url, {"invite": invite}).content.decode()
