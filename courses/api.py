@@ -6,10 +6,13 @@ user's courses (an outsider gets 404 and learns nothing), and every queryset is 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cached_property
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
@@ -117,9 +120,26 @@ class SurveyViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
         return Survey.objects.filter(course=course).prefetch_related("questions")
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 allows UTC offsets that PostgreSQL refuses (beyond ±15:59): compare in UTC instead."""
+
+    def to_python(self, value: object) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("the date is out of range") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class FeedbackFilter(django_filters.FilterSet):
-    submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
-    submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    submitted_after = UtcIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = UtcIsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
     source = django_filters.ChoiceFilter(choices=FeedbackSource.choices)
 
     class Meta:

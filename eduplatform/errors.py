@@ -32,6 +32,12 @@ class BrokerUnavailable(DomainError):
     """The task broker cannot be reached; the work was saved but not queued."""
 
 
+DOMAIN_ERROR_STATUS = {
+    PermissionDenied: status.HTTP_403_FORBIDDEN,
+    BrokerUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
 def domain_error_body(exc: DomainError) -> dict[str, Any]:
     """`{"detail": msg}`, or DRF's per-field shape when the service named the field (and item)."""
     message = str(exc)
@@ -45,9 +51,10 @@ def domain_error_body(exc: DomainError) -> dict[str, Any]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus domain errors (400, or 403 for PermissionDenied) and model validation errors."""
+    """DRF's handler, plus domain errors (400; 403 for PermissionDenied; 503 when the broker is down, so
+    clients retry later) and model validation errors."""
     if isinstance(exc, DomainError):
-        code = status.HTTP_403_FORBIDDEN if isinstance(exc, PermissionDenied) else status.HTTP_400_BAD_REQUEST
+        code = DOMAIN_ERROR_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
         return Response(domain_error_body(exc), status=code)
     if isinstance(exc, DjangoValidationError):
         body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

@@ -153,3 +153,15 @@ def test_module_create_refuses_a_position_past_the_database_limit(client, course
     assert response.status_code == 400
     assert response.json() == {"position": ["position must be between 0 and 2147483647"]}
     assert client.post(url, {"title": "Last"}).json() == {"title": ['course CS101 already has a module "Last"']}
+
+
+def test_date_filters_accept_any_iso_offset_and_refuse_overflow(client, course):
+    """Found by schemathesis: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows."""
+    FeedbackFactory(course=course)
+    assert client.get(URL, {"submitted_after": "2000-10-26T15:09:37-16:18"}).json()["count"] == 1
+    bad = client.get(URL, {"submitted_before": "0001-01-01T00:00:00+10:00"})
+    assert bad.status_code == 400
+    assert bad.json() == {"submitted_before": ["the date is out of range"]}
+    stored = client.post(URL, {"text": "late", "submitted_at": "2026-03-01T23:30:00-16:18"})
+    assert stored.status_code == 201
+    assert stored.json()["submitted_at"] == "2026-03-02T15:48:00Z"
