@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from .models import Course, Role
 
@@ -37,3 +40,22 @@ def can_annotate_course(user: User, course: Course) -> bool:
 
 def can_manage_course(user: User, course: Course) -> bool:
     return _has_role(user, course, MANAGE_ROLES)
+
+
+# --- DRF ------------------------------------------------------------------------------------------
+# Views that use these expose `course` (looked up *inside* the user's courses, so an outsider gets a
+# 404 and learns nothing) and `write_roles`; reads are scoped by the view's queryset.
+
+
+class CourseRolePermission(BasePermission):
+    """Reads need a view role in the URL's course; writes need one of the view's `write_roles`."""
+
+    message = "Your role in this course does not allow this action."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        course = view.course  # raises NotFound outside the user's courses
+        if request.method in SAFE_METHODS:
+            return True
+        return _has_role(request.user, course, view.write_roles)

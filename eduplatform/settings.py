@@ -39,6 +39,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "courses",
     "classifiers",
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
@@ -109,6 +113,52 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- REST API (https://www.django-rest-framework.org/api-guide/settings/) ------------------------------
+# Token auth for integrations (a token per service account: `manage.py drf_create_token USER`), session
+# auth (with CSRF) for the browser. Token first, so an anonymous request gets 401 with WWW-Authenticate.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "eduplatform.pagination.ApiPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    # Counted in the shared cache, so the limits hold across gunicorn workers. `feedback` covers the
+    # ingestion endpoints (a bulk request carries up to 1,000 items).
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="60/min"),
+        "user": env("API_THROTTLE_USER", default="1200/min"),
+        "feedback": env("API_THROTTLE_FEEDBACK", default="600/min"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "eduplatform.errors.api_exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ and Redoc at /api/redoc/, served from the
+# sidecar package's static files: the docs work offline, with no CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EduPlatform API",
+    "DESCRIPTION": "Courses, feedback, labels, annotations, training runs, model versions and predictions.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Tags (doc sections) by resource: /api/courses/{course_code}/feedback/ → "feedback".
+    "SCHEMA_PATH_PREFIX": r"/api(?:/courses/\{course_code\})?",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "QuestionKindEnum": "courses.models.QuestionKind",
+        "SchemaKindEnum": "classifiers.models.SchemaKind",
+    },
+}
 
 # --- LTI 1.3 (courses/lti; https://www.imsglobal.org/spec/security/v1p0/) --------------------------
 # State cookies are SameSite=None; Secure so they survive the LMS iframe; off only for plain-HTTP tests.

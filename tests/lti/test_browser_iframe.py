@@ -3,14 +3,14 @@ blocked; the tool's cookie check offers a new window, and the launch completes t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from ..browser import system_chromium
+
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "lti"
 
 
@@ -18,17 +18,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "lti"
 def chromium(monkeypatch):
     # Playwright's sync API keeps an event loop on this thread; Django's test-database calls are safe here.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (make chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                  "--test-third-party-cookie-phaseout"],  # block third-party cookies, as Safari and Chrome can
-        )
+    # Block third-party cookies, as Safari and Chrome can.
+    with system_chromium("--test-third-party-cookie-phaseout") as browser:
         yield browser
-        browser.close()
 
 
 def test_launch_inside_a_cross_site_iframe_with_blocked_cookies_gets_in_through_a_new_window(

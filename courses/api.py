@@ -1,0 +1,188 @@
+"""REST API for courses, modules, surveys and feedback: thin viewsets over selectors and services.
+
+Every resource lives under `/api/courses/{course_code}/`: the course is looked up *inside* the
+user's courses (an outsider gets 404 and learns nothing), and every queryset is filtered to it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import filters, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .models import Course, Feedback, FeedbackSource, Module, Survey
+from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, VIEW_ROLES, CourseRolePermission, courses_for_user
+from .selectors import feedback_for_course
+from .serializers import (
+    BulkFeedbackInSerializer,
+    BulkFeedbackOutSerializer,
+    CourseSerializer,
+    FeedbackInSerializer,
+    FeedbackSerializer,
+    ModuleSerializer,
+    SurveySerializer,
+)
+from .services import create_module, ingest_feedback
+
+COURSE_CODE = OpenApiParameter(
+    "course_code", OpenApiTypes.STR, OpenApiParameter.PATH, description="The course's code, e.g. CS101."
+)
+
+
+class CourseScopedMixin:
+    """For views of one course; subclasses set `read_roles`, `write_roles` and `course_queryset`."""
+
+    permission_classes = [IsAuthenticated, CourseRolePermission]
+    read_roles: tuple[str, ...] = VIEW_ROLES
+    write_roles: tuple[str, ...] = MANAGE_ROLES
+
+    @cached_property
+    def course(self) -> Course:
+        code = self.kwargs.get("course_code", "")
+        course = courses_for_user(self.request.user, self.read_roles).filter(code=code).first()
+        if course is None:
+            if courses_for_user(self.request.user).filter(code=code).exists():
+                raise PermissionDenied(f"Your role in course {code} does not give access to this resource.")
+            raise NotFound(f"No course {code!r} among your courses.")
+        return course
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no course
+            return self.queryset.none()
+        return self.course_queryset(self.course)
+
+    def course_queryset(self, course: Course) -> QuerySet:
+        raise NotImplementedError
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "course": None if getattr(self, "swagger_fake_view", False)
+                else self.course}
+
+
+@extend_schema(parameters=[COURSE_CODE])
+class CourseScopedViewSet(CourseScopedMixin, viewsets.GenericViewSet):
+    """Base for the course's resources (list, retrieve, create, …)."""
+
+
+@extend_schema_view(retrieve=extend_schema(operation_id="courses_retrieve", tags=["courses"]))
+class CourseViewSet(viewsets.ReadOnlyModelViewSet):
+    """The courses where you hold a role (every course for a superuser)."""
+
+    serializer_class = CourseSerializer
+    permission_classes = [IsAuthenticated]
+    lookup_field = "code"
+    lookup_url_kwarg = "course_code"  # the same name as in every nested path
+    lookup_value_regex = r"[-\w]+"
+    queryset = Course.objects.none()
+    filter_backends = [filters.SearchFilter, filters.OrderingFilter]
+    search_fields = ["code", "title", "term"]
+    ordering_fields = ["code", "title", "created_at"]
+
+    def get_queryset(self) -> QuerySet[Course]:
+        return courses_for_user(self.request.user).order_by("code")
+
+
+class ModuleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
+    serializer_class = ModuleSerializer
+    queryset = Module.objects.all()
+
+    def course_queryset(self, course: Course) -> QuerySet[Module]:
+        return Module.objects.filter(course=course).order_by("position", "title")
+
+    def perform_create(self, serializer: ModuleSerializer) -> None:
+        serializer.instance = create_module(self.course, **serializer.validated_data)
+
+
+class SurveyFilter(django_filters.FilterSet):
+    class Meta:
+        model = Survey
+        fields = ["module", "is_anonymous"]
+
+
+class SurveyViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
+    serializer_class = SurveySerializer
+    queryset = Survey.objects.all()
+    filterset_class = SurveyFilter
+
+    def course_queryset(self, course: Course) -> QuerySet[Survey]:
+        return Survey.objects.filter(course=course).prefetch_related("questions")
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 allows UTC offsets that PostgreSQL refuses (beyond ±15:59): compare in UTC instead."""
+
+    def to_python(self, value: object) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("the date is out of range") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
+class FeedbackFilter(django_filters.FilterSet):
+    submitted_after = UtcIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = UtcIsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    source = django_filters.ChoiceFilter(choices=FeedbackSource.choices)
+
+    class Meta:
+        model = Feedback
+        fields = ["module", "source", "split", "language", "external_id"]
+
+
+@extend_schema_view(
+    create=extend_schema(request=FeedbackInSerializer, responses={201: FeedbackSerializer}),
+    bulk=extend_schema(request=BulkFeedbackInSerializer, responses={201: BulkFeedbackOutSerializer}),
+)
+class FeedbackViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
+    """Student comments of the course (redacted text only). Writes need an instructor or TA role."""
+
+    serializer_class = FeedbackSerializer
+    queryset = Feedback.objects.all()
+    read_roles = ANNOTATE_ROLES
+    filterset_class = FeedbackFilter
+    filter_backends = [*CourseScopedViewSet.filter_backends, filters.SearchFilter, filters.OrderingFilter]
+    search_fields = ["redacted_text"]
+    ordering_fields = ["submitted_at", "id"]
+    throttle_scope = "feedback"
+
+    def course_queryset(self, course: Course) -> QuerySet[Feedback]:
+        return feedback_for_course(course)
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if context["course"] is not None and self.request.method == "POST":
+            context["modules"] = {m.pk: m for m in Module.objects.filter(course=context["course"])}
+        return context
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        data = FeedbackInSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        (feedback,) = ingest_feedback(self.course, [data.to_new_feedback()])
+        return Response(FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """Store up to 1,000 items in one transaction; any bad item rejects all, reported by index."""
+        data = BulkFeedbackInSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        created = ingest_feedback(self.course, data.validated_data["items"])
+        body = {"accepted": len(created), "ids": [f.pk for f in created]}
+        return Response(BulkFeedbackOutSerializer(body).data, status=status.HTTP_201_CREATED)
