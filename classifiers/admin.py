@@ -10,6 +10,7 @@ from courses.admin import CourseScopedAdmin
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
 from eduplatform.errors import DomainError
 
+from .admin_training import train_schemas
 from .models import Annotation, AnnotationLabel, Label, LabelSchema
 from .services.schemas import delete_label
 
@@ -26,6 +27,7 @@ class LabelSchemaAdmin(CourseScopedAdmin):
     list_filter = ("kind", "course")
     search_fields = ("name", "course__code")
     inlines = (LabelInline,)
+    actions = (train_schemas,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = admin.ModelAdmin.get_queryset(self, request)

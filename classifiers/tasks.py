@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from courses.models import ImportJob
 from eduplatform.jobs import JobTask, reap_stale_jobs
 
+from .models import ClassificationRun, TrainingRun
 from .services.imports import run_import_job
+from .services.training import run_training
 
 
 class ImportJobTask(JobTask):
     job_model = ImportJob
+
+
+class TrainingTask(JobTask):
+    job_model = TrainingRun
 
 
 @shared_task(base=ImportJobTask, bind=True, time_limit=1800, soft_time_limit=1740)
@@ -19,6 +26,19 @@ def run_import_task(self, job_id: int) -> str:
     return run_import_job(job_id).status
 
 
+# Never auto-retried: a training failure (bad data, OOM) does not heal by running it again.
+@shared_task(
+    base=TrainingTask, bind=True,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT, soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def run_training_task(self, run_id: int) -> str:
+    return run_training(run_id).status
+
+
 @shared_task(time_limit=120)
 def reap_stale_jobs_task() -> dict[str, int]:
-    return {"imports": reap_stale_jobs(ImportJob)}
+    return {
+        "imports": reap_stale_jobs(ImportJob),
+        "training": reap_stale_jobs(TrainingRun),
+        "classification": reap_stale_jobs(ClassificationRun),
+    }
