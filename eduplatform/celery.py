@@ -13,4 +13,6 @@ app.autodiscover_tasks()
 # Reapers: a SIGKILLed worker runs no failure handler, so stale jobs are failed from outside.
 app.conf.beat_schedule = {
     "reap-stale-jobs": {"task": "classifiers.tasks.reap_stale_jobs_task", "schedule": 60.0},
+    # On-arrival classification is best effort (the broker may be down); the sweep catches the rest.
+    "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
 }

@@ -30,6 +30,7 @@ from eduplatform.jobs import ACTIVE_STATUSES, JobStatus, claim_job, finish_job, 
 from .. import registry
 from ..models import LabelSchema, ModelVersion, SchemaKind, TrainingRun
 from ..selectors import training_labels
+from ..serving import ONNX_FILE, ServingCheck, export_and_check
 from ..training import CancelledError, DataRefused, PreparedData, TrainConfig, prepare_data, train_model
 
 logger = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ def run_training(run_id: int, *, on_progress: Callable[[dict], None] | None = No
         result = train_model(data, config, build / "work", on_progress=_progress_writer(run_id, on_progress))
         shutil.rmtree(build / "work", ignore_errors=True)
         heartbeat(TrainingRun, run_id)
-        _register(run, build, result, config, summary)
+        _register(run, build, result, config, summary, data)
         build = None
     except (DataRefused, ValueError) as exc:
         finish_job(TrainingRun, run_id, JobStatus.FAILED, error=str(exc))
@@ -210,7 +211,9 @@ def run_training(run_id: int, *, on_progress: Callable[[dict], None] | None = No
     return run
 
 
-def _register(run: TrainingRun, build: Path, result, config: TrainConfig, summary: dict) -> ModelVersion | None:  # noqa: ANN001
+def _register(
+    run: TrainingRun, build: Path, result, config: TrainConfig, summary: dict, data: PreparedData  # noqa: ANN001
+) -> ModelVersion | None:
     """Write the artifacts, publish them with one rename, then record the version and finish the run."""
     report = {**result.report, "threshold": result.threshold, "epochs_done": result.epochs_done,
               "best_epoch": result.best_epoch, "train_samples_per_s": result.train_samples_per_s,
@@ -219,10 +222,13 @@ def _register(run: TrainingRun, build: Path, result, config: TrainConfig, summar
             "max_length": config.max_length, "base_model": config.base_model, "metrics": report,
             "config": config.as_dict(), "data_summary": summary, "training_run": run.pk}
     registry.save_artifacts(build, result.model, result.tokenizer, meta)
-    serving: dict = {}
+    heartbeat(TrainingRun, run.pk)
+    check = _export_for_serving(build, result, data, config)
+    report["serving"] = check.as_dict() if check else {"onnx": "export failed; serving with torch"}
     scope = ModelVersion.objects.filter(schema=run.schema, course=run.course)
     number = (scope.aggregate(m=Max("number"))["m"] or 0) + 1
     relpath = registry.version_relpath(run.schema_id, run.course_id, number)
+    serving = {"onnx_path": f"{relpath}/{ONNX_FILE}", "use_int8": check.use_int8} if check else {}
     final = registry.publish(build, relpath)
     try:
         with transaction.atomic():
@@ -240,6 +246,18 @@ def _register(run: TrainingRun, build: Path, result, config: TrainConfig, summar
         return None
     _activate_first_version(version, run)
     return version
+
+
+def _export_for_serving(build: Path, result, data: PreparedData, config: TrainConfig) -> ServingCheck | None:  # noqa: ANN001
+    """ONNX fp32 + int8 beside the weights, checked against torch on the validation split."""
+    try:
+        return export_and_check(
+            result.model, result.tokenizer, build, data.val_texts, [t[0] for t in data.val_targets],
+            max_length=config.max_length, num_labels=len(data.label_names),
+        )
+    except Exception:  # the torch model still serves; the report says export failed
+        logger.exception("ONNX export failed for %s", build)
+        return None
 
 
 class _Abandoned(Exception):
