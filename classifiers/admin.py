@@ -19,6 +19,7 @@ from eduplatform.errors import DomainError
 from . import admin_items  # noqa: F401 - registers the items-to-label admin
 from . import admin_views as views
 from .admin_import import import_upload_view
+from .admin_training import train_schemas
 from .models import Annotation, AnnotationLabel, Label, LabelSchema
 from .services.schemas import ensure_label_deletable
 from .stats import schema_agreement, schema_progress
@@ -52,6 +53,7 @@ class LabelSchemaAdmin(CourseScopedAdmin):
     list_select_related = ("course", "reviewer")
     inlines = (LabelInline,)
     change_form_template = "admin/classifiers/labelschema_change_form.html"
+    actions = (train_schemas,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = admin.ModelAdmin.get_queryset(self, request)

@@ -244,6 +244,9 @@ class ClassificationRun(Job):
     course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     classified = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+    # The backlog is cut into id-range chunks, each its own task, so many workers share one course.
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -279,6 +282,23 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"Prediction {self.pk}: {', '.join(self.label_names)}"
+
+
+class PredictionSkip(models.Model):
+    """A feedback item a version did not classify, and why (e.g. nothing left after redaction)."""
+
+    feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="prediction_skips")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="skips")
+    reason = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["feedback", "model_version"], name="one_skip_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Skipped feedback {self.feedback_id}: {self.reason}"
 
 
 class LabelItem(Feedback):

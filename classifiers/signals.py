@@ -1,9 +1,10 @@
-"""Every new course gets the default `sentiment` schema (courses knows nothing of classifiers)."""
+"""Receivers: a new course gets the default schema; new feedback is classified (courses knows nothing of us)."""
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from courses.models import Course
+from courses.signals import feedback_created
 
 
 @receiver(post_save, sender=Course, dispatch_uid="classifiers.default_schema")
@@ -14,3 +15,10 @@ def create_default_schema(
         from .services.schemas import create_default_sentiment_schema
 
         create_default_sentiment_schema(instance)
+
+
+@receiver(feedback_created, dispatch_uid="classifiers.classify_on_arrival")
+def classify_on_arrival(sender: object, course_id: int, feedback_ids: list[int], **_: object) -> None:
+    from .services.classification import classify_new_feedback
+
+    classify_new_feedback(course_id, feedback_ids)

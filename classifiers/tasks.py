@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from courses.models import ImportJob
 from eduplatform.jobs import JobTask, reap_stale_jobs
 
+from .models import ClassificationRun, ModelVersion, TrainingRun
+from .services.classification import classify_pending, run_classification_chunk, sweep_unclassified
 from .services.imports import run_import_job
+from .services.training import run_training
 
 
 class ImportJobTask(JobTask):
     job_model = ImportJob
+
+
+class TrainingTask(JobTask):
+    job_model = TrainingRun
 
 
 @shared_task(base=ImportJobTask, bind=True, time_limit=1800, soft_time_limit=1740)
@@ -19,9 +27,45 @@ def run_import_task(self, job_id: int) -> str:
     return run_import_job(job_id).status
 
 
+# Never auto-retried: a training failure (bad data, OOM) does not heal by running it again.
+@shared_task(
+    base=TrainingTask, bind=True,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT, soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def run_training_task(self, run_id: int) -> str:
+    return run_training(run_id).status
+
+
+class ClassificationTask(JobTask):
+    job_model = ClassificationRun
+
+
+# Routed to the `inference` queue (settings.CELERY_TASK_ROUTES); one id-range chunk of a run.
+@shared_task(base=ClassificationTask, bind=True, time_limit=1800, soft_time_limit=1740)
+def classify_batch_task(self, run_id: int, lo: int, hi: int) -> int:
+    return run_classification_chunk(run_id, lo, hi).classified
+
+
+@shared_task(queue="inference", acks_late=True, time_limit=600)
+def classify_feedback_task(version_id: int, feedback_ids: list[int]) -> int:
+    version = ModelVersion.objects.select_related("schema").filter(pk=version_id, is_active=True).first()
+    if version is None:  # replaced meanwhile; the new version's run or the sweep covers these items
+        return 0
+    return classify_pending(version, feedback_ids=feedback_ids, limit=len(feedback_ids)).classified
+
+
+@shared_task(time_limit=300)
+def sweep_unclassified_task() -> dict[str, int]:
+    return sweep_unclassified()
+
+
 @shared_task(time_limit=120)
 def reap_stale_jobs_task() -> dict[str, int]:
-    return {"imports": reap_stale_jobs(ImportJob)}
+    return {
+        "imports": reap_stale_jobs(ImportJob),
+        "training": reap_stale_jobs(TrainingRun),
+        "classification": reap_stale_jobs(ClassificationRun),
+    }
 
 
 @shared_task(time_limit=1800, soft_time_limit=1740)

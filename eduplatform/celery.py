@@ -18,4 +18,6 @@ app.conf.beat_schedule = {
     # (module, schema, week) makes every run after the first a no-op for that week.
     "report-alerts": {"task": "classifiers.tasks.scan_report_alerts_task", "schedule": crontab(minute=7)},
     "report-summaries": {"task": "classifiers.tasks.sweep_report_summaries_task", "schedule": 300.0},
+    # On-arrival classification is best effort (the broker may be down); the sweep catches the rest.
+    "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
 }

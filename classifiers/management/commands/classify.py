@@ -1,0 +1,61 @@
+"""python manage.py classify COURSE_CODE [--schema sentiment] [--wait | --inline]"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from courses.selectors import course_by_code
+from eduplatform.errors import DomainError
+from eduplatform.workers import start_worker_hint, workers_consuming
+
+from ...models import ClassificationRun
+from ...selectors import active_version_for
+from ...services.classification import run_classification_inline, start_classification_run
+from ...services.schemas import schema_for_course
+from ._jobs import finish, render, require_worker, wait_for
+
+
+class Command(BaseCommand):
+    help = "Classify every feedback item of a course that has no prediction from the active version yet."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("course_code")
+        parser.add_argument("--schema", default="sentiment")
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--wait", action="store_true", help="block with a progress bar; print counts as JSON")
+        mode.add_argument("--inline", action="store_true", help="classify in this process instead of on workers")
+
+    def handle(self, *args: object, **opts: object) -> None:
+        course = course_by_code(opts["course_code"])
+        if course is None:
+            raise CommandError(f"no course with code {opts['course_code']!r}", returncode=2)
+        schema = schema_for_course(course, opts["schema"])
+        version = active_version_for(schema, course) if schema else None
+        if version is None:
+            raise CommandError(
+                f"course {course.code} has no active model for schema {opts['schema']!r}; train and activate one",
+                returncode=2,
+            )
+        if opts["wait"]:
+            require_worker("inference")
+        try:
+            run = start_classification_run(version, course=course, actor=None, dispatch=not opts["inline"])
+        except DomainError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        self.stderr.write(f"classification run {run.pk}: {run.progress.get('pending', 0)} items with {version}")
+        if opts["inline"]:
+            run = run_classification_inline(run)
+        elif opts["wait"]:
+            run = wait_for(ClassificationRun, run.pk, _line, self.stderr)
+        else:
+            if not workers_consuming("inference"):
+                hint = start_worker_hint("inference")
+                self.stderr.write(f"warning: no worker consumes the 'inference' queue yet; {hint}")
+            return
+        finish(run, {"run": run.pk, "status": run.status, "version": version.number, "classified": run.classified,
+                     "skipped": run.skipped, "error": run.error or None}, self.stdout)
+
+
+def _line(run: ClassificationRun) -> str:
+    bar = render({}, done=run.chunks_done, total=run.chunks_total)
+    return f"{run.status}: {bar} {run.classified} classified"

@@ -1,0 +1,80 @@
+"""python manage.py train COURSE_CODE [--schema sentiment] [--institution] [--epochs N] [--wait | --inline]"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from courses.selectors import course_by_code
+from eduplatform.errors import DomainError
+from eduplatform.workers import start_worker_hint, workers_consuming
+
+from ...models import TrainingRun
+from ...services.schemas import schema_for_course
+from ...services.training import run_training, start_training_run
+from ._jobs import ProgressPrinter, finish, render, require_worker, wait_for
+
+
+class Command(BaseCommand):
+    help = "Fine-tune a model for a course's (or the institution's) schema on the training worker."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("course_code")
+        parser.add_argument("--schema", default="sentiment")
+        parser.add_argument("--institution", action="store_true",
+                            help="train over every course sharing the (institution-wide) schema")
+        parser.add_argument("--epochs", type=int)
+        parser.add_argument("--base-model", help="a local model directory (default: BASE_MODEL)")
+        parser.add_argument("--config", default="{}", help='other options as JSON, e.g. \'{"learning_rate": 5e-5}\'')
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--wait", action="store_true", help="block with a progress bar; print metrics as JSON")
+        mode.add_argument("--inline", action="store_true", help="train in this process instead of on a worker")
+
+    def handle(self, *args: object, **opts: object) -> None:
+        course = course_by_code(opts["course_code"])
+        if course is None:
+            raise CommandError(f"no course with code {opts['course_code']!r}", returncode=2)
+        schema = schema_for_course(course, opts["schema"])
+        if schema is None:
+            raise CommandError(f"course {course.code} has no schema {opts['schema']!r}", returncode=2)
+        try:
+            config = json.loads(opts["config"])
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--config is not valid JSON: {exc}", returncode=2) from exc
+        config.update({k: v for k, v in (("epochs", opts["epochs"]), ("base_model", opts["base_model"])) if v})
+        if opts["wait"]:
+            require_worker("training")
+        try:
+            run = start_training_run(
+                schema, course=None if opts["institution"] else course, config=config, actor=None,
+                dispatch=not opts["inline"],
+            )
+        except DomainError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        scope = "institution" if opts["institution"] else course.code
+        self.stderr.write(f"training run {run.pk} queued for {schema.name} ({scope})")
+        if opts["inline"]:
+            printer = ProgressPrinter(self.stderr, every_s=5)
+            run = run_training(run.pk, on_progress=lambda p: printer(render(p)))
+            printer.close()
+        elif opts["wait"]:
+            run = wait_for(TrainingRun, run.pk, lambda r: f"{r.status}: {render(r.progress)}", self.stderr)
+        else:
+            if not workers_consuming("training"):
+                hint = start_worker_hint("training")
+                self.stderr.write(f"warning: no worker consumes the 'training' queue yet; {hint}")
+            return
+        finish(run, _result(run), self.stdout)
+
+
+def _result(run: TrainingRun) -> dict:
+    version = getattr(run, "model_version", None)
+    m = run.metrics or {}
+    keys = ("accuracy", "f1_macro", "f1_weighted", "f1_micro", "qwk", "beats_baseline", "train_samples_per_s")
+    return {
+        "run": run.pk, "status": run.status, "error": run.error or None,
+        "version": version.number if version else None, "version_id": version.pk if version else None,
+        **{k: m[k] for k in keys if k in m},
+        "baseline": {k: v for k, v in (m.get("baseline") or {}).items() if k != "strategy"},
+    }

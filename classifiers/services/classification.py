@@ -1,0 +1,206 @@
+"""Classifying feedback with the active version: batch runs (chunked tasks), on arrival, and the sweep.
+
+Idempotent by construction: a version predicts an item at most once (unique constraint, conflicts
+ignored), and every pass classifies only what has neither a prediction nor a skip from that version,
+so a crash, a redelivered task or a restart simply continues.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
+
+from courses.models import Course, Feedback
+from eduplatform.errors import BrokerUnavailable, DomainError
+from eduplatform.jobs import ACTIVE_STATUSES, FINAL_STATUSES, JobStatus, claim_job, finish_job, heartbeat
+
+from .. import registry
+from ..models import ClassificationRun, ModelVersion, Prediction, PredictionSkip
+from ..selectors import active_version_for, schemas_for_course
+from ..serving import Predictor
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1000  # feedback ids per task: small enough to spread over workers, large enough to batch well
+EMPTY_REASON = "no text to classify (empty or whitespace only after redaction)"
+_PREDICTORS: OrderedDict[tuple[int, bool], Predictor] = OrderedDict()
+
+
+def predictor_for(version: ModelVersion) -> Predictor:
+    """A loaded model per worker process (the two most recently used versions stay in memory)."""
+    key = (version.pk, version.use_int8)
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = Predictor(registry.absolute(version.path), use_int8=version.use_int8)
+        while len(_PREDICTORS) > 2:
+            _PREDICTORS.popitem(last=False)
+    _PREDICTORS.move_to_end(key)
+    return _PREDICTORS[key]
+
+
+def scope_courses(version: ModelVersion, course: Course | None = None) -> QuerySet[Course]:
+    """Courses whose predictions come from `version`: its course, or those falling back to it."""
+    if version.course_id is not None:
+        return Course.objects.filter(pk=version.course_id)
+    own = ModelVersion.objects.filter(schema=version.schema, is_active=True, course__isnull=False)
+    courses = Course.objects.exclude(pk__in=own.values("course_id"))
+    return courses.filter(pk=course.pk) if course is not None else courses
+
+
+def pending_feedback(version: ModelVersion, *, course: Course | None = None) -> QuerySet[Feedback]:
+    """Feedback in the version's scope with neither a prediction nor a skip from it."""
+    done = Prediction.objects.filter(feedback=OuterRef("pk"), model_version=version)
+    skipped = PredictionSkip.objects.filter(feedback=OuterRef("pk"), model_version=version)
+    return Feedback.objects.filter(course__in=scope_courses(version, course)).filter(~Exists(done), ~Exists(skipped))
+
+
+@dataclass
+class ClassifyResult:
+    classified: int = 0
+    skipped: int = 0
+    truncated: int = 0
+
+
+def classify_pending(
+    model_version: ModelVersion, *, course: Course | None = None, limit: int = CHUNK,
+    id_range: tuple[int, int] | None = None, feedback_ids: Sequence[int] | None = None,
+) -> ClassifyResult:
+    """Classify up to `limit` pending items (optionally within an id range or a list of ids)."""
+    qs = pending_feedback(model_version, course=course)
+    if id_range is not None:
+        qs = qs.filter(pk__gte=id_range[0], pk__lte=id_range[1])
+    if feedback_ids is not None:
+        qs = qs.filter(pk__in=list(feedback_ids))
+    rows = list(qs.order_by("pk").values_list("pk", "redacted_text")[:limit])
+    empty = [pk for pk, text in rows if not text.strip()]
+    rows = [(pk, text) for pk, text in rows if text.strip()]
+    result = ClassifyResult(skipped=len(empty))
+    outputs, truncated = predictor_for(model_version).predict([t for _, t in rows]) if rows else ([], [])
+    labels = {label.name: label.pk for label in model_version.schema.labels.all()}
+    predictions = [
+        Prediction(
+            feedback_id=pk, schema_id=model_version.schema_id, model_version=model_version,
+            label_id=labels.get(out.labels[0]), label_names=out.labels, scores=out.scores,
+            confidence=out.confidence, truncated=cut,
+        )
+        for (pk, _), out, cut in zip(rows, outputs, truncated, strict=True)
+    ]
+    with transaction.atomic():
+        Prediction.objects.bulk_create(predictions, ignore_conflicts=True, batch_size=1000)
+        PredictionSkip.objects.bulk_create(
+            [PredictionSkip(feedback_id=pk, model_version=model_version, reason=EMPTY_REASON) for pk in empty],
+            ignore_conflicts=True,
+        )
+    result.classified, result.truncated = len(predictions), sum(truncated)
+    return result
+
+
+def _chunks(ids: list[int]) -> list[tuple[int, int]]:
+    return [(ids[i], ids[min(i + CHUNK, len(ids)) - 1]) for i in range(0, len(ids), CHUNK)]
+
+
+def start_classification_run(
+    model_version: ModelVersion, *, course: Course | None = None, actor: AbstractBaseUser | None = None,
+    dispatch: bool = True,
+) -> ClassificationRun:
+    """Cut the version's backlog into id-range chunks, one `inference` task each, queued on commit."""
+    if not model_version.is_active:
+        raise DomainError(f"{model_version} is not active; activate it before classifying with it")
+    ids = list(pending_feedback(model_version, course=course).order_by("pk").values_list("pk", flat=True))
+    chunks = _chunks(ids)
+    with transaction.atomic():
+        run = ClassificationRun.objects.create(
+            model_version=model_version, course=course, actor=actor, chunks_total=len(chunks),
+            progress={"pending": len(ids)},
+        )
+        if not chunks:
+            finish_job(ClassificationRun, run.pk, JobStatus.SUCCEEDED)
+        elif dispatch:
+            transaction.on_commit(lambda: _enqueue_chunks(run.pk, chunks))
+    run.refresh_from_db()
+    return run
+
+
+def _enqueue_chunks(run_id: int, chunks: list[tuple[int, int]]) -> None:
+    from ..tasks import classify_batch_task
+
+    try:
+        for lo, hi in chunks:
+            classify_batch_task.apply_async((run_id, lo, hi), retry=False)
+    except Exception as exc:  # broker unreachable: the sweep classifies the backlog later
+        finish_job(ClassificationRun, run_id, JobStatus.FAILED, error=f"could not queue: {exc}")
+        raise BrokerUnavailable(f"classification run {run_id} could not be queued: broker unreachable") from exc
+
+
+def run_classification_chunk(run_id: int, lo: int, hi: int) -> ClassificationRun:
+    """One chunk of a run (worker side); running it twice is harmless."""
+    claim_job(ClassificationRun, run_id)  # the first chunk claims; the others find it running
+    run = ClassificationRun.objects.select_related("model_version__schema", "course").get(pk=run_id)
+    if run.status in FINAL_STATUSES:
+        return run
+    total = ClassifyResult()
+    while True:
+        part = classify_pending(run.model_version, course=run.course, id_range=(lo, hi))
+        total.classified += part.classified
+        total.skipped += part.skipped
+        heartbeat(ClassificationRun, run_id)
+        if part.classified + part.skipped < CHUNK:
+            break
+    ClassificationRun.objects.filter(pk=run_id).update(
+        classified=F("classified") + total.classified, skipped=F("skipped") + total.skipped,
+        chunks_done=F("chunks_done") + 1,
+    )
+    run.refresh_from_db()
+    if run.chunks_done >= run.chunks_total:
+        finish_job(ClassificationRun, run_id, JobStatus.SUCCEEDED)
+        run.refresh_from_db()
+    return run
+
+
+def run_classification_inline(run: ClassificationRun) -> ClassificationRun:
+    """All chunks of a run in this process (manage.py classify --inline)."""
+    ids = list(pending_feedback(run.model_version, course=run.course).order_by("pk").values_list("pk", flat=True))
+    for lo, hi in _chunks(ids) or [(0, 0)]:
+        run = run_classification_chunk(run.pk, lo, hi)
+    finish_job(ClassificationRun, run.pk, JobStatus.SUCCEEDED)
+    run.refresh_from_db()
+    return run
+
+
+def classify_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
+    """On arrival: queue the new items for each active version of the course's schemas."""
+    from ..tasks import classify_feedback_task
+
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        return
+    for schema in schemas_for_course(course):
+        version = active_version_for(schema, course)
+        if version is None:
+            continue
+        ids = list(feedback_ids)
+        try:
+            for i in range(0, len(ids), CHUNK):
+                classify_feedback_task.apply_async((version.pk, ids[i : i + CHUNK]), retry=False)
+        except Exception:  # the items are saved; the periodic sweep classifies them later
+            logger.warning("broker unreachable: %d new items wait for the sweep", len(feedback_ids), exc_info=True)
+
+
+def sweep_unclassified() -> dict[str, int]:
+    """Start a run for every active version with a backlog and no run in progress (Celery beat)."""
+    started = 0
+    for version in ModelVersion.objects.filter(is_active=True).select_related("schema", "course"):
+        busy = ClassificationRun.objects.filter(model_version=version, status__in=ACTIVE_STATUSES).exists()
+        if not busy and pending_feedback(version).exists():
+            try:
+                start_classification_run(version, actor=None)
+            except BrokerUnavailable:
+                logger.warning("sweep: broker unreachable; %s waits for the next sweep", version)
+                continue
+            started += 1
+    return {"runs_started": started}
