@@ -67,3 +67,15 @@ def test_export_feedback_writes_redacted_text_and_labels_per_schema(course, tmp_
         "Week 1", "mail [EMAIL]", "neutral", "labs|exams")
     assert "a@b.org" not in path.read_text()
     assert len(rows) == 2
+
+
+def test_export_adds_prediction_and_confidence_of_the_active_version(course, tmp_path):
+    from .report_data import add_feedback, version
+
+    model = version(course)
+    add_feedback(course, None, ["positive", "negative"], model=model, confidence=0.87)
+    path = tmp_path / "out.csv"
+    call_command("export_feedback", course.code, str(path), stdout=io.StringIO())
+    rows = list(csv.DictReader(path.open()))
+    assert sorted(r["prediction:sentiment"] for r in rows) == ["negative", "positive"]
+    assert {r["confidence:sentiment"] for r in rows} == {"0.8700"}
