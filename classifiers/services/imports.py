@@ -6,6 +6,7 @@ courses services for the feedback itself (imports point one way: classifiers →
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def import_feedback_file(
 
     Rows whose id already exists in the course are skipped, so importing the same file twice is safe.
     """
-    options = ImportOptions(**{**options.__dict__, "max_chars": settings.FEEDBACK_MAX_CHARS})
+    options = dataclasses.replace(options, max_chars=settings.FEEDBACK_MAX_CHARS)
     rows = parse_rows(data, fmt or detect_format(filename), options, tz=timezone.get_current_timezone())
     if import_job is not None:
         ImportJob.objects.filter(pk=import_job.pk).update(

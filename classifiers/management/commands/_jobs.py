@@ -1,4 +1,4 @@
-"""Shared by `train` and `classify`: a terminal progress bar, and waiting on a job row."""
+"""Shared by the commands: course lookup, a terminal progress bar, and waiting on a job row."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from django.core.management.base import CommandError, OutputWrapper
 
+from courses.models import Course
+from courses.selectors import course_by_code
 from eduplatform.jobs import FINAL_STATUSES, Job
 from eduplatform.workers import start_worker_hint, workers_consuming
 
@@ -71,3 +73,11 @@ def finish(job: Job, result: dict, out: OutputWrapper) -> None:
     out.write(json.dumps(result, sort_keys=True))
     if job.status != "succeeded":
         raise CommandError(f"{job} ended {job.status}: {job.error}", returncode=1)
+
+
+def course_or_exit(code: str) -> Course:
+    """The course with `code`, or the command's exit 2 with a message saying so."""
+    course = course_by_code(code)
+    if course is None:
+        raise CommandError(f"no course with code {code!r}", returncode=2)
+    return course

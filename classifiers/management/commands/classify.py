@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from courses.selectors import course_by_code
 from eduplatform.errors import DomainError
 from eduplatform.workers import start_worker_hint, workers_consuming
 
@@ -12,7 +11,7 @@ from ...models import ClassificationRun
 from ...selectors import active_version_for
 from ...services.classification import run_classification_inline, start_classification_run
 from ...services.schemas import schema_for_course
-from ._jobs import finish, render, require_worker, wait_for
+from ._jobs import course_or_exit, finish, render, require_worker, wait_for
 
 
 class Command(BaseCommand):
@@ -26,9 +25,7 @@ class Command(BaseCommand):
         mode.add_argument("--inline", action="store_true", help="classify in this process instead of on workers")
 
     def handle(self, *args: object, **opts: object) -> None:
-        course = course_by_code(opts["course_code"])
-        if course is None:
-            raise CommandError(f"no course with code {opts['course_code']!r}", returncode=2)
+        course = course_or_exit(opts["course_code"])
         schema = schema_for_course(course, opts["schema"])
         version = active_version_for(schema, course) if schema else None
         if version is None:

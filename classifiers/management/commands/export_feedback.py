@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from courses.selectors import course_by_code
+from django.core.management.base import BaseCommand, CommandParser
 
 from ...exports import write_feedback_csv
+from ._jobs import course_or_exit
 
 
 class Command(BaseCommand):
@@ -19,9 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
 
     def handle(self, *args: object, **opts: object) -> None:
-        course = course_by_code(opts["course_code"])
-        if course is None:
-            raise CommandError(f"no course with code {opts['course_code']!r}", returncode=2)
+        course = course_or_exit(opts["course_code"])
         path: Path = opts["file"]  # type: ignore[assignment]
         with path.open("w", encoding="utf-8", newline="") as out:
             count = write_feedback_csv(course, out)

@@ -6,14 +6,13 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from courses.selectors import course_by_code
 from eduplatform.errors import DomainError
 from eduplatform.workers import start_worker_hint, workers_consuming
 
 from ...models import TrainingRun
 from ...services.schemas import schema_for_course
 from ...services.training import run_training, start_training_run
-from ._jobs import ProgressPrinter, finish, render, require_worker, wait_for
+from ._jobs import ProgressPrinter, course_or_exit, finish, render, require_worker, wait_for
 
 
 class Command(BaseCommand):
@@ -32,9 +31,7 @@ class Command(BaseCommand):
         mode.add_argument("--inline", action="store_true", help="train in this process instead of on a worker")
 
     def handle(self, *args: object, **opts: object) -> None:
-        course = course_by_code(opts["course_code"])
-        if course is None:
-            raise CommandError(f"no course with code {opts['course_code']!r}", returncode=2)
+        course = course_or_exit(opts["course_code"])
         schema = schema_for_course(course, opts["schema"])
         if schema is None:
             raise CommandError(f"course {course.code} has no schema {opts['schema']!r}", returncode=2)
