@@ -58,6 +58,7 @@ test-fast: db
 
 demo: db
 	$(PY) manage.py seed_demo
+	@bash scripts/demo_train.sh
 	$(PY) manage.py lti_tool_info --base-url http://127.0.0.1:8000
 	@if [ -z "$$DEMO_NO_SERVE" ]; then $(MAKE) --no-print-directory serve; fi
 

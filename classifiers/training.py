@@ -168,6 +168,7 @@ class TrainResult:
     best_epoch: float
     train_runtime_s: float
     train_samples_per_s: float
+    train_cpu_s: float  # CPU seconds of this process: a throughput figure other load does not distort
     model: torch.nn.Module
     tokenizer: object
 
@@ -211,6 +212,7 @@ class _Progress(TrainerCallback):
         self.on_progress, self.patience = on_progress, patience
         self.best_f1, self.best_epoch, self.best_state, self.bad_epochs = -1.0, 0.0, None, 0
         self.loss, self.last_report, self.started, self.cancelled = None, 0.0, time.monotonic(), False
+        self.evaluations: list[dict] = []  # validation figures per evaluation, for the run's page
 
     def _report(self, state, control, force: bool = False) -> None:  # noqa: ANN001
         now = time.monotonic()
@@ -223,6 +225,7 @@ class _Progress(TrainerCallback):
             "step": state.global_step, "total_steps": state.max_steps, "epoch": round(state.epoch or 0, 3),
             "loss": self.loss, "eta_s": round(eta, 1) if eta is not None else None,
             "best_f1_macro": self.best_f1 if self.best_f1 >= 0 else None,
+            "evaluations": self.evaluations,
         }
         if self.on_progress(progress):
             self.cancelled = True
@@ -238,6 +241,8 @@ class _Progress(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kw):  # noqa: ANN001
         f1 = (metrics or {}).get("eval_f1_macro", -1.0)
+        self.evaluations.append({"epoch": round(state.epoch or 0, 2), "f1_macro": round(f1, 4),
+                                 "accuracy": round((metrics or {}).get("eval_accuracy", -1.0), 4)})
         if f1 > self.best_f1:
             self.best_f1, self.best_epoch, self.bad_epochs = f1, state.epoch, 0
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -255,7 +260,9 @@ def _compute_metrics(multi: bool) -> Callable:
             probs = to_probabilities(logits, multi_label=True)
             t = evaluation.tune_threshold(labels, probs)
             return {"f1_macro": evaluation.f1_score(labels, (probs >= t).astype(int), average="micro")}
-        return {"f1_macro": evaluation.f1_score(labels, logits.argmax(-1), average="macro")}
+        pred_labels = logits.argmax(-1)
+        return {"f1_macro": evaluation.f1_score(labels, pred_labels, average="macro"),
+                "accuracy": float((pred_labels == labels).mean())}
 
     return compute
 
@@ -318,9 +325,9 @@ def train_model(
         compute_loss_func=_loss_func(weights, multi), compute_metrics=_compute_metrics(multi), callbacks=[callback],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to on_progress, not to stdout
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     trainer.train()
-    runtime = time.monotonic() - started
+    runtime, cpu = time.monotonic() - started, time.process_time() - cpu_started
     if callback.cancelled:
         raise CancelledError("training was cancelled")
     if callback.best_state is not None:
@@ -329,7 +336,7 @@ def train_model(
     epochs_done = float(trainer.state.epoch or 0)
     return TrainResult(
         report=report, threshold=threshold, epochs_done=epochs_done, best_epoch=float(callback.best_epoch),
-        train_runtime_s=round(runtime, 2),
+        train_runtime_s=round(runtime, 2), train_cpu_s=round(cpu, 2),
         train_samples_per_s=round(trainer.state.global_step * config.batch_size / runtime, 2) if runtime else 0.0,
         model=model, tokenizer=tokenizer,
     )

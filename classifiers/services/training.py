@@ -140,10 +140,9 @@ def _revoke(task_id: str) -> None:
 
 def gather_data(run: TrainingRun, config: TrainConfig) -> tuple[PreparedData, dict]:
     """The scope's current annotations as a prepared split, and the summary that makes it auditable."""
-    labels = training_labels(run.schema, course=run.course)
-    rows = Feedback.objects.filter(pk__in=list(labels)).order_by("pk").values_list("pk", "redacted_text", "split")
+    labels, rows = _training_rows(run.schema, run.course)
     ids, texts, splits = [], [], []
-    for pk, text, split in rows.iterator(chunk_size=5000):
+    for pk, text, split in rows:
         ids.append(pk)
         texts.append(text)
         splits.append(split)
@@ -154,17 +153,39 @@ def gather_data(run: TrainingRun, config: TrainConfig) -> tuple[PreparedData, di
         splits=splits, validation_fraction=config.validation_fraction, min_per_label=config.min_per_label,
         seed=config.seed,
     )
-    digest = hashlib.sha256()
-    for pk, text in zip(ids, texts, strict=True):
-        digest.update(json.dumps([pk, text, sorted(labels[pk])]).encode())
     summary = {
         "annotations": len(ids), "class_balance": data.class_balance, "train_size": len(data.train_texts),
         "validation_size": len(data.val_texts), "split": data.split_source, "label_names": data.label_names,
-        "training_set_sha256": digest.hexdigest(),
+        "training_set_sha256": _digest(ids, texts, labels),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},
     }
     return data, summary
+
+
+def _training_rows(schema: LabelSchema, course: Course | None) -> tuple[dict[int, list[str]], list[tuple]]:
+    labels = training_labels(schema, course=course)
+    rows = Feedback.objects.filter(pk__in=list(labels)).order_by("pk").values_list("pk", "redacted_text", "split")
+    return labels, list(rows.iterator(chunk_size=5000))
+
+
+def _digest(ids: list[int], texts: list[str], labels: dict[int, list[str]]) -> str:
+    """What a run trained on, as one hash: ids, redacted texts and labels in id order."""
+    digest = hashlib.sha256()
+    for pk, text in zip(ids, texts, strict=True):
+        digest.update(json.dumps([pk, text, sorted(labels[pk])]).encode())
+    return digest.hexdigest()
+
+
+def current_version_for_data(schema: LabelSchema, *, course: Course | None) -> ModelVersion | None:
+    """The scope's active version when it was trained on exactly the current annotations, else None."""
+    version = ModelVersion.objects.filter(schema=schema, course=course, is_active=True).select_related(
+        "training_run").first()
+    if version is None or version.training_run is None:
+        return None
+    labels, rows = _training_rows(schema, course)
+    current = _digest([r[0] for r in rows], [r[1] for r in rows], labels)
+    return version if version.training_run.data_summary.get("training_set_sha256") == current else None
 
 
 def _progress_writer(run_id: int, extra: Callable[[dict], None] | None) -> Callable[[dict], bool]:
@@ -217,7 +238,7 @@ def _register(
     """Write the artifacts, publish them with one rename, then record the version and finish the run."""
     report = {**result.report, "threshold": result.threshold, "epochs_done": result.epochs_done,
               "best_epoch": result.best_epoch, "train_samples_per_s": result.train_samples_per_s,
-              "train_runtime_s": result.train_runtime_s}
+              "train_runtime_s": result.train_runtime_s, "train_cpu_s": result.train_cpu_s}
     meta = {"label_names": summary["label_names"], "kind": run.schema.kind, "threshold": result.threshold,
             "max_length": config.max_length, "base_model": config.base_model, "metrics": report,
             "config": config.as_dict(), "data_summary": summary, "training_run": run.pk}

@@ -1,4 +1,5 @@
-"""python manage.py train COURSE_CODE [--schema sentiment] [--institution] [--epochs N] [--wait | --inline]"""
+"""python manage.py train COURSE_CODE [--schema sentiment] [--institution] [--epochs N] [--if-changed]
+[--wait | --inline]"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from eduplatform.workers import start_worker_hint, workers_consuming
 
 from ...models import TrainingRun
 from ...services.schemas import schema_for_course
-from ...services.training import run_training, start_training_run
+from ...services.training import current_version_for_data, run_training, start_training_run
 from ._jobs import ProgressPrinter, course_or_exit, finish, render, require_worker, wait_for
 
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int)
         parser.add_argument("--base-model", help="a local model directory (default: BASE_MODEL)")
         parser.add_argument("--config", default="{}", help='other options as JSON, e.g. \'{"learning_rate": 5e-5}\'')
+        parser.add_argument("--if-changed", action="store_true",
+                            help="do nothing when the active version was trained on exactly these annotations")
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--wait", action="store_true", help="block with a progress bar; print metrics as JSON")
         mode.add_argument("--inline", action="store_true", help="train in this process instead of on a worker")
@@ -40,11 +43,17 @@ class Command(BaseCommand):
         except json.JSONDecodeError as exc:
             raise CommandError(f"--config is not valid JSON: {exc}", returncode=2) from exc
         config.update({k: v for k, v in (("epochs", opts["epochs"]), ("base_model", opts["base_model"])) if v})
+        scope_course = None if opts["institution"] else course
+        if opts["if_changed"] and (current := current_version_for_data(schema, course=scope_course)):
+            self.stderr.write(f"{current} was trained on the current annotations; not training again")
+            self.stdout.write(json.dumps({"run": current.training_run_id, "status": "unchanged",
+                                          "version": current.number, "version_id": current.pk}, sort_keys=True))
+            return
         if opts["wait"]:
             require_worker("training")
         try:
             run = start_training_run(
-                schema, course=None if opts["institution"] else course, config=config, actor=None,
+                schema, course=scope_course, config=config, actor=None,
                 dispatch=not opts["inline"],
             )
         except DomainError as exc:

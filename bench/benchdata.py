@@ -1,0 +1,87 @@
+"""Readers for the benchmark data sets in ../shared/data (never copied into the project).
+
+Each reader returns a `Benchmark`: train / validation / test rows of (text, [labels]) from the data
+set's official split, the label names, and whether the task is multi-label.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+Rows = list[tuple[str, list[str]]]
+
+
+@dataclass
+class Benchmark:
+    name: str
+    train: Rows
+    validation: Rows
+    test: Rows
+    label_names: list[str]
+    multi_label: bool = False
+
+    def subsample(self, limit: int | None, seed: int = 13) -> Benchmark:
+        """N training rows, N/8 validation and N/4 test rows (at least 60 / 100): for a quick run."""
+        if not limit:
+            return self
+
+        def pick(rows: Rows, n: int) -> Rows:
+            return rows if n >= len(rows) else random.Random(seed).sample(rows, n)
+
+        return Benchmark(self.name, pick(self.train, limit), pick(self.validation, max(limit // 8, 60)),
+                         pick(self.test, max(limit // 4, 100)), self.label_names, self.multi_label)
+
+
+def _emotion(folder: Path) -> Benchmark:
+    def read(name: str) -> Rows:
+        rows = []
+        for line in (folder / name).read_text(encoding="utf-8").splitlines()[1:]:
+            text, _, label = line.rpartition(";")
+            rows.append((text, [label]))
+        return rows
+
+    train = read("train.txt")
+    names = sorted({label for _, labels in train for label in labels})
+    return Benchmark("dair-ai-emotion", train, read("val.txt"), read("test.txt"), names)
+
+
+def _student_feedback(folder: Path) -> Benchmark:
+    with (folder / "student_feedback_doc_level.csv").open(encoding="utf-8", newline="") as fh:
+        records = list(csv.DictReader(fh))
+    by_split: dict[str, Rows] = {"train": [], "dev": [], "test": []}
+    for r in records:
+        by_split[r["split_suggested"]].append((r["text"], [r["sentiment"]]))
+    return Benchmark("student-feedback-nilanga2022", by_split["train"], by_split["dev"], by_split["test"],
+                     ["negative", "neutral", "positive"])
+
+
+def _goemotions(folder: Path) -> Benchmark:
+    names = (folder / "emotions.txt").read_text(encoding="utf-8").split()
+
+    def read(name: str) -> Rows:
+        rows = []
+        with (folder / name).open(encoding="utf-8", newline="") as fh:
+            for text, ids, _ in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+                rows.append((text, [names[int(i)] for i in ids.split(",")]))
+        return rows
+
+    return Benchmark("goemotions", read("train.tsv"), read("dev.tsv"), read("test.tsv"), names, multi_label=True)
+
+
+READERS = {
+    "emotion": ("dair-ai-emotion", "train.txt", _emotion),
+    "student-feedback": ("student-feedback-nilanga2022", "student_feedback_doc_level.csv", _student_feedback),
+    "goemotions": ("goemotions", "train.tsv", _goemotions),
+}
+
+
+def load(dataset: str, folder: Path | None, shared: Path) -> Benchmark | None:
+    """The data set, or None when its files are absent (the caller prints a visible SKIPPED line)."""
+    default_dir, probe, reader = READERS[dataset]
+    folder = folder or shared / default_dir
+    if not (folder / probe).exists():
+        return None
+    return reader(folder)
