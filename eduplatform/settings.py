@@ -198,6 +198,9 @@ JOB_HEARTBEAT_TIMEOUT_S = env.int("JOB_HEARTBEAT_TIMEOUT_S", default=300)
 # --- Models and data --------------------------------------------------------------------------------
 MODEL_STORE = env.path("MODEL_STORE", default=BASE_DIR / "var" / "models")
 BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
+# Base models an API client may name in a training config (BASE_MODEL always). The worker loads whatever
+# path it is given, so an open field would let a course fine-tune from another course's model directory.
+API_TRAINING_BASE_MODELS = [BASE_MODEL, *env.list("API_TRAINING_BASE_MODELS", default=[])]
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from classifiers import api as classifiers_api
+from classifiers import api_training
 from courses import api as courses_api
 
 
@@ -22,8 +23,8 @@ api.register(COURSE + "feedback", courses_api.FeedbackViewSet, basename="feedbac
 api.register(COURSE + "schemas", classifiers_api.LabelSchemaViewSet, basename="labelschema")
 api.register(COURSE + "labels", classifiers_api.LabelViewSet, basename="label")
 api.register(COURSE + "annotations", classifiers_api.AnnotationViewSet, basename="annotation")
-api.register(COURSE + "training-runs", classifiers_api.TrainingRunViewSet, basename="trainingrun")
-api.register(COURSE + "model-versions", classifiers_api.ModelVersionViewSet, basename="modelversion")
+api.register(COURSE + "training-runs", api_training.TrainingRunViewSet, basename="trainingrun")
+api.register(COURSE + "model-versions", api_training.ModelVersionViewSet, basename="modelversion")
 api.register(COURSE + "predictions", classifiers_api.PredictionViewSet, basename="prediction")
 
 urlpatterns = [
