@@ -1,4 +1,4 @@
-"""REST API for label schemas, labels, annotations, training runs, model versions and predictions.
+"""REST API for label schemas, labels, annotations, predictions and report data (runs, versions: api_training).
 
 Thin viewsets over classifiers' selectors and services, scoped to one course like courses.api.
 """
@@ -15,9 +15,9 @@ from rest_framework.response import Response
 
 from courses.api import COURSE_CODE, CourseScopedMixin, CourseScopedViewSet
 from courses.models import Course
-from courses.permissions import ANNOTATE_ROLES
+from courses.permissions import ANNOTATE_ROLES, can_manage_institution
 
-from .models import Annotation, AnnotationSource, Label, LabelSchema, ModelVersion, Prediction, TrainingRun
+from .models import Annotation, AnnotationSource, Label, LabelSchema, Prediction
 from .reports import module_report
 from .selectors import schemas_for_course
 from .serializers import (
@@ -27,11 +27,9 @@ from .serializers import (
     LabelSchemaInSerializer,
     LabelSchemaSerializer,
     LabelSerializer,
-    ModelVersionSerializer,
     ModuleReportSerializer,
     PredictionSerializer,
     ReportQuerySerializer,
-    TrainingRunSerializer,
 )
 from .services.annotations import record_annotation
 from .services.schemas import add_labels, create_schema, delete_label, schema_for_course
@@ -39,7 +37,7 @@ from .services.schemas import add_labels, create_schema, delete_label, schema_fo
 
 def _refuse_institution_schema(request: Request, schema: LabelSchema) -> None:
     # Institution-wide schemas are shared by every course: a course role cannot change them.
-    if schema.is_institution_wide and not request.user.is_superuser:
+    if schema.is_institution_wide and not can_manage_institution(request.user):
         raise PermissionDenied(f'schema "{schema.name}" is institution-wide; only an administrator can change it')
 
 
@@ -123,40 +121,6 @@ class AnnotationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, 
         data.is_valid(raise_exception=True)
         annotation = record_annotation(**data.validated_data, actor=request.user)
         return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
-
-
-class TrainingRunFilter(django_filters.FilterSet):
-    class Meta:
-        model = TrainingRun
-        fields = ["schema", "status"]
-
-
-class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
-    """Training runs of the course, with live progress (step, loss, eta) while running."""
-
-    serializer_class = TrainingRunSerializer
-    queryset = TrainingRun.objects.all()
-    filterset_class = TrainingRunFilter
-
-    def course_queryset(self, course: Course) -> QuerySet[TrainingRun]:
-        return TrainingRun.objects.filter(course=course).select_related("model_version")
-
-
-class ModelVersionFilter(django_filters.FilterSet):
-    class Meta:
-        model = ModelVersion
-        fields = ["schema", "is_active"]
-
-
-class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
-    """The course's trained model versions with their evaluation reports."""
-
-    serializer_class = ModelVersionSerializer
-    queryset = ModelVersion.objects.all()
-    filterset_class = ModelVersionFilter
-
-    def course_queryset(self, course: Course) -> QuerySet[ModelVersion]:
-        return ModelVersion.objects.filter(course=course)
 
 
 class PredictionFilter(django_filters.FilterSet):

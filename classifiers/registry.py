@@ -7,11 +7,14 @@ safetensors only (no pickles are ever loaded from the store).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
 import uuid
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +22,8 @@ from django.conf import settings
 META_FILE = "eduplatform.json"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
+COMPLETE_MARKER = ".complete"  # written by publish(); store bookkeeping, not part of an exported model
+ZIP_CHUNK = 1 << 20
 
 
 def store_root() -> Path:
@@ -60,7 +65,7 @@ def publish(build_dir: Path, relpath: str) -> Path:
     """Move a finished build into its final place with one rename (atomic on one file system)."""
     final = absolute(relpath)
     final.parent.mkdir(parents=True, exist_ok=True)
-    with open(build_dir / ".complete", "w") as fh:
+    with open(build_dir / COMPLETE_MARKER, "w") as fh:
         fh.write("ok\n")
         fh.flush()
         os.fsync(fh.fileno())
@@ -87,5 +92,52 @@ def export_version(relpath: str, destination: Path) -> Path:
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()):
         raise FileExistsError(f"{destination} exists and is not empty")
-    shutil.copytree(absolute(relpath), destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
+    shutil.copytree(
+        absolute(relpath), destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns(COMPLETE_MARKER)
+    )
     return destination
+
+
+def export_version_zip(relpath: str, *, folder: str) -> Iterator[bytes]:
+    """The same files as export_version, as a zip stream whose entries sit under `folder/`.
+
+    The file list is read now, so a missing version fails before the first byte; the archive is then
+    produced chunk by chunk, since a model is hundreds of megabytes and must never sit in memory.
+    """
+    root = absolute(relpath)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{relpath} is not in the model store")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != COMPLETE_MARKER)
+    return _zip_chunks(root, files, folder)
+
+
+def _zip_chunks(root: Path, files: list[Path], folder: str) -> Iterator[bytes]:
+    sink = _ChunkSink()
+    # Stored, not deflated: safetensors and ONNX weights barely compress, and deflate would cost CPU.
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for path in files:
+            arcname = f"{folder}/{path.relative_to(root).as_posix()}"
+            with path.open("rb") as src, archive.open(arcname, "w", force_zip64=True) as dst:
+                while chunk := src.read(ZIP_CHUNK):
+                    dst.write(chunk)
+                    yield sink.take()
+    yield sink.take()  # the central directory, written on close
+
+
+class _ChunkSink(io.RawIOBase):
+    """A write-only, unseekable file for zipfile (which then writes data descriptors) that we drain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self._chunks = b"".join(self._chunks), []
+        return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,6 +14,18 @@ from .models import Annotation, Label, LabelSchema, ModelVersion, Prediction, Sc
 from .selectors import schemas_for_course
 
 
+class CourseSchemaInput(serializers.Serializer):
+    """An input whose `schema` may only be one of the course's schemas (or an institution-wide one)."""
+
+    schema = serializers.PrimaryKeyRelatedField(queryset=LabelSchema.objects.none(), help_text="Label schema id.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        course: Course | None = self.context.get("course")
+        if course is not None:
+            self.fields["schema"].queryset = schemas_for_course(course)
+
+
 class LabelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Label
@@ -20,15 +33,8 @@ class LabelSerializer(serializers.ModelSerializer):
         read_only_fields = ["position", "color", "description"]
 
 
-class LabelInSerializer(serializers.Serializer):
-    schema = serializers.PrimaryKeyRelatedField(queryset=LabelSchema.objects.none())
+class LabelInSerializer(CourseSchemaInput):
     name = serializers.CharField(max_length=64)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        course: Course | None = self.context.get("course")
-        if course is not None:
-            self.fields["schema"].queryset = schemas_for_course(course)
 
     def validate(self, attrs: dict) -> dict:
         if attrs["schema"].labels.filter(name=attrs["name"]).exists():
@@ -116,6 +122,38 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     def get_model_version(self, run: TrainingRun) -> int | None:
         version = getattr(run, "model_version", None)  # reverse one-to-one: absent until the run succeeds
         return version.pk if version is not None else None
+
+
+class TrainingRunInSerializer(CourseSchemaInput):
+    """Start training: the schema to train and, optionally, overrides of the recipe."""
+
+    institution = serializers.BooleanField(
+        default=False, help_text="Train an institution-wide schema over every course sharing it (administrators)."
+    )
+    config = serializers.DictField(
+        required=False, default=dict,
+        help_text='Overrides of the training recipe, e.g. {"epochs": 3, "learning_rate": 5e-5}; unknown '
+                  "options are refused. `base_model` must be one the server allows (API_TRAINING_BASE_MODELS).",
+    )
+
+    def validate_config(self, config: dict) -> dict:
+        # The recipe validates every option (in the service); this only keeps worker paths off the API.
+        if "base_model" in config and config["base_model"] not in settings.API_TRAINING_BASE_MODELS:
+            raise serializers.ValidationError(
+                f"base_model {config['base_model']!r} is not allowed here; leave it out for the server's default "
+                "or ask an administrator to add it to API_TRAINING_BASE_MODELS"
+            )
+        return config
+
+
+class ActivateVersionInSerializer(serializers.Serializer):
+    override = serializers.BooleanField(
+        default=False, help_text="Activate even though the version does not beat the majority-class baseline."
+    )
+
+
+class RollbackInSerializer(CourseSchemaInput):
+    """The scope to roll back: the schema, in this course."""
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

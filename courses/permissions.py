@@ -42,6 +42,11 @@ def can_manage_course(user: User, course: Course) -> bool:
     return _has_role(user, course, MANAGE_ROLES)
 
 
+def can_manage_institution(user: User) -> bool:
+    """Institution-wide things (shared schemas, their training) span every course: administrators only."""
+    return bool(user.is_authenticated and user.is_active and user.is_superuser)
+
+
 # --- DRF ------------------------------------------------------------------------------------------
 # Views that use these expose `course` (looked up *inside* the user's courses, so an outsider gets a
 # 404 and learns nothing) and `write_roles`; reads are scoped by the view's queryset.
@@ -59,3 +64,14 @@ class CourseRolePermission(BasePermission):
         if request.method in SAFE_METHODS:
             return True
         return _has_role(request.user, course, view.write_roles)
+
+
+class CourseManagerPermission(BasePermission):
+    """Every method, reads included, needs a managing role: for downloads as sensitive as a write."""
+
+    message = "Only the course's instructors and teaching assistants may do this."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return can_manage_course(request.user, view.course)  # view.course raises NotFound for outsiders

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",  # OAuth2 client credentials for integrations (see REST_FRAMEWORK, OAUTH2_PROVIDER)
     "courses",
     "classifiers",
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
@@ -121,6 +122,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # Bearer tokens from /api/oauth/token/ (client credentials); the application's user is the
+        # service account whose course memberships decide what it may do.
+        "eduplatform.oauth.ServiceAccountOAuth2Authentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "eduplatform.pagination.ApiPagination",
@@ -141,6 +145,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "eduplatform.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# django-oauth-toolkit: https://django-oauth-toolkit.readthedocs.io/en/latest/settings.html
+# Integrations use client credentials only; course memberships, not scopes, decide what a token may do.
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH2_ACCESS_TOKEN_EXPIRE_S", default=3600),
+    "SCOPES": {"api": "The REST API, as far as the application's service account may go"},
+    "DEFAULT_SCOPES": ["api"],
+}
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ and Redoc at /api/redoc/, served from the
 # sidecar package's static files: the docs work offline, with no CDN.
 SPECTACULAR_SETTINGS = {
@@ -151,6 +162,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Tags (doc sections) by resource: /api/courses/{course_code}/feedback/ → "feedback".
     "SCHEMA_PATH_PREFIX": r"/api(?:/courses/\{course_code\})?",
+    # The OAuth2 scheme documents the only flow we serve: client credentials at our token endpoint.
+    "OAUTH2_FLOWS": ["clientCredentials"],
+    "OAUTH2_TOKEN_URL": "/api/oauth/token/",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -198,6 +212,9 @@ JOB_HEARTBEAT_TIMEOUT_S = env.int("JOB_HEARTBEAT_TIMEOUT_S", default=300)
 # --- Models and data --------------------------------------------------------------------------------
 MODEL_STORE = env.path("MODEL_STORE", default=BASE_DIR / "var" / "models")
 BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
+# Base models an API client may name in a training config (BASE_MODEL always). The worker loads whatever
+# path it is given, so an open field would let a course fine-tune from another course's model directory.
+API_TRAINING_BASE_MODELS = [BASE_MODEL, *env.list("API_TRAINING_BASE_MODELS", default=[])]
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)

@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from oauth2_provider import views as oauth2_views
 from rest_framework.routers import SimpleRouter
 
 from classifiers import api as classifiers_api
+from classifiers import api_training
 from courses import api as courses_api
 
 
@@ -22,13 +24,22 @@ api.register(COURSE + "feedback", courses_api.FeedbackViewSet, basename="feedbac
 api.register(COURSE + "schemas", classifiers_api.LabelSchemaViewSet, basename="labelschema")
 api.register(COURSE + "labels", classifiers_api.LabelViewSet, basename="label")
 api.register(COURSE + "annotations", classifiers_api.AnnotationViewSet, basename="annotation")
-api.register(COURSE + "training-runs", classifiers_api.TrainingRunViewSet, basename="trainingrun")
-api.register(COURSE + "model-versions", classifiers_api.ModelVersionViewSet, basename="modelversion")
+api.register(COURSE + "training-runs", api_training.TrainingRunViewSet, basename="trainingrun")
+api.register(COURSE + "model-versions", api_training.ModelVersionViewSet, basename="modelversion")
 api.register(COURSE + "predictions", classifiers_api.PredictionViewSet, basename="prediction")
+
+# OAuth2 for integrations, client credentials only: token, revocation, introspection. No authorize page
+# and no application management pages (applications come from `manage.py create_api_client` or admin).
+oauth2 = ([
+    path("token/", oauth2_views.TokenView.as_view(), name="token"),
+    path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
+], "oauth2_provider")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/oauth/", include(oauth2)),
     path("api/", include(api.urls)),
     path("api/courses/<slug:course_code>/reports/modules/", classifiers_api.ModuleReportView.as_view(),
          name="module-report"),

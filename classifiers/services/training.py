@@ -37,7 +37,11 @@ logger = logging.getLogger(__name__)
 
 
 class TrainingRefused(DomainError):
-    pass
+    """Training cannot start; `field` names the input at fault (e.g. "config") when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def default_config(overrides: dict | None = None) -> TrainConfig:
@@ -45,16 +49,19 @@ def default_config(overrides: dict | None = None) -> TrainConfig:
     try:
         return TrainConfig.from_dict({"base_model": settings.BASE_MODEL, **(overrides or {})})
     except ValueError as exc:
-        raise TrainingRefused(str(exc)) from exc
+        raise TrainingRefused(str(exc), field="config") from exc
 
 
 def _check_scope(schema: LabelSchema, course: Course | None) -> None:
     if course is None and not schema.is_institution_wide:
         raise TrainingRefused(
-            f"schema {schema.name!r} belongs to course {schema.course.code}; train it for that course"
+            f"schema {schema.name!r} belongs to course {schema.course.code}; train it for that course",
+            field="schema",
         )
     if course is not None and schema.course_id not in (None, course.pk):
-        raise TrainingRefused(f"schema {schema.name!r} belongs to course {schema.course.code}, not {course.code}")
+        raise TrainingRefused(
+            f"schema {schema.name!r} belongs to course {schema.course.code}, not {course.code}", field="schema"
+        )
 
 
 def check_enough_data(schema: LabelSchema, *, course: Course | None, config: TrainConfig) -> Counter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -42,8 +43,7 @@ def activate_model_version(
             f"{version} does not beat the majority-class baseline ({_baseline_gap(version)}); "
             "activate it with the explicit override if you want it anyway"
         )
-    if not version.path or not registry.absolute(version.path).is_dir():
-        raise VersionRefused(f"the files of {version} are missing from the model store; it cannot serve")
+    _require_files(version, "it cannot serve")
     with transaction.atomic():
         scope = ModelVersion.objects.select_for_update().filter(schema=version.schema, course=version.course)
         list(scope)  # lock the scope's rows so two activations cannot interleave
@@ -54,6 +54,19 @@ def activate_model_version(
     logger.info("%s activated by %s (override=%s)", version, getattr(actor, "username", "system"), override)
     version.refresh_from_db()
     return version
+
+
+def _require_files(version: ModelVersion, consequence: str) -> None:
+    if not version.path or not registry.absolute(version.path).is_dir():
+        raise VersionRefused(f"the files of {version} are missing from the model store; {consequence}")
+
+
+def export_model_archive(version: ModelVersion) -> tuple[str, Iterator[bytes]]:
+    """(file name, zip stream) of the version's Hugging Face directory and ONNX files, as export_model copies."""
+    _require_files(version, "it cannot be exported")
+    scope = version.course.code if version.course_id else "institution"
+    name = f"{version.schema.name}-{scope}-v{version.number}"
+    return f"{name}.zip", registry.export_version_zip(version.path, folder=name)
 
 
 def _classify_scope(version_id: int, actor: AbstractBaseUser | None) -> None:

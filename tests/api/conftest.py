@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from classifiers import registry
 from classifiers.models import Annotation, AnnotationLabel, LabelSchema, ModelVersion, Prediction, TrainingRun
 from courses.models import Course, Question, Survey
 
@@ -69,6 +70,9 @@ def make_course_objects(course: Course, annotator, tag: str) -> CourseObjects:
         schema=schema, course=course, training_run=run, number=1, path=f"{tag}/v1", base_model="tiny",
         label_names=["negative", "neutral", "positive"], is_active=True,
     )
+    # Stand-in files, so that activation and export reach their real code paths (nothing loads them).
+    registry.absolute(version.path).mkdir(parents=True)
+    (registry.absolute(version.path) / "config.json").write_text(f'{{"secret": "secret-{tag}"}}')
     prediction = Prediction.objects.create(
         feedback=feedback, schema=schema, model_version=version, label=label, label_names=["positive"],
         scores={"negative": 0.1, "neutral": 0.1, "positive": 0.8}, confidence=0.8,

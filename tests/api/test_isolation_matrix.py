@@ -9,7 +9,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from classifiers.models import Annotation, Label, LabelSchema
+from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, TrainingRun
 from courses.models import Feedback, Module
 
 from .conftest import CourseObjects, token_client
@@ -38,9 +38,14 @@ ENDPOINTS = [
      {"feedback": "{feedback}", "schema": "{schema}", "labels": ["{label}"]}),
     ("get", "/api/courses/{code}/annotations/{annotation}/", None),
     ("get", "/api/courses/{code}/training-runs/", None),
+    ("post", "/api/courses/{code}/training-runs/", {"schema": "{schema}", "config": {"epochs": 1}}),
     ("get", "/api/courses/{code}/training-runs/{training_run}/", None),
+    ("post", "/api/courses/{code}/training-runs/{training_run}/cancel/", None),
     ("get", "/api/courses/{code}/model-versions/", None),
     ("get", "/api/courses/{code}/model-versions/{model_version}/", None),
+    ("post", "/api/courses/{code}/model-versions/{model_version}/activate/", {"override": True}),
+    ("post", "/api/courses/{code}/model-versions/rollback/", {"schema": "{schema}"}),
+    ("get", "/api/courses/{code}/model-versions/{model_version}/export/", None),
     ("get", "/api/courses/{code}/predictions/", None),
     ("get", "/api/courses/{code}/predictions/{prediction}/", None),
     ("get", "/api/courses/{code}/reports/modules/", None),
@@ -69,8 +74,12 @@ def call(client: APIClient, method: str, path: str, body: dict | None):
     return getattr(client, method)(path, body, format="json") if body is not None else getattr(client, method)(path)
 
 
-def row_counts() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Feedback, Module, LabelSchema, Label, Annotation))
+def row_counts() -> tuple:
+    """Rows per table, plus the state the training and version actions change."""
+    counts = tuple(m.objects.count() for m in (Feedback, Module, LabelSchema, Label, Annotation, TrainingRun))
+    runs = tuple(TrainingRun.objects.order_by("pk").values_list("status", "cancel_requested"))
+    active = tuple(ModelVersion.objects.order_by("pk").values_list("is_active", "activated_at"))
+    return counts, runs, active
 
 
 @pytest.mark.parametrize(("method", "template", "body"), ENDPOINTS, ids=IDS)

@@ -2,6 +2,10 @@
 
 Generated requests run as a course instructor with a token; no response may be a 5xx or violate the
 schema. Bounded: a few examples per operation, so the whole file takes well under a minute.
+
+Writes that queue work (starting training, activating a version, which queues classification) enqueue
+with `transaction.on_commit`; each case runs inside the test's transaction, which never commits, so
+nothing reaches the broker or a worker (and the fixture course has too few annotations to train anyway).
 """
 
 from __future__ import annotations
