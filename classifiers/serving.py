@@ -7,6 +7,7 @@ at most INT8_MAX_ACCURACY_DROP accuracy against the torch model on the validatio
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,13 +66,25 @@ def quantize_int8(fp32_path: Path) -> Path:
     return out
 
 
+def available_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's core count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def onnx_session(path: Path, threads: int | None = None):  # noqa: ANN201 - onnxruntime.InferenceSession
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        options.intra_op_num_threads = threads
+    # ORT sizes its pool from the host's physical cores, which oversubscribes a container's CPU set; one
+    # model runs at a time per process, so no inter-op pool and no spinning threads between batches.
+    options.intra_op_num_threads = threads or available_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -112,7 +125,7 @@ class Predictor:
     """Loads a version directory once and classifies batches of texts (ONNX on CPU, torch on a GPU)."""
 
     def __init__(self, directory: Path, *, backend: str = "auto", use_int8: bool = False,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None) -> None:
         from transformers import AutoTokenizer
 
         self.directory = Path(directory)
@@ -128,11 +141,12 @@ class Predictor:
             backend = "torch" if torch.cuda.is_available() or not onnx_file.exists() else "onnx"
         self.backend = backend
         if backend == "onnx":
-            self.run = onnx_runner(onnx_session(onnx_file))
+            self.run = onnx_runner(onnx_session(onnx_file, threads))
         else:
             from transformers import AutoModelForSequenceClassification
 
             model = AutoModelForSequenceClassification.from_pretrained(self.directory)
+            torch.set_num_threads(threads or available_cores())
             if torch.cuda.is_available():
                 model = model.to("cuda").half()
             self.run = torch_runner(model)

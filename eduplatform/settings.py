@@ -198,6 +198,12 @@ JOB_HEARTBEAT_TIMEOUT_S = env.int("JOB_HEARTBEAT_TIMEOUT_S", default=300)
 # --- Models and data --------------------------------------------------------------------------------
 MODEL_STORE = env.path("MODEL_STORE", default=BASE_DIR / "var" / "models")
 BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
+# Classification: feedback ids per `inference` task (small enough to spread a backlog over workers,
+# large enough to batch and bulk-insert well), texts per model batch, and ONNX Runtime/torch threads
+# per process (0 = every core this process may use; set cores / processes when a machine runs several).
+CLASSIFY_CHUNK_SIZE = env.int("CLASSIFY_CHUNK_SIZE", default=1000)
+INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=64)
+INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)
