@@ -190,6 +190,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "classifiers.tasks.run_training_task": {"queue": "training"},
     "classifiers.tasks.classify_batch_task": {"queue": "inference"},
+    "classifiers.tasks.classify_feedback_task": {"queue": "inference"},
 }
 CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["default", "training", "inference"])
 # A job whose heartbeat is older than this is considered dead (its worker was killed).

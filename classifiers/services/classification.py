@@ -19,6 +19,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from courses.models import Course, Feedback
 from eduplatform.errors import BrokerUnavailable, DomainError
@@ -31,6 +34,9 @@ from ..serving import Predictor
 
 logger = logging.getLogger(__name__)
 
+# What an unreachable broker raises (kombu wraps most; the Redis result backend raises its own). Only
+# these mean "saved, the sweep queues it later": any other error is a bug and must not pass for an outage.
+BROKER_ERRORS = (KombuOperationalError, RedisConnectionError, RedisTimeoutError, OSError)
 EMPTY_REASON = "no text to classify (empty or whitespace only after redaction)"
 _PREDICTORS: OrderedDict[tuple[int, bool], Predictor] = OrderedDict()
 
@@ -194,7 +200,7 @@ def _enqueue_chunks(run_id: int, chunks: list[tuple[int, int]]) -> None:
     try:
         for lo, hi in chunks:
             classify_batch_task.apply_async((run_id, lo, hi), retry=False)
-    except Exception as exc:  # broker unreachable: the sweep classifies the backlog later
+    except BROKER_ERRORS as exc:  # the sweep classifies the backlog later
         finish_job(ClassificationRun, run_id, JobStatus.FAILED, error=f"could not queue: {exc}")
         raise BrokerUnavailable(f"classification run {run_id} could not be queued: broker unreachable") from exc
 
@@ -258,7 +264,7 @@ def classify_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
         try:
             for i in range(0, len(ids), size):
                 classify_feedback_task.apply_async((version.pk, ids[i : i + size]), retry=False)
-        except Exception:  # the items are saved; the periodic sweep classifies them later
+        except BROKER_ERRORS:  # the items are saved; the periodic sweep classifies them later
             logger.warning("broker unreachable: %d new items wait for the sweep", len(feedback_ids), exc_info=True)
 
 
