@@ -58,6 +58,8 @@ test-fast: db
 
 demo: db
 	$(PY) manage.py seed_demo
+	# Once the demo model is active: wait for its classification run and print classified / total comments.
+	$(PY) manage.py classify DATA201 --wait --if-model
 	$(PY) manage.py lti_tool_info --base-url http://127.0.0.1:8000
 	@if [ -z "$$DEMO_NO_SERVE" ]; then $(MAKE) --no-print-directory serve; fi
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -87,6 +87,21 @@ class QueryTimer:
             return execute(sql, params, many, context)
         finally:
             self.seconds += time.perf_counter() - started
+
+
+def classification_coverage(version: ModelVersion, *, course: Course | None = None) -> dict[str, int]:
+    """How much of the version's scope it has covered: comments, classified, skipped (no text), pending."""
+    scope = Feedback.objects.filter(course__in=scope_courses(version, course))
+    total = scope.count()
+    classified = Prediction.objects.filter(model_version=version, feedback__in=scope).count()
+    skipped = PredictionSkip.objects.filter(model_version=version, feedback__in=scope).count()
+    return {"comments": total, "classified": classified, "skipped": skipped, "pending": total - classified - skipped}
+
+
+def active_runs(version: ModelVersion, *, course: Course | None = None) -> QuerySet[ClassificationRun]:
+    """Queued or running runs of `version` that cover `course` (its own, or scope-wide ones)."""
+    runs = ClassificationRun.objects.filter(model_version=version, status__in=ACTIVE_STATUSES)
+    return runs.filter(Q(course=course) | Q(course__isnull=True)) if course is not None else runs
 
 
 @dataclass

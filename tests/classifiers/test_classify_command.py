@@ -1,0 +1,47 @@
+"""manage.py classify: classifies the backlog, reports coverage, and is script-friendly without a model."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from classifiers.models import Prediction
+
+from ..factories import FeedbackFactory
+from .serving_helpers import serving_version
+
+pytestmark = pytest.mark.django_db
+
+
+def test_inline_classifies_the_backlog_and_prints_the_coverage(tiny_serving_dir, course, other_course):
+    version = serving_version(course, tiny_serving_dir)
+    FeedbackFactory.create_batch(5, course=course)
+    FeedbackFactory(course=course, original_text="x", redacted_text=" ")
+    FeedbackFactory.create_batch(2, course=other_course)
+    out, err = StringIO(), StringIO()
+    call_command("classify", course.code, "--inline", stdout=out, stderr=err)
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert result["coverage"] == {"comments": 6, "classified": 5, "skipped": 1, "pending": 0}
+    assert f"{course.code}: 5 of 6 comments classified by {version}" in err.getvalue()
+    assert Prediction.objects.filter(feedback__course=other_course).count() == 0
+
+
+def test_without_an_active_model_it_fails_unless_asked_to_tolerate_it(course):
+    FeedbackFactory(course=course)
+    with pytest.raises(CommandError, match="no active model") as exc:
+        call_command("classify", course.code, "--inline")
+    assert exc.value.returncode == 2
+    err = StringIO()
+    call_command("classify", course.code, "--wait", "--if-model", stderr=err)
+    assert "nothing classified" in err.getvalue()
+
+
+def test_wait_with_nothing_to_do_needs_no_worker(tiny_serving_dir, course):
+    serving_version(course, tiny_serving_dir)
+    out = StringIO()
+    call_command("classify", course.code, "--wait", stdout=out, stderr=StringIO())
+    assert json.loads(out.getvalue().strip().splitlines()[-1])["coverage"]["pending"] == 0
