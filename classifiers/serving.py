@@ -74,6 +74,15 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads() -> int:
+    """Threads per model: this process's cores shared among the worker's processes (INFERENCE_PROCESSES)."""
+    try:
+        processes = max(1, int(os.environ.get("INFERENCE_PROCESSES", "1")))
+    except ValueError:
+        processes = 1
+    return max(1, available_cores() // processes)
+
+
 def onnx_session(path: Path, threads: int | None = None):  # noqa: ANN201 - onnxruntime.InferenceSession
     import onnxruntime as ort
 
@@ -81,7 +90,7 @@ def onnx_session(path: Path, threads: int | None = None):  # noqa: ANN201 - onnx
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # ORT sizes its pool from the host's physical cores, which oversubscribes a container's CPU set; one
     # model runs at a time per process, so no inter-op pool and no spinning threads between batches.
-    options.intra_op_num_threads = threads or available_cores()
+    options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -135,18 +144,19 @@ class Predictor:
         self.threshold = float(meta.get("threshold", 0.5))
         self.max_length = int(meta["max_length"])
         self.batch_size = batch_size
+        self.threads = threads or default_threads()
         self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
         onnx_file = self.directory / (ONNX_INT8_FILE if use_int8 else ONNX_FILE)
         if backend == "auto":
             backend = "torch" if torch.cuda.is_available() or not onnx_file.exists() else "onnx"
         self.backend = backend
         if backend == "onnx":
-            self.run = onnx_runner(onnx_session(onnx_file, threads))
+            self.run = onnx_runner(onnx_session(onnx_file, self.threads))
         else:
             from transformers import AutoModelForSequenceClassification
 
             model = AutoModelForSequenceClassification.from_pretrained(self.directory)
-            torch.set_num_threads(threads or available_cores())
+            torch.set_num_threads(self.threads)
             if torch.cuda.is_available():
                 model = model.to("cuda").half()
             self.run = torch_runner(model)

@@ -201,7 +201,7 @@ MODEL_STORE = env.path("MODEL_STORE", default=BASE_DIR / "var" / "models")
 BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
 # Classification: feedback ids per `inference` task (small enough to spread a backlog over workers,
 # large enough to batch and bulk-insert well), texts per model batch, and ONNX Runtime/torch threads
-# per process (0 = every core this process may use; set cores / processes when a machine runs several).
+# per process (0 = this machine's cores shared among the Celery worker's processes; see default_threads).
 CLASSIFY_CHUNK_SIZE = env.int("CLASSIFY_CHUNK_SIZE", default=1000)
 INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=64)
 INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)

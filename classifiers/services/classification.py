@@ -49,6 +49,8 @@ def predictor_for(version: ModelVersion) -> Predictor:
             registry.absolute(version.path), use_int8=version.use_int8, batch_size=settings.INFERENCE_BATCH_SIZE,
             threads=settings.INFERENCE_THREADS or None,
         )
+        logger.info("loaded %s for serving: %s backend, %d threads", version, _PREDICTORS[key].backend,
+                    _PREDICTORS[key].threads)
         while len(_PREDICTORS) > 2:
             _PREDICTORS.popitem(last=False)
     _PREDICTORS.move_to_end(key)

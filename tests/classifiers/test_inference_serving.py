@@ -126,3 +126,16 @@ def test_a_run_records_where_its_time_went(tiny_serving_dir, course, settings):
     assert 0 < run.progress["db_s"] < run.progress["wall_s"] and run.progress["model_s"] > 0
     assert ClassificationRun.objects.get(pk=run.pk).progress["pending"] == len(SENTENCES)
     assert Feedback.objects.filter(course=course, predictions__isnull=True).count() == 0
+
+
+def test_threads_are_shared_among_the_workers_processes(monkeypatch, tiny_serving_dir):
+    from classifiers import serving
+
+    monkeypatch.setattr(serving, "available_cores", lambda: 4)
+    monkeypatch.delenv("INFERENCE_PROCESSES", raising=False)
+    assert serving.default_threads() == 4
+    monkeypatch.setenv("INFERENCE_PROCESSES", "2")  # set by the worker_init receiver of eduplatform.celery
+    assert serving.default_threads() == 2 and Predictor(tiny_serving_dir).threads == 2
+    monkeypatch.setenv("INFERENCE_PROCESSES", "8")
+    assert serving.default_threads() == 1
+    assert Predictor(tiny_serving_dir, threads=3).threads == 3  # INFERENCE_THREADS wins when set
