@@ -180,7 +180,8 @@ def main() -> None:
     texts = [pool[i % len(pool)] for i in range(opts.rows)]
     course = make_course(texts)
     version = register(course, model_dir, val)
-    result: dict = {"model": str(model_dir), "device": "cpu", "cores": available_cores(), "use_int8": version.use_int8}
+    result: dict = {"model": str(model_dir), "device": "cpu", "cores": available_cores(), "use_int8": version.use_int8,
+                    "int8_variant": version.metrics["serving"].get("int8_variant")}
     try:
         if opts.workers:
             result.update(through_workers(version, course, opts.workers))

@@ -58,11 +58,17 @@ def export_onnx(model: torch.nn.Module, directory: Path) -> Path:
     return path
 
 
-def quantize_int8(fp32_path: Path) -> Path:
+# Dynamic-int8 settings tried in order until one passes the accuracy check. The second is ONNX Runtime's
+# advice for CPUs without VNNI (AVX2/AVX-512: the u8s8 kernels can saturate; 7-bit weights avoid it) and
+# per-channel scales, which keep more accuracy in small models; both run the same int8 kernels.
+INT8_VARIANTS = {"per-tensor": {}, "per-channel-7bit": {"per_channel": True, "reduce_range": True}}
+
+
+def quantize_int8(fp32_path: Path, variant: str = "per-tensor") -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = fp32_path.with_name(ONNX_INT8_FILE)
-    quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8, **INT8_VARIANTS[variant])
     return out
 
 
@@ -104,6 +110,7 @@ class ServingCheck:
     int8_accuracy: float
     int8_accuracy_delta: float
     use_int8: bool
+    int8_variant: str = "per-tensor"  # the INT8_VARIANTS entry in model.int8.onnx
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -113,20 +120,34 @@ def export_and_check(
     model: torch.nn.Module, tokenizer, directory: Path, texts: Sequence[str], truth: Sequence[int], *,  # noqa: ANN001
     max_length: int, num_labels: int,
 ) -> ServingCheck:
-    """Export fp32 and int8 ONNX into `directory`; compare both with torch on the validation texts."""
+    """Export fp32 and int8 ONNX into `directory`; compare both with torch on the validation texts.
+
+    int8 variants are tried in order; the first within INT8_MAX_ACCURACY_DROP is kept (else the best).
+    """
     fp32 = export_onnx(model, directory)
-    int8 = quantize_int8(fp32)
     enc = encode(tokenizer, texts, max_length)
     pad = tokenizer.pad_token_id or 0
-    ref = predict_logits(torch_runner(model), enc, pad_id=pad, num_labels=num_labels).argmax(-1)
-    f32 = predict_logits(onnx_runner(onnx_session(fp32)), enc, pad_id=pad, num_labels=num_labels).argmax(-1)
-    q8 = predict_logits(onnx_runner(onnx_session(int8)), enc, pad_id=pad, num_labels=num_labels).argmax(-1)
+
+    def argmax(run) -> np.ndarray:  # noqa: ANN001
+        return predict_logits(run, enc, pad_id=pad, num_labels=num_labels).argmax(-1)
+
+    ref, f32 = argmax(torch_runner(model)), argmax(onnx_runner(onnx_session(fp32)))
     truth = np.asarray(truth)
-    torch_acc, int8_acc = float((ref == truth).mean()), float((q8 == truth).mean())
+    torch_acc = float((ref == truth).mean())
+    best: tuple[float, str] = (-1.0, "")
+    for written in INT8_VARIANTS:
+        int8_acc = float((argmax(onnx_runner(onnx_session(quantize_int8(fp32, written)))) == truth).mean())
+        best = max(best, (int8_acc, written), key=lambda pair: pair[0])
+        if torch_acc - int8_acc <= INT8_MAX_ACCURACY_DROP:
+            best = (int8_acc, written)
+            break
+    int8_acc, variant = best
+    if variant != written:  # keep the file of the variant reported, not of the last one tried
+        quantize_int8(fp32, variant)
     delta = torch_acc - int8_acc
     return ServingCheck(
         agreement_fp32=float((ref == f32).mean()), torch_accuracy=torch_acc, int8_accuracy=int8_acc,
-        int8_accuracy_delta=round(delta, 6), use_int8=delta <= INT8_MAX_ACCURACY_DROP,
+        int8_accuracy_delta=round(delta, 6), use_int8=delta <= INT8_MAX_ACCURACY_DROP, int8_variant=variant,
     )
 
 

@@ -139,3 +139,22 @@ def test_threads_are_shared_among_the_workers_processes(monkeypatch, tiny_servin
     monkeypatch.setenv("INFERENCE_PROCESSES", "8")
     assert serving.default_threads() == 1
     assert Predictor(tiny_serving_dir, threads=3).threads == 3  # INFERENCE_THREADS wins when set
+
+
+def test_when_no_int8_variant_is_accurate_enough_fp32_serves_and_the_best_int8_file_is_kept(
+    tiny_serving_dir, tmp_path, monkeypatch
+):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from classifiers import serving
+
+    tok = AutoTokenizer.from_pretrained(tiny_serving_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_serving_dir)
+    truth = [LABELS.index(n) for n in LABELS for _ in WORDS[n]]
+    monkeypatch.setattr(serving, "INT8_MAX_ACCURACY_DROP", -1.0)  # nothing can pass: every variant is tried
+    check = serving.export_and_check(model, tok, tmp_path, SENTENCES, truth, max_length=MAX_LENGTH, num_labels=3)
+    assert not check.use_int8 and check.int8_variant in serving.INT8_VARIANTS
+    enc = encode(tok, SENTENCES, MAX_LENGTH)
+    on_disk = predict_logits(onnx_runner(onnx_session(tmp_path / ONNX_INT8_FILE, 1)), enc,
+                             pad_id=tok.pad_token_id, num_labels=3).argmax(-1)
+    assert float((on_disk == np.asarray(truth)).mean()) == pytest.approx(check.int8_accuracy)
