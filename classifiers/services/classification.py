@@ -13,12 +13,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -37,6 +39,9 @@ logger = logging.getLogger(__name__)
 # What an unreachable broker raises (kombu wraps most; the Redis result backend raises its own). Only
 # these mean "saved, the sweep queues it later": any other error is a bug and must not pass for an outage.
 BROKER_ERRORS = (KombuOperationalError, RedisConnectionError, RedisTimeoutError, OSError)
+# Longer than any honest wait in the `inference` queue (a 1,000-chunk backlog ahead takes minutes on a
+# few workers), so only runs whose messages are gone are failed by the sweep.
+QUEUED_RUN_TIMEOUT_S = 3600
 EMPTY_REASON = "no text to classify (empty or whitespace only after redaction)"
 _PREDICTORS: OrderedDict[tuple[int, bool], Predictor] = OrderedDict()
 
@@ -111,12 +116,14 @@ class ClassifyResult:
     classified: int = 0
     skipped: int = 0
     truncated: int = 0
+    read: int = 0  # pending rows fetched (inserts can be fewer when another delivery got there first)
     model_s: float = 0.0  # tokenising + the model + decoding; the rest of a chunk's time is the database
 
     def add(self, other: ClassifyResult) -> None:
         self.classified += other.classified
         self.skipped += other.skipped
         self.truncated += other.truncated
+        self.read += other.read
         self.model_s += other.model_s
 
 
@@ -133,7 +140,7 @@ def classify_pending(
     rows = list(qs.order_by("pk").values_list("pk", "redacted_text")[: limit or chunk_size()])
     empty = [pk for pk, text in rows if _blank(text)]
     rows = [(pk, text) for pk, text in rows if not _blank(text)]
-    result = ClassifyResult(skipped=len(empty))
+    result = ClassifyResult(skipped=len(empty), read=len(empty) + len(rows))
     started = time.perf_counter()
     outputs, truncated = predictor_for(model_version).predict([t for _, t in rows]) if rows else ([], [])
     result.model_s = time.perf_counter() - started
@@ -234,7 +241,7 @@ def run_classification_chunk(run_id: int, lo: int, hi: int) -> ClassificationRun
             part = classify_pending(run.model_version, course=run.course, id_range=(lo, hi))
             total.add(part)
             heartbeat(ClassificationRun, run_id)
-            if part.classified + part.skipped < chunk_size():
+            if part.read < chunk_size():
                 break
         # Where the time goes, summed over chunks (and workers) in the run's progress: bench/inference.py
         # reports the database share from it. jsonb arithmetic in one UPDATE, so concurrent chunks add up.
@@ -286,7 +293,17 @@ def classify_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
 
 
 def sweep_unclassified() -> dict[str, int]:
-    """Start a run for every active version with a backlog and no run in progress (Celery beat)."""
+    """Start a run for every active version with a backlog and no run in progress (Celery beat).
+
+    A run still queued after QUEUED_RUN_TIMEOUT_S lost its messages (e.g. Redis restarted without
+    persistence): it is failed, so it no longer blocks its version's backlog.
+    """
+    now = timezone.now()
+    lost = ClassificationRun.objects.filter(
+        status=JobStatus.QUEUED, created_at__lt=now - timedelta(seconds=QUEUED_RUN_TIMEOUT_S)
+    ).update(status=JobStatus.FAILED, finished_at=now, error=(
+        f"no worker started it within {QUEUED_RUN_TIMEOUT_S // 60} minutes (its tasks were lost); "
+        "the sweep queued the backlog again"))
     started = 0
     for version in ModelVersion.objects.filter(is_active=True).select_related("schema", "course"):
         busy = ClassificationRun.objects.filter(model_version=version, status__in=ACTIVE_STATUSES).exists()
@@ -297,4 +314,4 @@ def sweep_unclassified() -> dict[str, int]:
                 logger.warning("sweep: broker unreachable; %s waits for the next sweep", version)
                 continue
             started += 1
-    return {"runs_started": started}
+    return {"runs_started": started, "lost_runs_failed": lost}

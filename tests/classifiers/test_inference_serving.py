@@ -158,3 +158,23 @@ def test_when_no_int8_variant_is_accurate_enough_fp32_serves_and_the_best_int8_f
     on_disk = predict_logits(onnx_runner(onnx_session(tmp_path / ONNX_INT8_FILE, 1)), enc,
                              pad_id=tok.pad_token_id, num_labels=3).argmax(-1)
     assert float((on_disk == np.asarray(truth)).mean()) == pytest.approx(check.int8_accuracy)
+
+
+def test_sweep_fails_a_run_whose_tasks_were_lost_and_queues_the_backlog_again(tiny_serving_dir, course):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from classifiers.services.classification import QUEUED_RUN_TIMEOUT_S, sweep_unclassified
+
+    version = serving_version(course, tiny_serving_dir)
+    FeedbackFactory.create_batch(3, course=course)
+    lost = start_classification_run(version, course=course, dispatch=False)  # queued; no task will ever come
+    assert sweep_unclassified() == {"runs_started": 0, "lost_runs_failed": 0}  # still honestly waiting
+    ClassificationRun.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timedelta(seconds=QUEUED_RUN_TIMEOUT_S + 1))
+    assert sweep_unclassified() == {"runs_started": 1, "lost_runs_failed": 1}
+    lost.refresh_from_db()
+    assert lost.status == "failed" and "lost" in lost.error
+    fresh = ClassificationRun.objects.exclude(pk=lost.pk).get(model_version=version)
+    assert fresh.status == "queued" and fresh.progress["pending"] == 3
