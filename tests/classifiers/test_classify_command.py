@@ -45,3 +45,22 @@ def test_wait_with_nothing_to_do_needs_no_worker(tiny_serving_dir, course):
     out = StringIO()
     call_command("classify", course.code, "--wait", stdout=out, stderr=StringIO())
     assert json.loads(out.getvalue().strip().splitlines()[-1])["coverage"]["pending"] == 0
+
+
+def test_admin_action_queues_the_backlog_of_an_active_version_and_refuses_an_inactive_one(
+    client, tiny_serving_dir, course, instructor
+):
+    from django.urls import reverse
+
+    from classifiers.models import ClassificationRun
+
+    active = serving_version(course, tiny_serving_dir)
+    inactive = serving_version(course, tiny_serving_dir, number=2, activate=False)
+    FeedbackFactory.create_batch(4, course=course)
+    client.force_login(instructor)
+    url = reverse("admin:classifiers_modelversion_changelist")
+    html = client.post(url, {"action": "classify_backlog", "_selected_action": [active.pk, inactive.pk]},
+                       follow=True).content.decode()
+    assert "4 comments queued for classification" in html and "is not active" in html
+    run = ClassificationRun.objects.get()
+    assert (run.model_version, run.status, run.progress["pending"], run.actor) == (active, "queued", 4, instructor)
