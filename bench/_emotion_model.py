@@ -7,6 +7,7 @@ exactly what the product would.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,9 @@ def quick_fine_tune(train: list, val: list, out: Path, *, rows: int = 4000, step
     config = TrainConfig(base_model=settings.BASE_MODEL, max_steps=steps, batch_size=32, max_length=MAX_LENGTH)
     started = time.monotonic()
     print(f"fine-tuning {settings.BASE_MODEL} for {steps} steps on {len(part)} emotion rows …", file=sys.stderr)
-    result = train_model(data, config, out.with_name(out.name + ".work"))
+    work = out.with_name(out.name + ".work")
+    result = train_model(data, config, work)
+    shutil.rmtree(work, ignore_errors=True)
     result.model.save_pretrained(out, safe_serialization=True)
     result.tokenizer.save_pretrained(out)
     print(f"fine-tuned in {time.monotonic() - started:.0f}s: validation {result.report}", file=sys.stderr)

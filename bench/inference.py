@@ -173,7 +173,10 @@ def main() -> None:
     train, val, test = (read_split(opts.data / f"{s}.txt") for s in ("train", "val", "test"))
     model_dir = opts.model or (LEAD_MODEL if (LEAD_MODEL / "config.json").exists() else None)
     if model_dir is None:
-        model_dir = quick_fine_tune(train, val, ROOT / "var" / "bench-emotion-minilm")
+        from django.conf import settings
+
+        base = Path(settings.BASE_MODEL.rstrip("/")).name  # one cached fine-tune per base model
+        model_dir = quick_fine_tune(train, val, ROOT / "var" / f"bench-emotion-{base}")
     elif not (model_dir / "config.json").exists():
         sys.exit(f"--model {model_dir}: no Hugging Face model directory there (config.json missing)")
     pool = [t for t, _ in test + val + train]
