@@ -13,6 +13,7 @@ from eduplatform.errors import DomainError
 
 from .confusion_chart import confusion_matrix_svg
 from .models import LabelSchema, ModelVersion, TrainingRun
+from .services.classification import start_classification_run
 from .services.training import cancel_training_run, start_training_run
 from .services.versions import activate_model_version, delete_model_version, rollback_model_version
 
@@ -84,7 +85,7 @@ class ModelVersionAdmin(CourseScopedAdmin):
     list_display = ("__str__", "course", "is_active", "beats_baseline", "f1_macro", "accuracy", "created_at")
     list_filter = ("is_active", "beats_baseline", "schema__name")
     list_select_related = ("schema", "course")
-    actions = ("activate", "activate_override", "rollback", "delete_versions")
+    actions = ("activate", "activate_override", "rollback", "classify_backlog", "delete_versions")
     fields = ("schema", "course", "number", "is_active", "activated_at", "activated_by", "beats_baseline",
               "base_model", "label_names", "max_length", "path", "onnx_path", "use_int8", "training_run",
               "evaluation_report")
@@ -134,6 +135,11 @@ class ModelVersionAdmin(CourseScopedAdmin):
         scopes = {(v.schema, v.course) for v in queryset}
         _report(self, request, lambda s: rollback_model_version(s[0], course=s[1], actor=request.user),
                 scopes, "rolled back: {result} is active")
+
+    @admin.action(description="Classify every comment the version has not classified yet")
+    def classify_backlog(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        _report(self, request, lambda v: start_classification_run(v, actor=request.user), queryset,
+                "{obj}: {result.progress[pending]} comments queued for classification ({result})")
 
     @admin.action(description="Delete the selected versions and their files")
     def delete_versions(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:

@@ -7,6 +7,7 @@ at most INT8_MAX_ACCURACY_DROP accuracy against the torch model on the validatio
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,12 +58,35 @@ def export_onnx(model: torch.nn.Module, directory: Path) -> Path:
     return path
 
 
-def quantize_int8(fp32_path: Path) -> Path:
+# Dynamic-int8 settings tried in order until one passes the accuracy check. The second is ONNX Runtime's
+# advice for CPUs without VNNI (AVX2/AVX-512: the u8s8 kernels can saturate; 7-bit weights avoid it) and
+# per-channel scales, which keep more accuracy in small models; both run the same int8 kernels.
+INT8_VARIANTS = {"per-tensor": {}, "per-channel-7bit": {"per_channel": True, "reduce_range": True}}
+
+
+def quantize_int8(fp32_path: Path, variant: str = "per-tensor") -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = fp32_path.with_name(ONNX_INT8_FILE)
-    quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8, **INT8_VARIANTS[variant])
     return out
+
+
+def available_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's core count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Threads per model: this process's cores shared among the worker's processes (INFERENCE_PROCESSES)."""
+    try:
+        processes = max(1, int(os.environ.get("INFERENCE_PROCESSES", "1")))
+    except ValueError:
+        processes = 1
+    return max(1, available_cores() // processes)
 
 
 def onnx_session(path: Path, threads: int | None = None):  # noqa: ANN201 - onnxruntime.InferenceSession
@@ -70,8 +94,12 @@ def onnx_session(path: Path, threads: int | None = None):  # noqa: ANN201 - onnx
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        options.intra_op_num_threads = threads
+    # ORT sizes its pool from the host's physical cores, which oversubscribes a container's CPU set; one
+    # model runs at a time per process, so no inter-op pool and no spinning threads between batches.
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -82,6 +110,7 @@ class ServingCheck:
     int8_accuracy: float
     int8_accuracy_delta: float
     use_int8: bool
+    int8_variant: str = "per-tensor"  # the INT8_VARIANTS entry in model.int8.onnx
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -91,20 +120,34 @@ def export_and_check(
     model: torch.nn.Module, tokenizer, directory: Path, texts: Sequence[str], truth: Sequence[int], *,  # noqa: ANN001
     max_length: int, num_labels: int,
 ) -> ServingCheck:
-    """Export fp32 and int8 ONNX into `directory`; compare both with torch on the validation texts."""
+    """Export fp32 and int8 ONNX into `directory`; compare both with torch on the validation texts.
+
+    int8 variants are tried in order; the first within INT8_MAX_ACCURACY_DROP is kept (else the best).
+    """
     fp32 = export_onnx(model, directory)
-    int8 = quantize_int8(fp32)
     enc = encode(tokenizer, texts, max_length)
     pad = tokenizer.pad_token_id or 0
-    ref = predict_logits(torch_runner(model), enc, pad_id=pad, num_labels=num_labels).argmax(-1)
-    f32 = predict_logits(onnx_runner(onnx_session(fp32)), enc, pad_id=pad, num_labels=num_labels).argmax(-1)
-    q8 = predict_logits(onnx_runner(onnx_session(int8)), enc, pad_id=pad, num_labels=num_labels).argmax(-1)
+
+    def argmax(run) -> np.ndarray:  # noqa: ANN001
+        return predict_logits(run, enc, pad_id=pad, num_labels=num_labels).argmax(-1)
+
+    ref, f32 = argmax(torch_runner(model)), argmax(onnx_runner(onnx_session(fp32)))
     truth = np.asarray(truth)
-    torch_acc, int8_acc = float((ref == truth).mean()), float((q8 == truth).mean())
+    torch_acc = float((ref == truth).mean())
+    best: tuple[float, str] = (-1.0, "")
+    for written in INT8_VARIANTS:
+        int8_acc = float((argmax(onnx_runner(onnx_session(quantize_int8(fp32, written)))) == truth).mean())
+        best = max(best, (int8_acc, written), key=lambda pair: pair[0])
+        if torch_acc - int8_acc <= INT8_MAX_ACCURACY_DROP:
+            best = (int8_acc, written)
+            break
+    int8_acc, variant = best
+    if variant != written:  # keep the file of the variant reported, not of the last one tried
+        quantize_int8(fp32, variant)
     delta = torch_acc - int8_acc
     return ServingCheck(
         agreement_fp32=float((ref == f32).mean()), torch_accuracy=torch_acc, int8_accuracy=int8_acc,
-        int8_accuracy_delta=round(delta, 6), use_int8=delta <= INT8_MAX_ACCURACY_DROP,
+        int8_accuracy_delta=round(delta, 6), use_int8=delta <= INT8_MAX_ACCURACY_DROP, int8_variant=variant,
     )
 
 
@@ -112,7 +155,7 @@ class Predictor:
     """Loads a version directory once and classifies batches of texts (ONNX on CPU, torch on a GPU)."""
 
     def __init__(self, directory: Path, *, backend: str = "auto", use_int8: bool = False,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None) -> None:
         from transformers import AutoTokenizer
 
         self.directory = Path(directory)
@@ -122,17 +165,19 @@ class Predictor:
         self.threshold = float(meta.get("threshold", 0.5))
         self.max_length = int(meta["max_length"])
         self.batch_size = batch_size
+        self.threads = threads or default_threads()
         self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
         onnx_file = self.directory / (ONNX_INT8_FILE if use_int8 else ONNX_FILE)
         if backend == "auto":
             backend = "torch" if torch.cuda.is_available() or not onnx_file.exists() else "onnx"
         self.backend = backend
         if backend == "onnx":
-            self.run = onnx_runner(onnx_session(onnx_file))
+            self.run = onnx_runner(onnx_session(onnx_file, self.threads))
         else:
             from transformers import AutoModelForSequenceClassification
 
             model = AutoModelForSequenceClassification.from_pretrained(self.directory)
+            torch.set_num_threads(self.threads)
             if torch.cuda.is_available():
                 model = model.to("cuda").half()
             self.run = torch_runner(model)

@@ -40,13 +40,18 @@ class ClassificationTask(JobTask):
     job_model = ClassificationRun
 
 
+# Classification state lives in our tables, so no Celery results: queuing then touches only the broker
+# (with a result backend, an unreachable Redis fails in the backend's retry loop, not as a broker error).
 # Routed to the `inference` queue (settings.CELERY_TASK_ROUTES); one id-range chunk of a run.
-@shared_task(base=ClassificationTask, bind=True, time_limit=1800, soft_time_limit=1740)
+@shared_task(base=ClassificationTask, bind=True, time_limit=1800, soft_time_limit=1740, ignore_result=True)
 def classify_batch_task(self, run_id: int, lo: int, hi: int) -> int:
     return run_classification_chunk(run_id, lo, hi).classified
 
 
-@shared_task(queue="inference", acks_late=True, time_limit=600)
+# Every task states both limits: Celery applies the global soft limit (hours, for training) to a task that
+# sets only a hard one, and then refuses to queue it (soft > hard) — beat's reaper and sweep included.
+# Routed to the `inference` queue (settings.CELERY_TASK_ROUTES).
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570, ignore_result=True)
 def classify_feedback_task(version_id: int, feedback_ids: list[int]) -> int:
     version = ModelVersion.objects.select_related("schema").filter(pk=version_id, is_active=True).first()
     if version is None:  # replaced meanwhile; the new version's run or the sweep covers these items
@@ -54,12 +59,12 @@ def classify_feedback_task(version_id: int, feedback_ids: list[int]) -> int:
     return classify_pending(version, feedback_ids=feedback_ids, limit=len(feedback_ids)).classified
 
 
-@shared_task(time_limit=300)
+@shared_task(time_limit=300, soft_time_limit=270, ignore_result=True)
 def sweep_unclassified_task() -> dict[str, int]:
     return sweep_unclassified()
 
 
-@shared_task(time_limit=120)
+@shared_task(time_limit=120, soft_time_limit=100)
 def reap_stale_jobs_task() -> dict[str, int]:
     return {
         "imports": reap_stale_jobs(ImportJob),

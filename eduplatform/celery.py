@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eduplatform.settings")
@@ -21,3 +21,10 @@ app.conf.beat_schedule = {
     # On-arrival classification is best effort (the broker may be down); the sweep catches the rest.
     "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
 }
+
+
+@signals.worker_init.connect
+def _announce_pool_size(sender, **_: object) -> None:  # noqa: ANN001 - Celery's WorkController
+    # A prefork worker runs `concurrency` processes on this machine's cores; each sizes its model's thread
+    # pool from this (classifiers.serving.default_threads), so two processes on 2 cores use 1 thread each.
+    os.environ.setdefault("INFERENCE_PROCESSES", str(sender.concurrency or 1))

@@ -204,6 +204,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "classifiers.tasks.run_training_task": {"queue": "training"},
     "classifiers.tasks.classify_batch_task": {"queue": "inference"},
+    "classifiers.tasks.classify_feedback_task": {"queue": "inference"},
 }
 CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["default", "training", "inference"])
 # A job whose heartbeat is older than this is considered dead (its worker was killed).
@@ -215,6 +216,12 @@ BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
 # Base models an API client may name in a training config (BASE_MODEL always). The worker loads whatever
 # path it is given, so an open field would let a course fine-tune from another course's model directory.
 API_TRAINING_BASE_MODELS = [BASE_MODEL, *env.list("API_TRAINING_BASE_MODELS", default=[])]
+# Classification: feedback ids per `inference` task (small enough to spread a backlog over workers,
+# large enough to batch and bulk-insert well), texts per model batch, and ONNX Runtime/torch threads
+# per process (0 = this machine's cores shared among the Celery worker's processes; see default_threads).
+CLASSIFY_CHUNK_SIZE = env.int("CLASSIFY_CHUNK_SIZE", default=1000)
+INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=64)
+INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)

@@ -1,4 +1,4 @@
-"""python manage.py classify COURSE_CODE [--schema sentiment] [--wait | --inline]"""
+"""python manage.py classify COURSE_CODE [--schema sentiment] [--wait | --inline] [--if-model]"""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from eduplatform.workers import start_worker_hint, workers_consuming
 
 from ...models import ClassificationRun
 from ...selectors import active_version_for
-from ...services.classification import run_classification_inline, start_classification_run
+from ...services.classification import (
+    active_runs,
+    classification_coverage,
+    pending_feedback,
+    run_classification_inline,
+    start_classification_run,
+)
 from ...services.schemas import schema_for_course
 from ._jobs import course_or_exit, finish, render, require_worker, wait_for
 
@@ -21,20 +27,28 @@ class Command(BaseCommand):
         parser.add_argument("course_code")
         parser.add_argument("--schema", default="sentiment")
         mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--wait", action="store_true", help="block with a progress bar; print counts as JSON")
+        mode.add_argument("--wait", action="store_true",
+                          help="wait for runs in progress, classify the rest with a progress bar; print counts as JSON")
         mode.add_argument("--inline", action="store_true", help="classify in this process instead of on workers")
+        parser.add_argument("--if-model", action="store_true",
+                            help="exit 0 with a message when the course has no active model yet (scripts, make demo)")
 
     def handle(self, *args: object, **opts: object) -> None:
         course = course_or_exit(opts["course_code"])
         schema = schema_for_course(course, opts["schema"])
         version = active_version_for(schema, course) if schema else None
         if version is None:
-            raise CommandError(
-                f"course {course.code} has no active model for schema {opts['schema']!r}; train and activate one",
-                returncode=2,
-            )
-        if opts["wait"]:
+            message = f"course {course.code} has no active model for schema {opts['schema']!r}; train and activate one"
+            if opts["if_model"]:
+                self.stderr.write(f"{message}; nothing classified")
+                return
+            raise CommandError(message, returncode=2)
+        busy = list(active_runs(version, course=course).values_list("pk", flat=True))
+        if opts["wait"] and (busy or pending_feedback(version, course=course).exists()):
             require_worker("inference")
+        for pk in busy if opts["wait"] else []:  # e.g. the run queued by activation: no second run over its items
+            self.stderr.write(f"waiting for classification run {pk} in progress")
+            wait_for(ClassificationRun, pk, _line, self.stderr)
         try:
             run = start_classification_run(version, course=course, actor=None, dispatch=not opts["inline"])
         except DomainError as exc:
@@ -49,8 +63,13 @@ class Command(BaseCommand):
                 hint = start_worker_hint("inference")
                 self.stderr.write(f"warning: no worker consumes the 'inference' queue yet; {hint}")
             return
+        coverage = classification_coverage(version, course=course)
+        self.stderr.write(
+            f"{course.code}: {coverage['classified']} of {coverage['comments']} comments classified by {version}"
+            f" ({coverage['skipped']} without text, {coverage['pending']} pending)"
+        )
         finish(run, {"run": run.pk, "status": run.status, "version": version.number, "classified": run.classified,
-                     "skipped": run.skipped, "error": run.error or None}, self.stdout)
+                     "skipped": run.skipped, "error": run.error or None, "coverage": coverage}, self.stdout)
 
 
 def _line(run: ClassificationRun) -> str:
