@@ -7,15 +7,30 @@ exactly what the product would.
 
 from __future__ import annotations
 
+import random
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from training import read_split, subsample  # bench/training.py: the same `text;label` reader  # noqa: F401
+from _django import ROOT
 
-LEAD_MODEL = Path("/work/models/emotion-minilm")
+# Where `bench/training.py --save-model var/bench-emotion-model` leaves the fully trained model.
+TRAINED_MODEL = ROOT / "var" / "bench-emotion-model"
 MAX_LENGTH = 128
+
+
+def read_split(path: Path) -> list[tuple[str, str]]:
+    """One dair-ai emotion split file (`text;label` lines after a header)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        text, _, label = line.rpartition(";")
+        rows.append((text, label))
+    return rows
+
+
+def subsample(rows: list, n: int | None, seed: int = 13) -> list:
+    return rows if not n or n >= len(rows) else random.Random(seed).sample(rows, n)
 
 
 def quick_fine_tune(train: list, val: list, out: Path, *, rows: int = 4000, steps: int = 300) -> Path:

@@ -1,11 +1,11 @@
 """Inference benchmark: the product's batch classification against a plain `transformers.pipeline`.
 
-Usage (under the shared lock, so it never overlaps another benchmark):
-    flock /work/bench.lock .venv/bin/python bench/inference.py [--model DIR] [--rows 4000]
-    flock /work/bench.lock .venv/bin/python bench/inference.py --rows 100000 --workers 2
+Usage (alone on the machine: another benchmark or test run would distort the figures):
+    .venv/bin/python bench/inference.py [--model DIR] [--rows 4000]
+    .venv/bin/python bench/inference.py --rows 100000 --workers 2
 
-The model is MiniLM fine-tuned on dair-ai emotion: --model DIR, else /work/models/emotion-minilm when it
-exists, else a quick fine-tune saved under var/ (reused by later runs). It is registered as the active
+The model is MiniLM fine-tuned on dair-ai emotion: --model DIR, else var/bench-emotion-model when it
+exists (`bench/training.py --save-model var/bench-emotion-model` leaves it there), else a quick fine-tune saved under var/ (reused by later runs). It is registered as the active
 version of a benchmark course (fp32 + int8 ONNX export and the validation check, as at registration).
 
 Default mode, in one run: (a) the product path end to end — start_classification_run and the chunks the
@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import ROOT, setup  # noqa: E402
-from _emotion_model import LEAD_MODEL, quick_fine_tune, read_split, register, test_split_checks  # noqa: E402
+from _emotion_model import TRAINED_MODEL, quick_fine_tune, read_split, register, test_split_checks  # noqa: E402
 
 COURSE = "BENCH-INFERENCE"
 PIPELINE_BATCH = 64
@@ -171,7 +171,7 @@ def main() -> None:
     from courses.models import Course
 
     train, val, test = (read_split(opts.data / f"{s}.txt") for s in ("train", "val", "test"))
-    model_dir = opts.model or (LEAD_MODEL if (LEAD_MODEL / "config.json").exists() else None)
+    model_dir = opts.model or (TRAINED_MODEL if (TRAINED_MODEL / "config.json").exists() else None)
     if model_dir is None:
         from django.conf import settings
 

