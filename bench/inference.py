@@ -5,8 +5,9 @@ Usage (alone on the machine: another benchmark or test run would distort the fig
     .venv/bin/python bench/inference.py --rows 100000 --workers 2
 
 The model is MiniLM fine-tuned on dair-ai emotion: --model DIR, else var/bench-emotion-model when it
-exists (`bench/training.py --save-model var/bench-emotion-model` leaves it there), else a quick fine-tune saved under var/ (reused by later runs). It is registered as the active
-version of a benchmark course (fp32 + int8 ONNX export and the validation check, as at registration).
+exists (`bench/training.py --save-model var/bench-emotion-model` leaves it there), else a quick
+fine-tune saved under var/ (reused by later runs). It is registered as the active version of a
+benchmark course (fp32 + int8 ONNX export and the validation check, as at registration).
 
 Default mode, in one run: (a) the product path end to end — start_classification_run and the chunks the
 `inference` task runs, from reading the feedback rows in Postgres to writing Prediction rows — over the

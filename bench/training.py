@@ -1,7 +1,7 @@
 """Training benchmark: the product's Celery training path against a plain Hugging Face Trainer.
 
 Usage: .venv/bin/python bench/training.py [--dataset emotion|student-feedback|goemotions] [--data DIR]
-       [--limit N] [--device cuda] [--keep] [--save-model DIR]
+       [--limit N] [--device cuda] [--keep] [--save-model DIR] [--config JSON]
 
 Imports the data set's official train and validation splits as labelled feedback of a benchmark
 course, trains through the real path (start_training_run → `training` queue → worker) with default
@@ -75,7 +75,7 @@ def ensure_worker() -> subprocess.Popen | None:
     return proc
 
 
-def product(bench: Benchmark, device: str) -> tuple[dict, object, float]:
+def product(bench: Benchmark, device: str, overrides: dict) -> tuple[dict, object, float]:
     from classifiers.selectors import schemas_for_course
     from classifiers.services.training import start_training_run
     from courses.models import Course
@@ -83,7 +83,8 @@ def product(bench: Benchmark, device: str) -> tuple[dict, object, float]:
     course = Course.objects.get(code=course_code(bench))
     schema = schemas_for_course(course).get(name="bench", course=course)
     started = time.monotonic()
-    run = start_training_run(schema, course=course, config={"device": device}, actor=None)
+    run = start_training_run(schema, course=course, config={"device": device, **overrides},
+                             actor=None)
     last = ""
     while run.is_active:
         time.sleep(5)
@@ -195,6 +196,8 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark course and model")
     parser.add_argument("--save-model", type=Path, help="copy the trained Hugging Face directory here")
+    parser.add_argument("--config", type=json.loads, default={},
+                        help='training options over the defaults, e.g. \'{"min_per_label": 2}\' for a small subsample')
     opts = parser.parse_args()
     bench = load(opts.dataset, opts.data, ROOT.parent / "shared" / "data")
     if bench is None:
@@ -212,7 +215,7 @@ def main() -> None:
     import_course(bench)
     worker = ensure_worker()
     try:
-        metrics, version, wall = product(bench, opts.device)
+        metrics, version, wall = product(bench, opts.device, opts.config)
     finally:
         if worker is not None:
             worker.terminate()
@@ -236,7 +239,8 @@ def main() -> None:
     result.update({
         "speed_ratio": round(result["train_samples_per_s"] / result["baseline_train_samples_per_s"], 3),
         "speed_ratio_cpu": round(result["train_samples_per_cpu_s"] / result["baseline_train_samples_per_cpu_s"], 3),
-        "device": opts.device, "train_rows": len(bench.train), "test_rows": len(bench.test),
+        "config_overrides": opts.config, "device": opts.device,
+        "train_rows": len(bench.train), "test_rows": len(bench.test),
         "torch_threads": _threads(), "load_avg_1m": round(os.getloadavg()[0], 2),
     })
     if not opts.keep:

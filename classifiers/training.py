@@ -241,8 +241,9 @@ class _Progress(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kw):  # noqa: ANN001
         f1 = (metrics or {}).get("eval_f1_macro", -1.0)
+        accuracy = (metrics or {}).get("eval_accuracy")  # single-label only
         self.evaluations.append({"epoch": round(state.epoch or 0, 2), "f1_macro": round(f1, 4),
-                                 "accuracy": round((metrics or {}).get("eval_accuracy", -1.0), 4)})
+                                 "accuracy": round(accuracy, 4) if accuracy is not None else None})
         if f1 > self.best_f1:
             self.best_f1, self.best_epoch, self.bad_epochs = f1, state.epoch, 0
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
