@@ -24,7 +24,9 @@ def test_current_version_for_data_follows_the_annotations(course, instructor, ti
     assert current_version_for_data(schema, course=course) is None  # nothing trained yet
     run = start_training_run(schema, course=course, config={**TINY, "base_model": tiny_model}, actor=instructor,
                              dispatch=False)
-    version = run_training(run.pk).model_version
+    run = run_training(run.pk)
+    assert [e["epoch"] for e in run.progress["evaluations"]] == [1.0, 2.0]  # validation figures per epoch
+    version = run.model_version
     activate_model_version(version, actor=instructor, override=True, classify=False)
     assert current_version_for_data(schema, course=course) == version
 
