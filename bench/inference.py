@@ -101,6 +101,7 @@ def start_workers(n: int) -> list[subprocess.Popen]:
     app.control.purge()
     env = {**os.environ, "INFERENCE_THREADS": "1", "CONN_MAX_AGE": "60"}
     procs = []
+    (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone has none yet
     for i in range(n):
         log = open(ROOT / "var" / f"bench-inference-worker-{i}.log", "w")  # noqa: SIM115 - lives with the worker
         procs.append(subprocess.Popen(
