@@ -8,17 +8,9 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from courses.models import Course, Feedback
+from courses.models import Course
 
-from .models import (
-    AnnotationLabel,
-    AnnotationSource,
-    LabelSchema,
-    ModelVersion,
-    Prediction,
-    SchemaKind,
-    TrainingPolicy,
-)
+from .models import AnnotationLabel, AnnotationSource, LabelSchema, ModelVersion, SchemaKind, TrainingPolicy
 
 
 def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:
@@ -130,9 +122,3 @@ def active_version_for(schema: LabelSchema, course: Course | None) -> ModelVersi
         if own is not None or not schema.is_institution_wide:
             return own
     return versions.filter(course__isnull=True).first()
-
-
-def classification_coverage(version: ModelVersion, course: Course) -> tuple[int, int]:
-    """(items of `course` with a prediction from `version`, all feedback items of `course`)."""
-    classified = Prediction.objects.filter(model_version=version, feedback__course=course).count()
-    return classified, Feedback.objects.filter(course=course).count()

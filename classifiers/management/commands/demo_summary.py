@@ -7,7 +7,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from ...selectors import active_version_for, classification_coverage
+from ...selectors import active_version_for
+from ...services.classification import classification_coverage
 from ...services.schemas import schema_for_course
 from ._jobs import course_or_exit
 
@@ -27,7 +28,8 @@ class Command(BaseCommand):
         version = active_version_for(schema, course) if schema else None
         if version is None:
             raise CommandError(f"course {course.code} has no active {opts['schema']!r} model", returncode=2)
-        classified, total = classification_coverage(version, course)
+        coverage = classification_coverage(version, course=course)
+        classified, total = coverage["classified"], coverage["comments"]
         m = version.metrics
         self.stdout.write(json.dumps({
             "version": version.number, "accuracy": m.get("accuracy"), "f1_macro": m.get("f1_macro"),
