@@ -11,7 +11,9 @@ benchmark course (fp32 + int8 ONNX export and the validation check, as at regist
 
 Default mode, in one run: (a) the product path end to end — start_classification_run and the chunks the
 `inference` task runs, from reading the feedback rows in Postgres to writing Prediction rows — over the
-test split plus more emotion rows; (b) `pipeline("text-classification", batch_size=64)` over the same
+test split plus more emotion rows, with the ONNX file the version serves (`texts_per_s`) and, for the
+record, with the other one (`fp32_speed_ratio`, `int8_speed_ratio`: both precisions against the pipeline);
+(b) `pipeline("text-classification", batch_size=64)` over the same
 texts; (c) fp32 ONNX vs torch argmax agreement and (d) the int8 accuracy delta, both on the test split.
 --workers N: N real Celery worker processes (one inference thread each) classify --rows stored comments
 through the batch task on the `inference` queue. Last line: JSON. The course is deleted afterwards.
@@ -76,6 +78,26 @@ def product_inline(version, course) -> dict:  # noqa: ANN001
             "model_s": round(run.progress["model_s"], 2), "labels": labels,
             "backend": f"onnx-{'int8' if version.use_int8 else 'fp32'}" if predictor_for(version).backend == "onnx"
             else predictor_for(version).backend}
+
+
+def unserved_backend(version, course) -> dict:  # noqa: ANN001
+    """(a') The same product path with the ONNX file the version does not serve (fp32 vs int8), for the record.
+
+    Run before the served pass and its predictions deleted afterwards, so a --keep course holds the served ones.
+    """
+    from classifiers.models import ModelVersion, Prediction
+
+    served = version.use_int8
+    ModelVersion.objects.filter(pk=version.pk).update(use_int8=not served)
+    version.use_int8 = not served
+    try:
+        result = product_inline(version, course)
+    finally:
+        ModelVersion.objects.filter(pk=version.pk).update(use_int8=served)
+        version.use_int8 = served
+        Prediction.objects.filter(model_version=version).delete()
+    name = "fp32" if served else "int8"
+    return {f"{name}_texts_per_s": result["texts_per_s"], f"{name}_backend": result["backend"]}
 
 
 def plain_pipeline(version, texts: list[str]) -> tuple[dict, list[str]]:  # noqa: ANN001
@@ -191,12 +213,18 @@ def main() -> None:
         if opts.workers:
             result.update(through_workers(version, course, opts.workers))
         else:
+            other = unserved_backend(version, course)
             product = product_inline(version, course)
             ours = product.pop("labels")
             pipe, theirs = plain_pipeline(version, texts)
             result.update(product)
             result.update(pipe)
             result["speed_ratio"] = round(product["texts_per_s"] / pipe["pipeline_texts_per_s"], 2)
+            for name in ("fp32", "int8"):  # both ONNX paths against the same pipeline figure
+                speed = other.get(f"{name}_texts_per_s", product["texts_per_s"] if
+                                  product["backend"] == f"onnx-{name}" else None)
+                result[f"{name}_speed_ratio"] = round(speed / pipe["pipeline_texts_per_s"], 2) if speed else None
+            result.update(other)
             ordered = [ours[pk] for pk in sorted(ours)]  # feedback ids follow the texts' order
             result["product_pipeline_label_agreement"] = round(
                 sum(a == b for a, b in zip(ordered, theirs, strict=True)) / len(theirs), 4)

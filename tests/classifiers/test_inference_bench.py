@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 DATA = ROOT.parent / "shared" / "data" / "dair-ai-emotion"
 KEYS = {"texts_per_s", "pipeline_texts_per_s", "speed_ratio", "agreement_fp32", "int8_accuracy_delta", "device",
-        "db_share"}
+        "db_share", "fp32_speed_ratio", "int8_speed_ratio"}
 
 
 def _tiny_emotion_model(directory: Path) -> Path:
@@ -50,6 +50,7 @@ def test_inference_bench_runs_in_process_and_through_workers(transactional_db, t
     model = _tiny_emotion_model(tmp_path / "tiny-emotion")
     inline = _bench("--model", str(model), "--rows", "300", tmp_path=tmp_path)
     assert set(inline) >= KEYS and inline["rows"] == 300 and inline["product_pipeline_label_agreement"] >= 0.95
+    assert inline["fp32_speed_ratio"] > 0 and inline["int8_speed_ratio"] > 0  # both precisions were measured
     workers = _bench("--model", str(model), "--rows", "1500", "--workers", "2", tmp_path=tmp_path)
     assert workers["rows"] == 1500 and workers["workers"] == 2 and 0 < workers["db_share"] < 1
     assert not Course.objects.filter(code="BENCH-INFERENCE").exists()  # the bench cleans up after itself

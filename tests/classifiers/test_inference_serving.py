@@ -154,9 +154,11 @@ def test_when_no_int8_variant_is_accurate_enough_fp32_serves_and_the_best_int8_f
     tok = AutoTokenizer.from_pretrained(tiny_serving_dir)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_serving_dir)
     truth = [LABELS.index(n) for n in LABELS for _ in WORDS[n]]
-    monkeypatch.setattr(serving, "INT8_MAX_ACCURACY_DROP", -1.0)  # nothing can pass: every variant is tried
+    monkeypatch.setattr(serving, "INT8_MAX_ACCURACY_DROP", -1.0)  # nothing can pass
     check = serving.export_and_check(model, tok, tmp_path, SENTENCES, truth, max_length=MAX_LENGTH, num_labels=3)
-    assert not check.use_int8 and check.int8_variant in serving.INT8_VARIANTS
+    assert not check.use_int8 and set(check.int8_variant_accuracy) == set(serving.INT8_VARIANTS)
+    assert check.int8_accuracy == max(check.int8_variant_accuracy.values())
+    assert check.int8_variant_accuracy[check.int8_variant] == check.int8_accuracy
     enc = encode(tok, SENTENCES, MAX_LENGTH)
     on_disk = predict_logits(onnx_runner(onnx_session(tmp_path / ONNX_INT8_FILE, 1)), enc,
                              pad_id=tok.pad_token_id, num_labels=3).argmax(-1)
