@@ -13,8 +13,8 @@ Default mode, in one run: (a) the product path end to end — start_classificati
 `inference` task runs, from reading the feedback rows in Postgres to writing Prediction rows — over the
 test split plus more emotion rows, with the ONNX file the version serves (`texts_per_s`) and, for the
 record, with the other one (`fp32_speed_ratio`, `int8_speed_ratio`: both precisions against the pipeline);
-(b) `pipeline("text-classification", batch_size=64)` over the same
-texts; (c) fp32 ONNX vs torch argmax agreement and (d) the int8 accuracy delta, both on the test split.
+(b) `pipeline("text-classification", batch_size=64)` over the same texts; (c) fp32 ONNX vs torch argmax
+agreement and (d) the int8 accuracy delta, both on the test split.
 --workers N: N real Celery worker processes (one inference thread each) classify --rows stored comments
 through the batch task on the `inference` queue. Last line: JSON. The course is deleted afterwards.
 """
@@ -81,7 +81,7 @@ def product_inline(version, course) -> dict:  # noqa: ANN001
 
 
 def unserved_backend(version, course) -> dict:  # noqa: ANN001
-    """(a') The same product path with the ONNX file the version does not serve (fp32 vs int8), for the record.
+    """(a') The product path with the ONNX file the version does not serve (fp32 vs int8), for the record.
 
     Run before the served pass and its predictions deleted afterwards, so a --keep course holds the served ones.
     """
@@ -96,8 +96,7 @@ def unserved_backend(version, course) -> dict:  # noqa: ANN001
         ModelVersion.objects.filter(pk=version.pk).update(use_int8=served)
         version.use_int8 = served
         Prediction.objects.filter(model_version=version).delete()
-    name = "fp32" if served else "int8"
-    return {f"{name}_texts_per_s": result["texts_per_s"], f"{name}_backend": result["backend"]}
+    return result
 
 
 def plain_pipeline(version, texts: list[str]) -> tuple[dict, list[str]]:  # noqa: ANN001
@@ -220,11 +219,10 @@ def main() -> None:
             result.update(product)
             result.update(pipe)
             result["speed_ratio"] = round(product["texts_per_s"] / pipe["pipeline_texts_per_s"], 2)
-            for name in ("fp32", "int8"):  # both ONNX paths against the same pipeline figure
-                speed = other.get(f"{name}_texts_per_s", product["texts_per_s"] if
-                                  product["backend"] == f"onnx-{name}" else None)
-                result[f"{name}_speed_ratio"] = round(speed / pipe["pipeline_texts_per_s"], 2) if speed else None
-            result.update(other)
+            for path in (product, other):  # both ONNX precisions against the same pipeline figure
+                name = path["backend"].removeprefix("onnx-")
+                result[f"{name}_texts_per_s"] = path["texts_per_s"]
+                result[f"{name}_speed_ratio"] = round(path["texts_per_s"] / pipe["pipeline_texts_per_s"], 2)
             ordered = [ours[pk] for pk in sorted(ours)]  # feedback ids follow the texts' order
             result["product_pipeline_label_agreement"] = round(
                 sum(a == b for a, b in zip(ordered, theirs, strict=True)) / len(theirs), 4)
