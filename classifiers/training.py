@@ -199,10 +199,14 @@ def _rows(tokenizer, texts: list[str], targets: list[list[int]], n: int, multi: 
     return rows
 
 
+def _imbalanced(counts: np.ndarray) -> bool:
+    return counts.min() > 0 and counts.max() / counts.min() > IMBALANCE_RATIO
+
+
 def class_weights(targets: list[list[int]], n: int) -> torch.Tensor | None:
     """Square-root inverse-frequency weights (mean 1) when the classes are imbalanced, else None."""
     counts = np.bincount([t[0] for t in targets], minlength=n).astype(float)
-    if counts.min() == 0 or counts.max() / counts.min() <= IMBALANCE_RATIO:
+    if not _imbalanced(counts):
         return None
     w = np.sqrt(counts.sum() / (n * counts))
     return torch.tensor(w / w.mean(), dtype=torch.float32)
@@ -213,7 +217,7 @@ def positive_weights(targets: list[list[int]], n: int) -> torch.Tensor | None:
     imbalanced, else None. Without it rare labels never outscore the decision threshold and the model
     learns only the frequent ones (GoEmotions: macro-F1 0.02, every row "neutral")."""
     positives = np.bincount([k for t in targets for k in t], minlength=n).astype(float)
-    if positives.min() == 0 or positives.max() / positives.min() <= IMBALANCE_RATIO:
+    if not _imbalanced(positives):
         return None
     ratio = np.sqrt((len(targets) - positives) / positives)
     return torch.tensor(np.minimum(ratio, MAX_POSITIVE_WEIGHT), dtype=torch.float32)

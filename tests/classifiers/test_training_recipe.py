@@ -27,7 +27,6 @@ def test_balanced_multi_label_data_trains_unweighted():
     assert positive_weights([[0], [1], [0, 1], [1], [0]], 2) is None
 
 
-@pytest.mark.django_db
 def test_multi_label_training_keeps_the_epoch_with_the_best_validation_macro_f1(tmp_path):
     names = ["negative", "neutral", "positive"]
     texts, labels = [], []
