@@ -159,6 +159,7 @@ def test_when_no_int8_variant_is_accurate_enough_fp32_serves_and_the_best_int8_f
     assert not check.use_int8 and set(check.int8_variant_accuracy) == set(serving.INT8_VARIANTS)
     assert check.int8_accuracy == max(check.int8_variant_accuracy.values())
     assert check.int8_variant_accuracy[check.int8_variant] == check.int8_accuracy
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == [ONNX_INT8_FILE, "model.onnx"]  # no variant left over
     enc = encode(tok, SENTENCES, MAX_LENGTH)
     on_disk = predict_logits(onnx_runner(onnx_session(tmp_path / ONNX_INT8_FILE, 1)), enc,
                              pad_id=tok.pad_token_id, num_labels=3).argmax(-1)
