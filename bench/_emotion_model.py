@@ -37,7 +37,7 @@ def quick_fine_tune(train: list, val: list, out: Path, *, rows: int = 4000, step
     """A few hundred steps of the product's recipe on a few thousand rows (~3 minutes on 2 cores)."""
     from django.conf import settings
 
-    from classifiers.training import TrainConfig, prepare_data, train_model
+    from classifiers.ml.training import TrainConfig, prepare_data, train_model
 
     if (out / "config.json").exists():
         return out
@@ -71,10 +71,10 @@ def register(course, model_dir: Path, val: list[tuple[str, str]]):  # noqa: ANN0
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifiers import registry
+    from classifiers.labelling.schemas import create_schema
+    from classifiers.ml.serving import ONNX_FILE, export_and_check
     from classifiers.models import ModelVersion
-    from classifiers.services.schemas import create_schema
-    from classifiers.services.versions import activate_model_version
-    from classifiers.serving import ONNX_FILE, export_and_check
+    from classifiers.training.versions import activate_model_version
 
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -104,8 +104,8 @@ def test_split_checks(version, test: list[tuple[str, str]]) -> dict:  # noqa: AN
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifiers import registry
-    from classifiers.inference import encode, onnx_runner, predict_logits, torch_runner
-    from classifiers.serving import ONNX_FILE, ONNX_INT8_FILE, onnx_session
+    from classifiers.ml.inference import encode, onnx_runner, predict_logits, torch_runner
+    from classifiers.ml.serving import ONNX_FILE, ONNX_INT8_FILE, onnx_session
 
     path = registry.absolute(version.path)
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -58,8 +58,7 @@ def build_course(rows: int):  # noqa: ANN201
 def measure(client, url: str, labels, *, order: str, saves: int, clear_cache: bool = False) -> list[float]:  # noqa: ANN001
     from django.core.cache import cache
 
-    from classifiers import queue
-
+    from classifiers.labelling import ordering as queue
     times: list[float] = []
     assert client.get(f"{url}?order={order}").status_code == 200
     held = [item["id"] for item in client.get(f"{url}items/?order={order}").json()["items"]]
@@ -80,7 +79,7 @@ def measure(client, url: str, labels, *, order: str, saves: int, clear_cache: bo
 
 def time_bulk_label(course, schema, label, user) -> float:  # noqa: ANN001
     """"Label selected as …" over the whole course (what "Select all" + the action does), in seconds."""
-    from classifiers.services.bulk import label_items
+    from classifiers.labelling.bulk import label_items
     from courses.models import Feedback
 
     start = time.perf_counter()

@@ -43,7 +43,7 @@ def main() -> None:
     setup()
     from django.db import connection
 
-    from classifiers.services.imports import import_feedback_file
+    from classifiers.imports.services import import_feedback_file
     from courses.importers import ImportOptions
     from courses.models import Course
 

@@ -56,13 +56,13 @@ def product_inline(version, course) -> dict:  # noqa: ANN001
     """(a) What one `inference` worker does, in this process, timed from the first query to the last insert."""
     from django.db import connection
 
-    from classifiers.models import Prediction
-    from classifiers.services.classification import (
+    from classifiers.classification.services import (
         QueryTimer,
         predictor_for,
         run_classification_inline,
         start_classification_run,
     )
+    from classifiers.models import Prediction
 
     predictor_for(version).predict(["warm up the session"])  # a worker loads the model once, not per chunk
     timer = QueryTimer()
@@ -153,8 +153,8 @@ def through_workers(version, course, n: int) -> dict:  # noqa: ANN001
     """The real classify path: a run cut into chunks, each a batch task on the `inference` queue."""
     from django.utils import timezone
 
+    from classifiers.classification.services import start_classification_run
     from classifiers.models import ClassificationRun
-    from classifiers.services.classification import start_classification_run
 
     procs = start_workers(n)
     try:
@@ -190,7 +190,7 @@ def main() -> None:
         sys.exit(f"SKIPPED: {opts.data} not found (the dair-ai emotion data set lives in ../shared/data)")
     setup()
     from classifiers import registry
-    from classifiers.serving import available_cores
+    from classifiers.ml.serving import available_cores
     from courses.models import Course
 
     train, val, test = (read_split(opts.data / f"{s}.txt") for s in ("train", "val", "test"))

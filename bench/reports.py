@@ -189,8 +189,8 @@ def main() -> None:
     from django.db import connection
     from django.urls import reverse
 
-    from classifiers.models import ReportSnapshot
-    from classifiers.reports import module_report
+    from classifiers.reports.models import ReportSnapshot
+    from classifiers.reports.selectors import module_report
 
     stamp = int(time.time())
     started = time.perf_counter()

@@ -34,8 +34,8 @@ def course_code(bench: Benchmark) -> str:
 
 
 def import_course(bench: Benchmark) -> None:
+    from classifiers.imports.services import import_feedback_file
     from classifiers.models import SchemaKind
-    from classifiers.services.imports import import_feedback_file
     from courses.importers import ImportOptions
     from courses.models import Course
 
@@ -77,7 +77,7 @@ def ensure_worker() -> subprocess.Popen | None:
 
 def product(bench: Benchmark, device: str, overrides: dict) -> tuple[dict, object, float]:
     from classifiers.selectors import schemas_for_course
-    from classifiers.services.training import start_training_run
+    from classifiers.training.services import start_training_run
     from courses.models import Course
 
     course = Course.objects.get(code=course_code(bench))
@@ -106,7 +106,7 @@ def predict_version(version, texts: list[str]):  # noqa: ANN001, ANN201 - probab
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifiers import registry
-    from classifiers.inference import encode, predict_logits, to_probabilities, torch_runner
+    from classifiers.ml.inference import encode, predict_logits, to_probabilities, torch_runner
 
     path = registry.absolute(version.path)
     tok = AutoTokenizer.from_pretrained(path)
@@ -176,7 +176,7 @@ def baseline(bench: Benchmark, names: list[str], device: str, base_model: str) -
     trainer.train()
     runtime, cpu = time.monotonic() - started, time.process_time() - cpu_started
     logits = trainer.predict(rows(bench.test)).predictions
-    from classifiers.inference import to_probabilities
+    from classifiers.ml.inference import to_probabilities
 
     probs = to_probabilities(np.asarray(logits), multi_label=multi)
     samples = trainer.state.global_step * BASELINE_BATCH

@@ -6,4 +6,4 @@ class ClassifiersConfig(AppConfig):
     verbose_name = "Classifiers"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the default-schema receiver)
+        from classifiers import signals  # noqa: F401  (connects the default-schema receiver)

@@ -308,7 +308,3 @@ class LabelItem(Feedback):
         proxy = True
         verbose_name = "item to label"
         verbose_name_plural = "items to label"
-
-
-# Report tables live in their own module (summary, alerts, baseline override); imported so Django sees them.
-from .report_models import Alert, BaselineOverride, ReportCell, ReportComment, ReportSettings, ReportSnapshot  # noqa: E402, F401, I001

@@ -8,9 +8,8 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from classifiers.models import AnnotationLabel, AnnotationSource, LabelSchema, ModelVersion, SchemaKind, TrainingPolicy
 from courses.models import Course
-
-from .models import AnnotationLabel, AnnotationSource, LabelSchema, ModelVersion, SchemaKind, TrainingPolicy
 
 
 def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:

@@ -12,13 +12,13 @@ def create_default_schema(
     sender: type[Course], instance: Course, created: bool, raw: bool = False, **_: object
 ) -> None:
     if created and not raw:
-        from .services.schemas import create_default_sentiment_schema
+        from classifiers.labelling.schemas import create_default_sentiment_schema
 
         create_default_sentiment_schema(instance)
 
 
 @receiver(feedback_created, dispatch_uid="classifiers.classify_on_arrival")
 def classify_on_arrival(sender: object, course_id: int, feedback_ids: list[int], **_: object) -> None:
-    from .services.classification import classify_new_feedback
+    from classifiers.classification.services import classify_new_feedback
 
     classify_new_feedback(course_id, feedback_ids)

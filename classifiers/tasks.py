@@ -5,13 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from classifiers.classification.services import classify_pending, run_classification_chunk, sweep_unclassified
+from classifiers.imports.services import run_import_job
+from classifiers.models import ClassificationRun, ModelVersion, TrainingRun
+from classifiers.training.services import run_training
 from courses.models import ImportJob
 from eduplatform.jobs import JobTask, reap_stale_jobs
-
-from .models import ClassificationRun, ModelVersion, TrainingRun
-from .services.classification import classify_pending, run_classification_chunk, sweep_unclassified
-from .services.imports import run_import_job
-from .services.training import run_training
 
 
 class ImportJobTask(JobTask):
@@ -76,7 +75,7 @@ def reap_stale_jobs_task() -> dict[str, int]:
 @shared_task(time_limit=1800, soft_time_limit=1740)
 def scan_report_alerts_task() -> dict[str, int]:
     """Beat: raise week-over-week alerts (once per module and week) and e-mail them to instructors."""
-    from .services.report_actions import scan_all_courses
+    from classifiers.reports.services import scan_all_courses
 
     return scan_all_courses()
 
@@ -84,6 +83,6 @@ def scan_report_alerts_task() -> dict[str, int]:
 @shared_task(time_limit=1800, soft_time_limit=1740)
 def sweep_report_summaries_task() -> int:
     """Beat: rebuild report summaries older than REPORT_SUMMARY_MAX_AGE_S (deleted or moved feedback)."""
-    from .services.report_summary import sweep_stale_summaries
+    from classifiers.reports.summary import sweep_stale_summaries
 
     return sweep_stale_summaries()

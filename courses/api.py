@@ -7,23 +7,21 @@ user's courses (an outsider gets 404 and learns nothing), and every queryset is 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cached_property
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .models import Course, Feedback, FeedbackSource, Module, Survey
-from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, VIEW_ROLES, CourseRolePermission, courses_for_user
+from .permissions import ANNOTATE_ROLES, courses_for_user
+from .scoping import CourseScopedViewSet
 from .selectors import feedback_for_course
 from .serializers import (
     BulkFeedbackInSerializer,
@@ -35,45 +33,6 @@ from .serializers import (
     SurveySerializer,
 )
 from .services import create_module, ingest_feedback
-
-COURSE_CODE = OpenApiParameter(
-    "course_code", OpenApiTypes.STR, OpenApiParameter.PATH, description="The course's code, e.g. CS101."
-)
-
-
-class CourseScopedMixin:
-    """For views of one course; subclasses set `read_roles`, `write_roles` and `course_queryset`."""
-
-    permission_classes = [IsAuthenticated, CourseRolePermission]
-    read_roles: tuple[str, ...] = VIEW_ROLES
-    write_roles: tuple[str, ...] = MANAGE_ROLES
-
-    @cached_property
-    def course(self) -> Course:
-        code = self.kwargs.get("course_code", "")
-        course = courses_for_user(self.request.user, self.read_roles).filter(code=code).first()
-        if course is None:
-            if courses_for_user(self.request.user).filter(code=code).exists():
-                raise PermissionDenied(f"Your role in course {code} does not give access to this resource.")
-            raise NotFound(f"No course {code!r} among your courses.")
-        return course
-
-    def get_queryset(self) -> QuerySet:
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no course
-            return self.queryset.none()
-        return self.course_queryset(self.course)
-
-    def course_queryset(self, course: Course) -> QuerySet:
-        raise NotImplementedError
-
-    def get_serializer_context(self) -> dict:
-        return {**super().get_serializer_context(), "course": None if getattr(self, "swagger_fake_view", False)
-                else self.course}
-
-
-@extend_schema(parameters=[COURSE_CODE])
-class CourseScopedViewSet(CourseScopedMixin, viewsets.GenericViewSet):
-    """Base for the course's resources (list, retrieve, create, …)."""
 
 
 @extend_schema_view(retrieve=extend_schema(operation_id="courses_retrieve", tags=["courses"]))

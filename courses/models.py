@@ -24,6 +24,8 @@ class Course(models.Model):
 
     class Meta:
         ordering = ["code"]
+        # Administrators who are not superusers: institution-wide schemas and students' privacy settings.
+        permissions = [("administer_institution", "Administer institution-wide schemas, models and privacy settings")]
         constraints = [
             models.CheckConstraint(condition=Q(min_group_size__gte=1), name="course_min_group_size_positive"),
             models.CheckConstraint(condition=~Q(code=""), name="course_code_not_empty"),

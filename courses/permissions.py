@@ -1,12 +1,22 @@
-"""Who may do what in a course. One home for these rules: admin, pages and API all call them."""
+"""Who may do what in a course. One home for these rules: services call `authorize`, and admin, pages,
+API and commands only translate its refusal (admin message, 403, exit code 2).
+
+`actor=None` is the system: a worker acting on a job somebody was allowed to start, or an operator's
+command run without `--as USER` (the command says so). Every door that has a user passes that user.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from eduplatform.errors import PermissionRefused
 
 from .models import Course, Role
 
@@ -42,9 +52,78 @@ def can_manage_course(user: User, course: Course) -> bool:
     return _has_role(user, course, MANAGE_ROLES)
 
 
+ADMINISTER_PERMISSION = "courses.administer_institution"
+
+
 def can_manage_institution(user: User) -> bool:
-    """Institution-wide things (shared schemas, their training) span every course: administrators only."""
-    return bool(user.is_authenticated and user.is_active and user.is_superuser)
+    """Institution-wide things (shared schemas, their training, students' privacy settings) span every
+    course: administrators only (superusers, or users granted `courses.administer_institution`)."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.has_perm(ADMINISTER_PERMISSION)
+
+
+# --- Policies: one per action; services call `authorize` before they change anything -------------------
+
+
+class Level(Enum):
+    VIEW = (VIEW_ROLES, "course staff")
+    ANNOTATE = (ANNOTATE_ROLES, "the course's instructors, teaching assistants and annotators")
+    MANAGE = (MANAGE_ROLES, "the course's instructors and teaching assistants")
+    ADMINISTER = ((), "administrators")
+
+
+@dataclass(frozen=True)
+class Policy:
+    doing: str  # "train a model": completes "… may not {doing}"
+    level: Level
+
+
+class Action(Enum):
+    """Every state-changing action of the product, with who may do it. In the institution scope
+    (course None) every action that is not VIEW needs an administrator."""
+
+    TRAIN = Policy("train a model", Level.MANAGE)
+    CANCEL_TRAINING = Policy("cancel a training run", Level.MANAGE)
+    ACTIVATE_VERSION = Policy("activate a model version", Level.MANAGE)
+    OVERRIDE_BASELINE = Policy("activate a model version that does not beat the baseline", Level.MANAGE)
+    ROLLBACK_VERSION = Policy("roll back the active model version", Level.MANAGE)
+    DELETE_VERSION = Policy("delete a model version", Level.MANAGE)
+    EXPORT_VERSION = Policy("export a model version", Level.MANAGE)
+    CLASSIFY = Policy("start classification", Level.MANAGE)
+    REPORT_OVERRIDE = Policy("change the report's baseline override", Level.MANAGE)
+    IMPORT_FEEDBACK = Policy("import feedback", Level.MANAGE)
+    CREATE_LABELS = Policy("add labels to a schema", Level.MANAGE)
+    EDIT_SCHEMA = Policy("change a label schema", Level.MANAGE)
+    EDIT_FEEDBACK = Policy("change feedback", Level.MANAGE)
+    DELETE_FEEDBACK = Policy("delete feedback", Level.MANAGE)
+    ISSUE_INVITATIONS = Policy("issue survey invitations", Level.MANAGE)
+    EDIT_SURVEY = Policy("change a survey", Level.MANAGE)
+    ANNOTATE = Policy("annotate feedback", Level.ANNOTATE)
+    SETTLE_DISAGREEMENT = Policy("settle annotators' disagreements", Level.MANAGE)
+    CHANGE_PRIVACY_SETTINGS = Policy("change the course's privacy settings", Level.ADMINISTER)
+    CREATE_COURSE = Policy("create a course", Level.ADMINISTER)
+
+
+def may(actor: User | None, action: Action, course: Course | None) -> bool:
+    """The answer `authorize` enforces, for doors that hide what a user may not do (admin buttons)."""
+    if actor is None:
+        return True
+    level = action.value.level
+    if level is Level.ADMINISTER or course is None:
+        return can_manage_institution(actor)
+    return _has_role(actor, course, level.value[0])
+
+
+def authorize(actor: User | None, action: Action, course: Course | None) -> None:
+    """Refuse with the reason when `actor` may not do `action` in `course` (None: institution-wide)."""
+    if may(actor, action, course):
+        return
+    level = action.value.level
+    where = f"in {course.code}" if course is not None else "institution-wide"
+    who = "administrators" if level is Level.ADMINISTER or course is None else level.value[1]
+    name = getattr(actor, "username", "") or "an anonymous user"
+    raise PermissionRefused(f"{name} may not {action.value.doing} {where}: only {who} may")
 
 
 # --- DRF ------------------------------------------------------------------------------------------

@@ -26,5 +26,5 @@ app.conf.beat_schedule = {
 @signals.worker_init.connect
 def _announce_pool_size(sender, **_: object) -> None:  # noqa: ANN001 - Celery's WorkController
     # A prefork worker runs `concurrency` processes on this machine's cores; each sizes its model's thread
-    # pool from this (classifiers.serving.default_threads), so two processes on 2 cores use 1 thread each.
+    # pool from this (classifiers.ml.serving.default_threads), so two processes on 2 cores use 1 thread each.
     os.environ.setdefault("INFERENCE_PROCESSES", str(sender.concurrency or 1))

@@ -24,8 +24,11 @@ class DomainError(Exception):
     index: int | None = None
 
 
-class PermissionDenied(DomainError):
-    pass
+class PermissionRefused(DomainError):
+    """The acting user may not do this; the message says who may (courses.permissions.authorize)."""
+
+
+PermissionDenied = PermissionRefused  # the name the API error tests and older callers use
 
 
 class BrokerUnavailable(DomainError):
@@ -33,7 +36,7 @@ class BrokerUnavailable(DomainError):
 
 
 DOMAIN_ERROR_STATUS = {
-    PermissionDenied: status.HTTP_403_FORBIDDEN,
+    PermissionRefused: status.HTTP_403_FORBIDDEN,
     BrokerUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "oauth2_provider",  # OAuth2 client credentials for integrations (see REST_FRAMEWORK, OAUTH2_PROVIDER)
     "courses",
     "classifiers",
+    "classifiers.reports",  # nested app: its models keep their classifiers_* tables
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
     "courses.lti",
 ]

@@ -5,8 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from oauth2_provider import views as oauth2_views
 from rest_framework.routers import SimpleRouter
 
-from classifiers import api as classifiers_api
-from classifiers import api_training
+from classifiers.classification import api as classification_api
+from classifiers.labelling import api as labelling_api
+from classifiers.reports import api as reports_api
+from classifiers.training import api as training_api
 from courses import api as courses_api
 
 
@@ -21,12 +23,12 @@ COURSE = r"courses/(?P<course_code>[-\w]+)/"
 api.register(COURSE + "modules", courses_api.ModuleViewSet, basename="module")
 api.register(COURSE + "surveys", courses_api.SurveyViewSet, basename="survey")
 api.register(COURSE + "feedback", courses_api.FeedbackViewSet, basename="feedback")
-api.register(COURSE + "schemas", classifiers_api.LabelSchemaViewSet, basename="labelschema")
-api.register(COURSE + "labels", classifiers_api.LabelViewSet, basename="label")
-api.register(COURSE + "annotations", classifiers_api.AnnotationViewSet, basename="annotation")
-api.register(COURSE + "training-runs", api_training.TrainingRunViewSet, basename="trainingrun")
-api.register(COURSE + "model-versions", api_training.ModelVersionViewSet, basename="modelversion")
-api.register(COURSE + "predictions", classifiers_api.PredictionViewSet, basename="prediction")
+api.register(COURSE + "schemas", labelling_api.LabelSchemaViewSet, basename="labelschema")
+api.register(COURSE + "labels", labelling_api.LabelViewSet, basename="label")
+api.register(COURSE + "annotations", labelling_api.AnnotationViewSet, basename="annotation")
+api.register(COURSE + "training-runs", training_api.TrainingRunViewSet, basename="trainingrun")
+api.register(COURSE + "model-versions", training_api.ModelVersionViewSet, basename="modelversion")
+api.register(COURSE + "predictions", classification_api.PredictionViewSet, basename="prediction")
 
 # OAuth2 for integrations, client credentials only: token, revocation, introspection. No authorize page
 # and no application management pages (applications come from `manage.py create_api_client` or admin).
@@ -41,12 +43,12 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/oauth/", include(oauth2)),
     path("api/", include(api.urls)),
-    path("api/courses/<slug:course_code>/reports/modules/", classifiers_api.ModuleReportView.as_view(),
+    path("api/courses/<slug:course_code>/reports/modules/", reports_api.ModuleReportView.as_view(),
          name="module-report"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("lti/", include("courses.lti.urls")),
     path("surveys/", include("courses.surveys.urls")),
-    path("reports/", include("classifiers.report_urls")),
+    path("reports/", include("classifiers.reports.urls")),
 ]

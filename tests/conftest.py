@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import connection
 
 from courses.models import Role
-
-from .factories import CourseFactory, MembershipFactory, UserFactory
+from tests.factories import CourseFactory, MembershipFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +43,39 @@ def annotator(course):
 def outsider(other_course):
     """Staff of another course: must never see anything of `course`."""
     return MembershipFactory(course=other_course, role=Role.INSTRUCTOR, user=UserFactory(username="otto")).user
+
+
+@pytest.fixture
+def viewer(course):
+    return MembershipFactory(course=course, role=Role.VIEWER, user=UserFactory(username="vera")).user
+
+
+@pytest.fixture
+def teaching_assistant(course):
+    return MembershipFactory(course=course, role=Role.TEACHING_ASSISTANT, user=UserFactory(username="tara")).user
+
+
+@pytest.fixture
+def administrator(db):
+    """Institution administrator: not a superuser, holds `courses.administer_institution`, no course role."""
+    user = UserFactory(username="adam")
+    grant = Permission.objects.get(codename="administer_institution", content_type__app_label="courses")
+    user.user_permissions.add(grant)
+    return user
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True)
+
+
+ROLES = ("outsider", "viewer", "annotator", "teaching_assistant", "instructor", "administrator", "superuser")
+
+
+@pytest.fixture
+def personas(request, course) -> dict:
+    """Every role of the door matrix, by name: each asks its own fixture."""
+    return {name: request.getfixturevalue(name) for name in ROLES}
 
 
 def _database_url() -> str:

@@ -14,8 +14,7 @@ from rest_framework.test import APIClient
 from classifiers import registry
 from classifiers.models import Annotation, AnnotationLabel, LabelSchema, ModelVersion, Prediction, TrainingRun
 from courses.models import Course, Question, Survey
-
-from ..factories import FeedbackFactory, ModuleFactory
+from tests.factories import FeedbackFactory, ModuleFactory
 
 
 @pytest.fixture(autouse=True)

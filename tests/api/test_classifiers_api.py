@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from classifiers.labelling.schemas import create_schema
 from classifiers.models import Annotation, Label, LabelSchema
-from classifiers.services.schemas import create_schema
-
-from ..factories import FeedbackFactory
-from .conftest import token_client
+from tests.api.conftest import token_client
+from tests.factories import FeedbackFactory
 
 BASE = "/api/courses/CS101"
 

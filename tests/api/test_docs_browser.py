@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from ..browser import system_chromium
+from tests.browser import system_chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

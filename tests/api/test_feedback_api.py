@@ -8,9 +8,8 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from courses.models import Feedback, FeedbackSource, Role
 from courses.signals import feedback_created
-
-from ..factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
-from .conftest import token_client
+from tests.api.conftest import token_client
+from tests.factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
 
 URL = "/api/courses/CS101/feedback/"
 

@@ -11,8 +11,7 @@ from rest_framework.test import APIClient
 
 from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, TrainingRun
 from courses.models import Feedback, Module
-
-from .conftest import CourseObjects, token_client
+from tests.api.conftest import CourseObjects, token_client
 
 # (method, path template, body); {code} and {<name>} are filled from a CourseObjects.
 ENDPOINTS = [

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from courses.models import Role
-
-from ..classifiers.report_data import add_feedback, version
-from ..factories import MembershipFactory, ModuleFactory, UserFactory
-from .conftest import token_client
+from tests.api.conftest import token_client
+from tests.classifiers.reports.report_data import add_feedback, version
+from tests.factories import MembershipFactory, ModuleFactory, UserFactory
 
 URL = "/api/courses/CS101/reports/modules/"
 

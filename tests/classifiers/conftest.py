@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .serving_helpers import build_serving_dir
+from tests.classifiers.classification.serving_helpers import build_serving_dir
 
 
 @pytest.fixture(scope="session")

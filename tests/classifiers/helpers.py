@@ -5,8 +5,7 @@ from __future__ import annotations
 from classifiers import registry
 from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, LabelSchema, ModelVersion
 from courses.models import Course
-
-from ..factories import FeedbackFactory
+from tests.factories import FeedbackFactory
 
 WORDS = {
     "positive": ["great", "loved", "excellent", "clear", "helpful"],

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from ..factories import FeedbackFactory
+from tests.factories import FeedbackFactory
 
 pytestmark = pytest.mark.django_db
 

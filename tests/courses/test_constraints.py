@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema
 from courses.models import Answer, CourseMembership, Feedback, Module, Question, Survey, SurveyResponse
-
-from ..factories import CourseFactory, FeedbackFactory, UserFactory
+from tests.factories import CourseFactory, FeedbackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

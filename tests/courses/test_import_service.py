@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from classifiers.imports.services import import_feedback_file
 from classifiers.models import Annotation, AnnotationSource, Label, LabelSchema, SchemaKind
-from classifiers.services.imports import import_feedback_file
 from courses.importers import ImportOptions, ImportRejected
 from courses.models import Course, Feedback, Module
 

@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from classifiers.models import Annotation, LabelSchema
 from courses.models import Role
-
-from ..classifiers.annotate_helpers import active_version, predict
-from ..factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
+from tests.classifiers.labelling.annotate_helpers import active_version, predict
+from tests.factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHROMIUM = "/usr/bin/chromium"

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from classifiers.models import Alert
+from classifiers.reports.models import Alert
 from classifiers.tasks import scan_report_alerts_task
 from eduplatform.celery import app
-from tests.classifiers.report_data import add_feedback, version
+from tests.classifiers.reports.report_data import add_feedback, version
 from tests.factories import ModuleFactory
 
 pytestmark = pytest.mark.slow

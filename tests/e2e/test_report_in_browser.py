@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from tests.classifiers.report_data import add_feedback, version
+from tests.classifiers.reports.report_data import add_feedback, version
 from tests.factories import ModuleFactory
 
 pytestmark = pytest.mark.slow

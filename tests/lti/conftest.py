@@ -8,7 +8,7 @@ import pytest
 import requests
 from django.core.cache import cache
 
-from .platform import TestPlatform, form_fields, query_params, with_params
+from tests.lti.platform import TestPlatform, form_fields, query_params, with_params
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,8 @@ import requests
 from django.utils import timezone
 
 from courses.models import Course, Module, Survey
-
-from .conftest import form_fields
-from .platform import INSTRUCTOR, LEARNER
+from tests.lti.conftest import form_fields
+from tests.lti.platform import INSTRUCTOR, LEARNER
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,8 +11,7 @@ from django.utils import timezone
 from courses.lti.models import LtiIdentity
 from courses.lti.selectors import context_key
 from courses.models import Course, CourseMembership, Module, Role, Survey
-
-from .platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT
+from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

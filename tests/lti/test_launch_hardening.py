@@ -11,8 +11,7 @@ from lti_tool.models import LtiDeployment
 
 from courses.lti.models import LtiIdentity, PlatformPolicy
 from courses.models import Course
-
-from .platform import new_key_pair
+from tests.lti.platform import new_key_pair
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from courses.models import QuestionKind
 from courses.surveys.identity import make_invitation
-
-from ..factories import QuestionFactory, SurveyFactory
+from tests.factories import QuestionFactory, SurveyFactory
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"

@@ -11,12 +11,11 @@ import pytest
 from django.core import signing
 from django.utils import timezone
 
-from classifiers.exports import write_feedback_csv
+from classifiers.imports.exports import write_feedback_csv
 from courses.models import Feedback, SurveyResponse
 from courses.surveys.identity import INVITATION_SALT, make_invitation, respondent_key
-
-from ..factories import UserFactory
-from .conftest import build_survey, form_data, lti_login, survey_url
+from tests.factories import UserFactory
+from tests.surveys.conftest import build_survey, form_data, lti_login, survey_url
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,7 @@ from courses.models import Answer, Feedback, FeedbackSource, SurveyResponse
 from courses.signals import feedback_created
 from courses.surveys.identity import make_invitation, respondent_from_invitation
 from courses.surveys.services import AlreadyResponded, SurveyNotOpen, submit_survey_response
-
-from .conftest import build_survey, form_data, lti_login, survey_url
+from tests.surveys.conftest import build_survey, form_data, lti_login, survey_url
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ import pytest
 
 from courses.models import SurveyResponse
 from courses.surveys.identity import make_invitation
-
-from .conftest import build_survey
+from tests.surveys.conftest import build_survey
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eduplatform.errors import DomainError
-from eduplatform.workers import start_worker_hint, workers_consuming
-
-from ...models import ClassificationRun
-from ...selectors import active_version_for
-from ...services.classification import (
+from classifiers.classification.services import (
     active_runs,
     classification_coverage,
     pending_feedback,
     run_classification_inline,
     start_classification_run,
 )
-from ...services.schemas import schema_for_course
-from ._jobs import course_or_exit, finish, render, require_worker, wait_for
+from classifiers.labelling.schemas import schema_for_course
+from classifiers.management.commands._cli import course_or_exit, finish, render, require_worker, wait_for
+from classifiers.models import ClassificationRun
+from classifiers.selectors import active_version_for
+from eduplatform.errors import DomainError
+from eduplatform.workers import start_worker_hint, workers_consuming
 
 
 class Command(BaseCommand):

@@ -7,10 +7,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from ...selectors import active_version_for
-from ...services.classification import classification_coverage
-from ...services.schemas import schema_for_course
-from ._jobs import course_or_exit
+from classifiers.classification.services import classification_coverage
+from classifiers.labelling.schemas import schema_for_course
+from classifiers.management.commands._cli import course_or_exit
+from classifiers.selectors import active_version_for
 
 BASE_URL = "http://127.0.0.1:8000"
 

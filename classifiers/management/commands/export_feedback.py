@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ...exports import write_feedback_csv
-from ._jobs import course_or_exit
+from classifiers.imports.exports import write_feedback_csv
+from classifiers.management.commands._cli import course_or_exit
 
 
 class Command(BaseCommand):

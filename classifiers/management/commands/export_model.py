@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import registry
-from ...models import ModelVersion
+from classifiers import registry
+from classifiers.models import ModelVersion
 
 
 class Command(BaseCommand):

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from classifiers.imports.services import import_feedback_file
+from classifiers.models import SchemaKind
 from courses.importers import ROW_NUMBER, ImportOptions
 from eduplatform.errors import DomainError
-
-from ...models import SchemaKind
-from ...services.imports import import_feedback_file
 
 KINDS = {"single": SchemaKind.SINGLE, "multi": SchemaKind.MULTI, "ordinal": SchemaKind.ORDINAL}
 

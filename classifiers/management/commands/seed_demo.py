@@ -12,11 +12,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 
+from classifiers.demo.data import COURSE_CODE, COURSE_TITLE, TERM, demo_comments
+from classifiers.imports.services import import_feedback_file
 from courses.importers import ImportOptions
 from courses.models import CourseMembership, Role
-
-from ...demo.data import COURSE_CODE, COURSE_TITLE, TERM, demo_comments
-from ...services.imports import import_feedback_file
 
 LABELLED_SHARE = 0.4  # the demo's staff have labelled part of the comments; the model does the rest
 

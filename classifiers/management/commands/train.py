@@ -7,13 +7,19 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from classifiers.labelling.schemas import schema_for_course
+from classifiers.management.commands._cli import (
+    ProgressPrinter,
+    course_or_exit,
+    finish,
+    render,
+    require_worker,
+    wait_for,
+)
+from classifiers.models import TrainingRun
+from classifiers.training.services import current_version_for_data, run_training, start_training_run
 from eduplatform.errors import DomainError
 from eduplatform.workers import start_worker_hint, workers_consuming
-
-from ...models import TrainingRun
-from ...services.schemas import schema_for_course
-from ...services.training import current_version_for_data, run_training, start_training_run
-from ._jobs import ProgressPrinter, course_or_exit, finish, render, require_worker, wait_for
 
 
 class Command(BaseCommand):

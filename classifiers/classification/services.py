@@ -1,0 +1,316 @@
+"""Classifying feedback with the active version: batch runs (chunked tasks), on arrival, and the sweep.
+
+Idempotent by construction: a version predicts an item at most once (unique constraint, conflicts
+ignored), and every pass classifies only what has neither a prediction nor a skip from that version,
+so a crash, a redelivered task or a restart simply continues.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from classifiers import registry
+from classifiers.ml.serving import Predictor
+from classifiers.models import ClassificationRun, ModelVersion, Prediction, PredictionSkip
+from classifiers.selectors import active_version_for, schemas_for_course
+from courses.models import Course, Feedback
+from eduplatform.errors import BrokerUnavailable, DomainError
+from eduplatform.jobs import ACTIVE_STATUSES, FINAL_STATUSES, JobStatus, claim_job, finish_job, heartbeat
+
+logger = logging.getLogger(__name__)
+
+# What an unreachable broker raises (kombu wraps most; the Redis result backend raises its own). Only
+# these mean "saved, the sweep queues it later": any other error is a bug and must not pass for an outage.
+BROKER_ERRORS = (KombuOperationalError, RedisConnectionError, RedisTimeoutError, OSError)
+# Longer than any honest wait in the `inference` queue (a 1,000-chunk backlog ahead takes minutes on a
+# few workers), so only runs whose messages are gone are failed by the sweep.
+QUEUED_RUN_TIMEOUT_S = 3600
+EMPTY_REASON = "no text to classify (empty or whitespace only after redaction)"
+_PREDICTORS: OrderedDict[tuple[int, bool], Predictor] = OrderedDict()
+
+
+def predictor_for(version: ModelVersion) -> Predictor:
+    """A loaded model per worker process (the two most recently used versions stay in memory)."""
+    key = (version.pk, version.use_int8)
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = Predictor(
+            registry.absolute(version.path), use_int8=version.use_int8, batch_size=settings.INFERENCE_BATCH_SIZE,
+            threads=settings.INFERENCE_THREADS or None,
+        )
+        logger.info("loaded %s for serving: %s backend, %d threads", version, _PREDICTORS[key].backend,
+                    _PREDICTORS[key].threads)
+        while len(_PREDICTORS) > 2:
+            _PREDICTORS.popitem(last=False)
+    _PREDICTORS.move_to_end(key)
+    return _PREDICTORS[key]
+
+
+def scope_courses(version: ModelVersion, course: Course | None = None) -> QuerySet[Course]:
+    """Courses whose predictions come from `version`: its course, or those falling back to it."""
+    if version.course_id is not None:
+        return Course.objects.filter(pk=version.course_id)
+    own = ModelVersion.objects.filter(schema=version.schema, is_active=True, course__isnull=False)
+    courses = Course.objects.exclude(pk__in=own.values("course_id"))
+    return courses.filter(pk=course.pk) if course is not None else courses
+
+
+def pending_feedback(version: ModelVersion, *, course: Course | None = None) -> QuerySet[Feedback]:
+    """Feedback in the version's scope with neither a prediction nor a skip from it."""
+    done = Prediction.objects.filter(feedback=OuterRef("pk"), model_version=version)
+    skipped = PredictionSkip.objects.filter(feedback=OuterRef("pk"), model_version=version)
+    return Feedback.objects.filter(course__in=scope_courses(version, course)).filter(~Exists(done), ~Exists(skipped))
+
+
+def chunk_size() -> int:
+    return settings.CLASSIFY_CHUNK_SIZE
+
+
+class QueryTimer:
+    """Wall time spent in database queries on this connection (a `connection.execute_wrapper`)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):  # noqa: ANN001, ANN204 - Django's wrapper signature
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def classification_coverage(version: ModelVersion, *, course: Course | None = None) -> dict[str, int]:
+    """How much of the version's scope it has covered: comments, classified, skipped (no text), pending."""
+    scope = Feedback.objects.filter(course__in=scope_courses(version, course))
+    total = scope.count()
+    classified = Prediction.objects.filter(model_version=version, feedback__in=scope).count()
+    skipped = PredictionSkip.objects.filter(model_version=version, feedback__in=scope).count()
+    return {"comments": total, "classified": classified, "skipped": skipped, "pending": total - classified - skipped}
+
+
+def active_runs(version: ModelVersion, *, course: Course | None = None) -> QuerySet[ClassificationRun]:
+    """Queued or running runs of `version` that cover `course` (its own, or scope-wide ones)."""
+    runs = ClassificationRun.objects.filter(model_version=version, status__in=ACTIVE_STATUSES)
+    return runs.filter(Q(course=course) | Q(course__isnull=True)) if course is not None else runs
+
+
+@dataclass
+class ClassifyResult:
+    classified: int = 0
+    skipped: int = 0
+    truncated: int = 0
+    read: int = 0  # pending rows fetched (inserts can be fewer when another delivery got there first)
+    model_s: float = 0.0  # tokenising + the model + decoding; the rest of a chunk's time is the database
+
+    def add(self, other: ClassifyResult) -> None:
+        self.classified += other.classified
+        self.skipped += other.skipped
+        self.truncated += other.truncated
+        self.read += other.read
+        self.model_s += other.model_s
+
+
+def classify_pending(
+    model_version: ModelVersion, *, course: Course | None = None, limit: int | None = None,
+    id_range: tuple[int, int] | None = None, feedback_ids: Sequence[int] | None = None,
+) -> ClassifyResult:
+    """Classify up to `limit` (default: one chunk) pending items, optionally within an id range or a list of ids."""
+    qs = pending_feedback(model_version, course=course)
+    if id_range is not None:
+        qs = qs.filter(pk__gte=id_range[0], pk__lte=id_range[1])
+    if feedback_ids is not None:
+        qs = qs.filter(pk__in=list(feedback_ids))
+    rows = list(qs.order_by("pk").values_list("pk", "redacted_text")[: limit or chunk_size()])
+    empty = [pk for pk, text in rows if _blank(text)]
+    rows = [(pk, text) for pk, text in rows if not _blank(text)]
+    result = ClassifyResult(skipped=len(empty), read=len(empty) + len(rows))
+    started = time.perf_counter()
+    outputs, truncated = predictor_for(model_version).predict([t for _, t in rows]) if rows else ([], [])
+    result.model_s = time.perf_counter() - started
+    labels = dict(model_version.schema.labels.values_list("name", "pk"))
+    with transaction.atomic():
+        result.classified = _insert_predictions(model_version, [pk for pk, _ in rows], outputs, truncated, labels)
+        if empty:
+            PredictionSkip.objects.bulk_create(
+                [PredictionSkip(feedback_id=pk, model_version=model_version, reason=EMPTY_REASON) for pk in empty],
+                ignore_conflicts=True,
+            )
+    result.truncated = sum(truncated)
+    return result
+
+
+# str.strip() keeps zero-width and BOM characters, which the tokenizer drops: text made only of them is blank.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _blank(text: str) -> bool:
+    return not text.strip().strip(_INVISIBLE).strip()
+
+
+def _insert_predictions(
+    version: ModelVersion, feedback_ids: list[int], outputs: list, truncated: list[bool], labels: dict[str, int],
+) -> int:
+    """One INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING: a single round trip and no model
+    instances per row (bulk_create spent more time building objects than the database spent inserting).
+    Returns the rows actually inserted, so a concurrent duplicate is not counted twice."""
+    if not feedback_ids:
+        return 0
+    table = Prediction._meta.db_table
+    sql = f"""
+        INSERT INTO {table} (feedback_id, schema_id, model_version_id, label_id, label_names, scores,
+                             confidence, truncated, created_at)
+        SELECT u.f, %s, %s, u.l, u.n::jsonb, u.s::jsonb, u.c, u.t, now()
+        FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::float8[], %s::bool[])
+             AS u(f, l, n, s, c, t)
+        ON CONFLICT (feedback_id, model_version_id) DO NOTHING
+    """  # noqa: S608 - the table name is ours; every value is a parameter
+    params = [
+        version.schema_id, version.pk, feedback_ids, [labels.get(out.labels[0]) for out in outputs],
+        [json.dumps(out.labels) for out in outputs], [json.dumps(out.scores) for out in outputs],
+        [out.confidence for out in outputs], list(truncated),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _chunks(ids: list[int]) -> list[tuple[int, int]]:
+    size = chunk_size()
+    return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+
+
+def start_classification_run(
+    model_version: ModelVersion, *, course: Course | None = None, actor: AbstractBaseUser | None = None,
+    dispatch: bool = True,
+) -> ClassificationRun:
+    """Cut the version's backlog into id-range chunks, one `inference` task each, queued on commit."""
+    if not model_version.is_active:
+        raise DomainError(f"{model_version} is not active; activate it before classifying with it")
+    ids = list(pending_feedback(model_version, course=course).order_by("pk").values_list("pk", flat=True))
+    chunks = _chunks(ids)
+    with transaction.atomic():
+        run = ClassificationRun.objects.create(
+            model_version=model_version, course=course, actor=actor, chunks_total=len(chunks),
+            progress={"pending": len(ids)},
+        )
+        if not chunks:
+            finish_job(ClassificationRun, run.pk, JobStatus.SUCCEEDED)
+        elif dispatch:
+            transaction.on_commit(lambda: _enqueue_chunks(run.pk, chunks))
+    run.refresh_from_db()
+    return run
+
+
+def _enqueue_chunks(run_id: int, chunks: list[tuple[int, int]]) -> None:
+    from classifiers.tasks import classify_batch_task
+
+    try:
+        for lo, hi in chunks:
+            classify_batch_task.apply_async((run_id, lo, hi), retry=False)
+    except BROKER_ERRORS as exc:  # the sweep classifies the backlog later
+        finish_job(ClassificationRun, run_id, JobStatus.FAILED, error=f"could not queue: {exc}")
+        raise BrokerUnavailable(f"classification run {run_id} could not be queued: broker unreachable") from exc
+
+
+def run_classification_chunk(run_id: int, lo: int, hi: int) -> ClassificationRun:
+    """One chunk of a run (worker side); running it twice is harmless."""
+    claim_job(ClassificationRun, run_id)  # the first chunk claims; the others find it running
+    run = ClassificationRun.objects.select_related("model_version__schema", "course").get(pk=run_id)
+    if run.status in FINAL_STATUSES:
+        return run
+    total, timer, started = ClassifyResult(), QueryTimer(), time.perf_counter()
+    with connection.execute_wrapper(timer):
+        while True:
+            part = classify_pending(run.model_version, course=run.course, id_range=(lo, hi))
+            total.add(part)
+            heartbeat(ClassificationRun, run_id)
+            if part.read < chunk_size():
+                break
+        # Where the time goes, summed over chunks (and workers) in the run's progress: bench/inference.py
+        # reports the database share from it. jsonb arithmetic in one UPDATE, so concurrent chunks add up.
+        timings = {"wall_s": time.perf_counter() - started, "db_s": timer.seconds, "model_s": total.model_s,
+                   "truncated": total.truncated}
+        ClassificationRun.objects.filter(pk=run_id).update(
+            classified=F("classified") + total.classified, skipped=F("skipped") + total.skipped,
+            chunks_done=F("chunks_done") + 1, progress=_add_to_progress(timings),
+        )
+    run.refresh_from_db()
+    if run.chunks_done >= run.chunks_total:
+        finish_job(ClassificationRun, run_id, JobStatus.SUCCEEDED)
+        run.refresh_from_db()
+    return run
+
+
+def _add_to_progress(amounts: dict[str, float]) -> RawSQL:
+    terms = ", ".join(f"'{key}', COALESCE((progress->>'{key}')::float8, 0) + %s" for key in amounts)
+    return RawSQL(f"progress || jsonb_build_object({terms})", list(amounts.values()))  # noqa: S611 - keys are ours
+
+
+def run_classification_inline(run: ClassificationRun) -> ClassificationRun:
+    """All chunks of a run in this process (manage.py classify --inline)."""
+    ids = list(pending_feedback(run.model_version, course=run.course).order_by("pk").values_list("pk", flat=True))
+    for lo, hi in _chunks(ids) or [(0, 0)]:
+        run = run_classification_chunk(run.pk, lo, hi)
+    finish_job(ClassificationRun, run.pk, JobStatus.SUCCEEDED)
+    run.refresh_from_db()
+    return run
+
+
+def classify_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
+    """On arrival: queue the new items for each active version of the course's schemas."""
+    from classifiers.tasks import classify_feedback_task
+
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        return
+    for schema in schemas_for_course(course):
+        version = active_version_for(schema, course)
+        if version is None:
+            continue
+        ids, size = list(feedback_ids), chunk_size()
+        try:
+            for i in range(0, len(ids), size):
+                classify_feedback_task.apply_async((version.pk, ids[i : i + size]), retry=False)
+        except BROKER_ERRORS:  # the items are saved; the periodic sweep classifies them later
+            logger.warning("broker unreachable: %d new items wait for the sweep", len(feedback_ids), exc_info=True)
+
+
+def sweep_unclassified() -> dict[str, int]:
+    """Start a run for every active version with a backlog and no run in progress (Celery beat).
+
+    A run still queued after QUEUED_RUN_TIMEOUT_S lost its messages (e.g. Redis restarted without
+    persistence): it is failed, so it no longer blocks its version's backlog.
+    """
+    now = timezone.now()
+    lost = ClassificationRun.objects.filter(
+        status=JobStatus.QUEUED, created_at__lt=now - timedelta(seconds=QUEUED_RUN_TIMEOUT_S)
+    ).update(status=JobStatus.FAILED, finished_at=now, error=(
+        f"no worker started it within {QUEUED_RUN_TIMEOUT_S // 60} minutes (its tasks were lost); "
+        "the sweep queued the backlog again"))
+    started = 0
+    for version in ModelVersion.objects.filter(is_active=True).select_related("schema", "course"):
+        busy = ClassificationRun.objects.filter(model_version=version, status__in=ACTIVE_STATUSES).exists()
+        if not busy and pending_feedback(version).exists():
+            try:
+                start_classification_run(version, actor=None)
+            except BrokerUnavailable:
+                logger.warning("sweep: broker unreachable; %s waits for the next sweep", version)
+                continue
+            started += 1
+    return {"runs_started": started, "lost_runs_failed": lost}

@@ -1,0 +1,196 @@
+"""Importing feedback files, with their labels, all-or-nothing.
+
+Labels need schemas, which live here, so the label-aware import sits in classifiers and uses the
+courses services for the feedback itself (imports point one way: classifiers → courses).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from classifiers.labelling.schemas import add_labels, schema_for_course
+from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema, SchemaKind
+from courses.importers import ImportOptions, ImportRejected, ImportRow, detect_format, parse_rows
+from courses.models import Course, ImportJob
+from courses.selectors import existing_external_ids
+from courses.services import bulk_create_feedback, ensure_modules, get_or_create_course
+from eduplatform.jobs import JobStatus, claim_job, finish_job
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    course: Course
+    rows: int
+    created: int
+    skipped_existing: int
+    annotations: int
+    schema: str | None
+
+    def as_dict(self) -> dict:
+        return {
+            "course": self.course.code, "rows": self.rows, "created": self.created,
+            "skipped_existing": self.skipped_existing, "annotations": self.annotations, "schema": self.schema,
+        }
+
+
+def import_feedback_file(
+    course_code: str,
+    data: bytes,
+    *,
+    filename: str,
+    options: ImportOptions,
+    fmt: str | None = None,
+    schema_name: str = "sentiment",
+    create_labels: bool = False,
+    schema_kind: str = SchemaKind.SINGLE,
+    course_title: str | None = None,
+    actor: AbstractBaseUser | None = None,
+    import_job: ImportJob | None = None,
+) -> ImportResult:
+    """Parse and import a whole file in one transaction; the first bad row aborts and nothing is written.
+
+    Rows whose id already exists in the course are skipped, so importing the same file twice is safe.
+    """
+    options = dataclasses.replace(options, max_chars=settings.FEEDBACK_MAX_CHARS)
+    rows = parse_rows(data, fmt or detect_format(filename), options, tz=timezone.get_current_timezone())
+    if import_job is not None:
+        ImportJob.objects.filter(pk=import_job.pk).update(
+            progress={"phase": "writing to the database", "rows": len(rows)}
+        )
+    with transaction.atomic():
+        course, _ = get_or_create_course(course_code, title=course_title)
+        schema = None
+        if options.label_col:
+            schema = _schema_for_labels(course, schema_name, create_labels=create_labels, kind=schema_kind)
+            labels = _labels_by_name(schema, rows, options, create_labels=create_labels)
+        ids = [r.external_id for r in rows if r.external_id is not None]
+        existing = existing_external_ids(course, ids) if ids else set()
+        new_rows = [r for r in rows if r.external_id is None or r.external_id not in existing]
+        modules = ensure_modules(course, (r.module for r in new_rows if r.module))
+        feedback = bulk_create_feedback(course, new_rows, modules=modules, import_job=import_job)
+        annotation_count = 0
+        if schema is not None:
+            annotation_count = _create_import_annotations(schema, new_rows, feedback, labels)
+    return ImportResult(
+        course=course, rows=len(rows), created=len(feedback), skipped_existing=len(rows) - len(new_rows),
+        annotations=annotation_count, schema=schema.name if schema else None,
+    )
+
+
+def _schema_for_labels(course: Course, name: str, *, create_labels: bool, kind: str) -> LabelSchema:
+    schema = schema_for_course(course, name)
+    if schema is not None:
+        return schema
+    if not create_labels:
+        raise ImportRejected(
+            None, None, f'course {course.code} has no label schema "{name}"; pass --create-labels to create it'
+        )
+    if kind not in SchemaKind.values:
+        raise ImportRejected(None, None, f"{kind!r} is not a schema kind ({', '.join(SchemaKind.values)})")
+    return LabelSchema.objects.create(course=course, name=name, kind=kind)
+
+
+def _labels_by_name(
+    schema: LabelSchema, rows: list[ImportRow], options: ImportOptions, *, create_labels: bool
+) -> dict[str, Label]:
+    labels = {label.name: label for label in schema.labels.all()}
+    new_names: list[str] = []
+    for row in rows:
+        if len(row.labels) > 1 and schema.kind != SchemaKind.MULTI:
+            raise ImportRejected(
+                row.line, options.label_col,
+                f'{len(row.labels)} labels given but schema "{schema.name}" is {schema.get_kind_display()}',
+            )
+        for name in row.labels:
+            if name in labels or name in new_names:
+                continue
+            if not create_labels:
+                known = ", ".join(labels) or "no labels yet"
+                raise ImportRejected(
+                    row.line, options.label_col,
+                    f'"{name}" is not a label of schema "{schema.name}" ({known}); '
+                    "fix the value or pass --create-labels",
+                )
+            new_names.append(name)
+    labels.update({label.name: label for label in add_labels(schema, new_names)})
+    return labels
+
+
+def _create_import_annotations(
+    schema: LabelSchema, rows: list[ImportRow], feedback: list, labels: dict[str, Label]
+) -> int:
+    labelled = [(row, fb) for row, fb in zip(rows, feedback, strict=True) if row.labels]
+    annotations = Annotation.objects.bulk_create(
+        [Annotation(feedback=fb, schema=schema, source=AnnotationSource.IMPORT) for _, fb in labelled],
+        batch_size=2000,
+    )
+    AnnotationLabel.objects.bulk_create(
+        [
+            AnnotationLabel(annotation=annotation, label=labels[name])
+            for annotation, (row, _) in zip(annotations, labelled, strict=True)
+            for name in row.labels
+        ],
+        batch_size=5000,
+    )
+    return len(annotations)
+
+
+# --- Import jobs (uploads that run on the worker) ---------------------------------------------------
+
+
+def create_import_job(
+    course_code: str, *, filename: str, data: bytes, options: dict, actor: AbstractBaseUser | None
+) -> ImportJob:
+    """Store the upload and queue it; the job row is the user's handle on progress and errors."""
+    from classifiers.tasks import run_import_task
+
+    upload_dir = Path(settings.IMPORT_UPLOAD_DIR)
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
+    path = upload_dir / f"{stamp}-{Path(filename).name}"
+    path.write_bytes(data)
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            course_code=course_code, file_path=str(path), original_name=Path(filename).name,
+            options=options, actor=actor,
+        )
+        transaction.on_commit(lambda: run_import_task.apply_async(args=[job.pk], task_id=f"import-{job.pk}"))
+    return job
+
+
+def run_import_job(job_id: int) -> ImportJob:
+    """Worker side of an import job: claim, import, record the outcome (a rejection is a failed job)."""
+    job = ImportJob.objects.get(pk=job_id)
+    if not claim_job(ImportJob, job_id):
+        return job
+    opts = dict(job.options)
+    # Progress is written outside the import's transaction, which commits only at the end.
+    ImportJob.objects.filter(pk=job_id).update(progress={"phase": "reading and validating the file"})
+    try:
+        result = import_feedback_file(
+            job.course_code,
+            Path(job.file_path).read_bytes(),
+            filename=job.original_name,
+            options=ImportOptions(**opts.get("columns", {})),
+            schema_name=opts.get("schema", "sentiment"),
+            create_labels=opts.get("create_labels", False),
+            schema_kind=opts.get("schema_kind", SchemaKind.SINGLE),
+            actor=job.actor,
+            import_job=job,
+        )
+    except ImportRejected as exc:
+        finish_job(ImportJob, job_id, JobStatus.FAILED, error=str(exc))
+    else:
+        finish_job(
+            ImportJob, job_id, JobStatus.SUCCEEDED, rows_imported=result.created,
+            annotations_imported=result.annotations, progress=result.as_dict(),
+        )
+    job.refresh_from_db()
+    return job

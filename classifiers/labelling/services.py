@@ -1,0 +1,97 @@
+"""Recording annotations: one current annotation per annotator per item, history kept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from classifiers.models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationSource,
+    Label,
+    LabelSchema,
+    ModelVersion,
+    SchemaKind,
+)
+from courses.models import Feedback
+from eduplatform.errors import DomainError
+
+
+class AnnotationRejected(DomainError):
+    pass
+
+
+def validate_label_choice(schema: LabelSchema, labels: Sequence[Label]) -> None:
+    if not labels:
+        raise AnnotationRejected("choose at least one label")
+    if any(label.schema_id != schema.pk for label in labels):
+        raise AnnotationRejected(f'a chosen label is not part of schema "{schema.name}"')
+    if schema.kind != SchemaKind.MULTI and len(labels) > 1:
+        raise AnnotationRejected(f'schema "{schema.name}" is {schema.get_kind_display()}: choose exactly one label')
+
+
+def record_annotation(
+    feedback: Feedback,
+    schema: LabelSchema,
+    labels: Sequence[Label],
+    *,
+    actor: AbstractBaseUser,
+    suggested_by: ModelVersion | None = None,
+) -> Annotation:
+    """Save `actor`'s labels for `feedback`; their previous annotation stays as history.
+
+    `suggested_by` records that the person confirmed that model version's suggestion: the annotation is
+    still theirs (a human one); the version is kept so we can tell how often suggestions are accepted.
+    """
+    if schema.course_id not in (None, feedback.course_id):
+        raise AnnotationRejected("the schema belongs to another course")
+    if suggested_by is not None and suggested_by.schema_id != schema.pk:
+        raise AnnotationRejected("the suggesting model version belongs to another schema")
+    validate_label_choice(schema, labels)
+    with transaction.atomic():
+        Annotation.objects.filter(
+            feedback=feedback, schema=schema, annotator=actor, source=AnnotationSource.HUMAN, is_current=True
+        ).update(is_current=False)
+        annotation = Annotation.objects.create(
+            feedback=feedback, schema=schema, annotator=actor, source=AnnotationSource.HUMAN,
+            suggested_by=suggested_by,
+        )
+        AnnotationLabel.objects.bulk_create(AnnotationLabel(annotation=annotation, label=lb) for lb in labels)
+    return annotation
+
+
+def undo_annotation(annotation: Annotation, *, actor: AbstractBaseUser) -> Annotation | None:
+    """Take back `actor`'s latest annotation of an item: it is deleted and their previous one (if any)
+    becomes current again. Returns the restored annotation. Only one's own current annotation can be undone.
+    """
+    if annotation.annotator_id != actor.pk or annotation.source != AnnotationSource.HUMAN:
+        raise AnnotationRejected("you can only undo your own annotations")
+    if not annotation.is_current:
+        raise AnnotationRejected("this annotation was already replaced; relabel the item instead")
+    with transaction.atomic():
+        previous = (
+            Annotation.objects.select_for_update()
+            .filter(feedback_id=annotation.feedback_id, schema_id=annotation.schema_id, annotator=actor,
+                    source=AnnotationSource.HUMAN, is_current=False)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        annotation.delete()
+        if previous is not None:
+            previous.is_current = True
+            previous.save(update_fields=["is_current", "updated_at"])
+    return previous
+
+
+def settle_disagreement(
+    feedback: Feedback, schema: LabelSchema, labels: Sequence[Label], *, actor: AbstractBaseUser
+) -> Annotation:
+    """The schema's designated reviewer settles an item; under the reviewer policy their label wins."""
+    if schema.reviewer_id is None:
+        raise AnnotationRejected(f'schema "{schema.name}" has no reviewer; set one on the schema page first')
+    if schema.reviewer_id != actor.pk:
+        raise AnnotationRejected(f'only the reviewer of schema "{schema.name}" can settle disagreements')
+    return record_annotation(feedback, schema, labels, actor=actor)

@@ -1,0 +1,392 @@
+"""Report selectors: `module_report` is the one way out of the report numbers (page, CSV, admin, API).
+
+Privacy is applied here, on the server, for every caller (superusers included):
+- a module (or a module's week) with fewer labelled responses than the minimum group size shows no
+  breakdown; its cell says "fewer than N responses" (N: the course's minimum, or a stricter survey's);
+- secondary suppression: when a module's hidden weeks add up to fewer than N, more weeks are hidden, so the
+  module total minus its shown weeks never reveals a small group;
+- the course average and the course trend are sums over the shown cells only, for the same reason;
+- representative comments appear only for a module and label with at least N responses each; they are
+  redacted text without author, time or id, so anonymous respondents cannot be singled out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date, datetime, timedelta
+
+from django.core.cache import cache
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
+
+from classifiers.models import Label, LabelSchema, ModelVersion
+from classifiers.reports.models import Alert, ReportCell, ReportComment, ReportSettings
+from classifiers.reports.summary import VersionChoice, ensure_summary, version_for_reports
+from courses.models import Course, Module, Survey, SurveyResponse
+
+COMMENTS_SHOWN = 3
+REPORT_CACHE_S = 3600  # entries are keyed by every input, so the TTL only bounds memory
+
+
+@dataclass(frozen=True)
+class LabelShare:
+    label: str
+    count: int
+    share: float
+    course_share: float | None = None  # course average over shown modules
+
+    @property
+    def diff_points(self) -> float | None:
+        return None if self.course_share is None else round((self.share - self.course_share) * 100, 1)
+
+
+@dataclass(frozen=True)
+class WeekCell:
+    week: date
+    shown: bool
+    labelled: int | None  # None when hidden
+    shares: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comment:
+    label: str
+    text: str
+    confidence: float
+    human: bool
+
+
+@dataclass(frozen=True)
+class ModuleRow:
+    module_id: int | None
+    title: str
+    min_group_size: int
+    shown: bool
+    note: str  # why the breakdown is hidden; empty when shown
+    responses: int | None
+    labelled: int | None
+    distribution: list[LabelShare]
+    trend: list[WeekCell]
+    comments: dict[str, list[Comment]]
+    respondents: int | None = None  # survey respondents, when the module has surveys
+    response_rate: float | None = None  # respondents / enrolled students, when both are known
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    name: str
+    number: int
+    trained_at: datetime | None
+    f1_macro: float | None
+    baseline_f1_macro: float | None
+    beats_baseline: bool
+    used: bool
+    override_by: str | None
+    override_reason: str | None
+    override_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    module: str
+    week: date
+    share: float
+    previous_share: float
+    count: int
+
+
+@dataclass(frozen=True)
+class ModuleReport:
+    course_code: str
+    course_title: str
+    schema: str
+    labels: list[tuple[str, str]]  # (name, colour) in schema order
+    min_group_size: int
+    since: date | None
+    until: date | None
+    weeks: list[date]
+    version: VersionInfo | None
+    total_responses: int
+    labelled_by_humans: int
+    modules: list[ModuleRow]
+    course_average: list[LabelShare]
+    course_trend: list[WeekCell]
+    alerts: list[AlertInfo]
+    built_at: datetime | None
+    cache_key: str = ""  # changes whenever any input of the report changes
+
+    def as_dict(self) -> dict:
+        """Plain JSON-ready data for the API (dates as ISO strings)."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def _canonical(inputs: tuple) -> str:
+    """A stable text of the key inputs. Not repr(): an aware datetime's repr names its tzinfo class, which
+    differs between a value just written (datetime.timezone.utc) and the same value read back from Postgres
+    (zoneinfo UTC), so the request after a rebuild missed the cache it had just filled."""
+    return json.dumps(_jsonable(inputs), sort_keys=True)
+
+
+def fewer_than(n: int, what: str = "responses") -> str:
+    return f"fewer than {n} {what}"
+
+
+def week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def report_key(course: Course, schema: LabelSchema, *, since: date | None = None,
+               until: date | None = None) -> str:
+    """The cache key of the report: reads only the cheap inputs (a page whose rendering is cached under
+    this key need not load the report itself, which is ~2,000 objects to unpickle at 40 modules)."""
+    return module_report(course, schema, since=since, until=until, key_only=True)
+
+
+def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
+                  until: date | None = None, key_only: bool = False) -> ModuleReport:
+    """The per-module report of `course` under `schema`, privacy applied; weeks filter by their Monday.
+
+    The cheap inputs (summary watermarks, modules, surveys, alerts, settings) are read on every call and
+    form the cache key; the heavy part (cells, comments, trends) is cached under it, so any change of an
+    input is a new key, never a stale report.
+    """
+    choice = version_for_reports(course, schema)
+    snapshot = ensure_summary(course, schema, choice.used)
+    labels = list(Label.objects.filter(schema=schema).order_by("position").values_list("id", "name", "color"))
+    modules = list(Module.objects.filter(course=course).order_by("position", "title").values_list("id", "title"))
+    minimums, respondents = _survey_facts(course, since, until)
+    enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
+    alerts = _alerts(course, schema, since, until)
+    version = _version_info(choice)
+    inputs = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
+              course.min_group_size, schema.name, since, until, labels, modules, minimums, respondents, enrolled,
+              alerts, version)
+    key = "report:" + hashlib.sha256(_canonical(inputs).encode()).hexdigest()
+    if key_only:
+        return key
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    names = {pk: name for pk, name, _ in labels}
+    cells = ReportCell.objects.filter(snapshot=snapshot)
+    if since:
+        cells = cells.filter(week__gte=week_of(since))
+    if until:
+        cells = cells.filter(week__lte=until)
+    rows = list(cells.values_list("module_id", "week", "label_id", "count", "human_count"))
+    weeks = _week_range(rows)
+    counts = _tally(rows, names)
+    module_rows = [
+        _module_row(mid, title, counts, names, weeks, max(course.min_group_size, minimums.get(mid, 0)),
+                    respondents.get(mid), enrolled)
+        for mid, title in modules + ([(None, "(no module)")] if counts["modules"].get(None) else [])
+    ]
+    module_rows = _with_comments(snapshot.pk, module_rows, names, since, until)
+    average = _course_average(module_rows, names)
+    module_rows = [_compare(row, average) for row in module_rows]
+    report = ModuleReport(
+        course_code=course.code, course_title=course.title, schema=schema.name,
+        labels=[(name, color) for _, name, color in labels], min_group_size=course.min_group_size,
+        since=since, until=until, weeks=weeks, version=version,
+        total_responses=sum(r[3] for r in rows), labelled_by_humans=sum(r[4] for r in rows),
+        modules=module_rows, course_average=average,
+        course_trend=_course_trend(module_rows, weeks, names, course.min_group_size),
+        alerts=alerts, built_at=snapshot.built_at, cache_key=key,
+    )
+    cache.set(key, report, REPORT_CACHE_S)
+    return report
+
+
+def _survey_facts(course: Course, since: date | None, until: date | None) -> tuple[dict, dict]:
+    """Per module: the strictest survey minimum group size, and the number of survey respondents."""
+    minimums: dict[int, int] = {}
+    for module_id, minimum in Survey.objects.filter(course=course, module__isnull=False, min_group_size__isnull=False
+                                                    ).values_list("module_id", "min_group_size"):
+        minimums[module_id] = max(minimums.get(module_id, 0), minimum)
+    responses = SurveyResponse.objects.filter(survey__course=course, survey__module__isnull=False)
+    if since:
+        responses = responses.filter(submitted_at__date__gte=week_of(since))
+    if until:
+        responses = responses.filter(submitted_at__date__lt=week_of(until) + timedelta(days=7))
+    per_module = responses.values("survey__module_id").annotate(n=Count("id"))
+    respondents = dict(per_module.values_list("survey__module_id", "n"))
+    return minimums, respondents
+
+
+def _week_range(rows: list[tuple]) -> list[date]:
+    if not rows:
+        return []
+    first, last = min(r[1] for r in rows), max(r[1] for r in rows)
+    return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
+def _tally(rows: list[tuple], names: dict[int, str]) -> dict:
+    modules: dict = defaultdict(lambda: defaultdict(int))  # module → label name (or None) → count
+    weekly: dict = defaultdict(lambda: defaultdict(int))  # (module, week) → label name → count
+    for module_id, week, label_id, count, _ in rows:
+        name = names.get(label_id)
+        modules[module_id][name] += count
+        if name is not None:
+            weekly[(module_id, week)][name] += count
+    return {"modules": modules, "weekly": weekly}
+
+
+def _distribution(counts: dict[str, int], names: dict[int, str]) -> list[LabelShare]:
+    total = sum(counts.get(n, 0) for n in names.values())
+    return [LabelShare(n, counts.get(n, 0), counts.get(n, 0) / total if total else 0.0) for n in names.values()]
+
+
+def _module_row(module_id: int | None, title: str, counts: dict, names: dict[int, str], weeks: list[date],
+                minimum: int, respondents: int | None, enrolled: int | None) -> ModuleRow:
+    by_label = counts["modules"].get(module_id, {})
+    responses = sum(by_label.values())
+    labelled = responses - by_label.get(None, 0)
+    if responses < minimum:
+        return ModuleRow(module_id, title, minimum, False, fewer_than(minimum), None, None, [], [], {})
+    if labelled < minimum:
+        return ModuleRow(module_id, title, minimum, False, fewer_than(minimum, "labelled responses"),
+                         responses, None, [], [], {})
+    rate = respondents / enrolled if (respondents is not None and enrolled) else None
+    return ModuleRow(
+        module_id, title, minimum, True, "", responses, labelled, _distribution(by_label, names),
+        _module_trend(module_id, counts["weekly"], weeks, minimum, list(names.values())), {},
+        respondents=respondents if respondents is not None and respondents >= minimum else None,
+        response_rate=rate if respondents is not None and respondents >= minimum else None,
+    )
+
+
+def _module_trend(module_id: int | None, weekly: dict, weeks: list[date], minimum: int,
+                  order: list[str]) -> list[WeekCell]:
+    totals = {w: sum(weekly.get((module_id, w), {}).values()) for w in weeks}
+    hidden = {w for w, n in totals.items() if 0 < n < minimum}
+    # Secondary suppression: hidden weeks must add up to at least `minimum`, else total - shown = a small group.
+    while 0 < sum(totals[w] for w in hidden) < minimum:
+        shown = sorted((n, w) for w, n in totals.items() if n >= minimum and w not in hidden)
+        if not shown:
+            break
+        hidden.add(shown[0][1])
+    trend = []
+    for w in weeks:
+        n = totals[w]
+        if n == 0 or w in hidden:
+            trend.append(WeekCell(w, False, None))
+            continue
+        labels = {name: weekly[(module_id, w)].get(name, 0) for name in order}
+        trend.append(WeekCell(w, True, n, {k: v / n for k, v in labels.items()}, labels))
+    return trend
+
+
+def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str], since: date | None,
+                   until: date | None) -> list[ModuleRow]:
+    """Top comments per shown module and label, highest confidence (human labels first) across the weeks."""
+    comments = ReportComment.objects.filter(snapshot_id=snapshot_id)
+    if since or until:
+        if since:
+            comments = comments.filter(week__gte=week_of(since))
+        if until:
+            comments = comments.filter(week__lte=until)
+        comments = comments.annotate(rank=Window(
+            RowNumber(), partition_by=[F("module_id"), F("label_id")],
+            order_by=[F("confidence").desc(), F("feedback_id")],
+        ))
+        ranked = comments.filter(rank__lte=COMMENTS_SHOWN)
+    else:
+        ranked = comments.filter(overall_rank__lte=COMMENTS_SHOWN)  # ranked when built; an index scan
+    ranked = ranked.values_list("module_id", "label_id", "confidence", "human",
+                                                    "feedback__redacted_text")
+    found: dict = defaultdict(lambda: defaultdict(list))
+    for module_id, label_id, confidence, human, text in ranked:
+        found[module_id][names[label_id]].append(Comment(names[label_id], text, confidence, human))
+    order = list(names.values())
+    return [_attach_comments(row, found.get(row.module_id, {}), order) for row in rows]
+
+
+def _attach_comments(row: ModuleRow, found: dict[str, list[Comment]], order: list[str]) -> ModuleRow:
+    if not row.shown:
+        return row
+    shown = {cell.label for cell in row.distribution if cell.count >= row.min_group_size}
+    # Schema order; only labels whose group reaches the minimum (a comment from a group of 2 is too close).
+    by_label = {name: sorted(found[name], key=lambda c: -c.confidence) for name in order
+                if name in found and name in shown}
+    return ModuleRow(**{**row.__dict__, "comments": by_label})
+
+
+def _course_average(rows: list[ModuleRow], names: dict[int, str]) -> list[LabelShare]:
+    """Over shown modules only: an average including hidden modules would reveal them by subtraction."""
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for cell in row.distribution:
+            totals[cell.label] += cell.count
+    return _distribution(totals, names) if sum(totals.values()) else []
+
+
+def _compare(row: ModuleRow, average: list[LabelShare]) -> ModuleRow:
+    if not row.shown or not average:
+        return row
+    course = {cell.label: cell.share for cell in average}
+    distribution = [LabelShare(c.label, c.count, c.share, course.get(c.label)) for c in row.distribution]
+    return ModuleRow(**{**row.__dict__, "distribution": distribution})
+
+
+def _course_trend(rows: list[ModuleRow], weeks: list[date], names: dict[int, str], minimum: int) -> list[WeekCell]:
+    """Each week sums the shown module-week cells only (hidden cells stay hidden in the sum)."""
+    trend = []
+    for i, week in enumerate(weeks):
+        counts: dict[str, int] = defaultdict(int)
+        for row in rows:
+            cell = row.trend[i] if row.shown else None
+            if cell is not None and cell.shown:
+                for label, n in cell.counts.items():
+                    counts[label] += n
+        total = sum(counts.values())
+        if total < minimum:
+            trend.append(WeekCell(week, False, None))
+        else:
+            ordered = {n: counts.get(n, 0) for n in names.values()}
+            trend.append(WeekCell(week, True, total, {k: v / total for k, v in ordered.items()}, ordered))
+    return trend
+
+
+def _alerts(course: Course, schema: LabelSchema, since: date | None, until: date | None) -> list[AlertInfo]:
+    alerts = Alert.objects.filter(course=course, schema=schema).select_related("module")
+    if since:
+        alerts = alerts.filter(week__gte=week_of(since))
+    if until:
+        alerts = alerts.filter(week__lte=until)
+    return [AlertInfo(a.module.title, a.week, a.share, a.previous_share, a.count) for a in alerts[:20]]
+
+
+def _version_info(choice: VersionChoice) -> VersionInfo | None:
+    version: ModelVersion | None = choice.active
+    if version is None:
+        return None
+    metrics = version.metrics or {}
+    run = version.training_run
+    override = choice.override
+    return VersionInfo(
+        name=str(version), number=version.number,
+        trained_at=(run.finished_at if run and run.finished_at else version.created_at),
+        f1_macro=metrics.get("f1_macro"), baseline_f1_macro=(metrics.get("baseline") or {}).get("f1_macro"),
+        beats_baseline=version.beats_baseline, used=choice.used is not None,
+        override_by=override.actor.get_username() if override else None,
+        override_reason=override.reason if override else None,
+        override_at=override.created_at if override else None,
+    )
+
+

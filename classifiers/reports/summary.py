@@ -1,0 +1,154 @@
+"""The report summary: per course and schema, counts by module, week and effective label, built in SQL.
+
+Effective label: the latest current human (or import) annotation wins; otherwise the top label of the
+prediction by the version the reports may use (see `version_for_reports`: the active version, and only
+when it beats its majority baseline or staff overrode the gate). Reading a million feedback rows on every
+page view is too slow, so the summary is rebuilt when its watermarks move (new feedback, annotation or
+prediction) and swept by beat when older than REPORT_SUMMARY_MAX_AGE_S (deletions, moved feedback).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from classifiers.models import LabelSchema, ModelVersion
+from classifiers.reports.models import BaselineOverride, ReportCell, ReportComment, ReportSnapshot
+from classifiers.selectors import active_version_for
+from courses.models import Course
+
+COMMENTS_PER_CELL = 3  # per module, week and label; the page shows the top 3 over the chosen weeks
+
+
+@dataclass(frozen=True)
+class VersionChoice:
+    active: ModelVersion | None
+    used: ModelVersion | None
+    override: BaselineOverride | None
+
+
+def version_for_reports(course: Course, schema: LabelSchema) -> VersionChoice:
+    """The active version is used when it beats its baseline, or when staff overrode the gate for it."""
+    active = active_version_for(schema, course)
+    if active is None:
+        return VersionChoice(None, None, None)
+    override = (
+        BaselineOverride.objects.filter(course=course, schema=schema, model_version=active, revoked_at__isnull=True)
+        .select_related("actor")
+        .first()
+    )
+    used = active if (active.beats_baseline or override is not None) else None
+    return VersionChoice(active, used, override)
+
+
+def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
+    """Watermarks of everything the summary depends on, in one query of three index lookups."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s),"
+            " (SELECT max(updated_at) FROM classifiers_annotation WHERE schema_id = %s),"
+            " (SELECT max(id) FROM classifiers_prediction WHERE model_version_id = %s)",
+            [course.pk, schema.pk, version.pk if version else None],
+        )
+        feedback, annotations, predictions = cur.fetchone()
+    return {
+        "feedback": feedback, "annotations": annotations.isoformat() if annotations else None,
+        "predictions": predictions, "version": version.pk if version else None, "tz": settings.TIME_ZONE,
+    }
+
+
+def ensure_summary(course: Course, schema: LabelSchema, version: ModelVersion | None) -> ReportSnapshot:
+    """The current summary, rebuilt first when the data moved since it was built."""
+    current = fingerprint(course, schema, version)
+    snapshot = ReportSnapshot.objects.filter(course=course, schema=schema).first()
+    if snapshot is not None and snapshot.built_at and snapshot.fingerprint == current:
+        return snapshot
+    return rebuild_summary(course, schema, version)
+
+
+# The effective label of every feedback item of the course, one row each (temp table, dropped on commit).
+_EFFECTIVE_SQL = """
+CREATE TEMP TABLE report_effective ON COMMIT DROP AS
+WITH human AS (
+  SELECT DISTINCT ON (a.feedback_id) a.feedback_id, al.label_id
+  FROM classifiers_annotation a
+  JOIN classifiers_annotationlabel al ON al.annotation_id = a.id
+  JOIN classifiers_label l ON l.id = al.label_id
+  JOIN courses_feedback f ON f.id = a.feedback_id
+  WHERE a.schema_id = %(schema)s AND a.is_current AND f.course_id = %(course)s
+  ORDER BY a.feedback_id, a.created_at DESC, a.id DESC, l.position
+)
+SELECT f.id, f.module_id,
+       date_trunc('week', f.submitted_at AT TIME ZONE %(tz)s)::date AS week,
+       COALESCE(h.label_id, p.label_id) AS label_id,
+       CASE WHEN h.label_id IS NOT NULL THEN 1.0 ELSE p.confidence END AS confidence,
+       h.label_id IS NOT NULL AS human
+FROM courses_feedback f
+LEFT JOIN human h ON h.feedback_id = f.id
+LEFT JOIN classifiers_prediction p ON p.feedback_id = f.id AND p.model_version_id = %(version)s
+WHERE f.course_id = %(course)s
+"""
+
+_CELLS_SQL = """
+INSERT INTO classifiers_reportcell (snapshot_id, module_id, week, label_id, count, human_count)
+SELECT %(snapshot)s, module_id, week, label_id, count(*), count(*) FILTER (WHERE human)
+FROM report_effective GROUP BY module_id, week, label_id
+"""
+
+_COMMENTS_SQL = """
+INSERT INTO classifiers_reportcomment
+  (snapshot_id, module_id, week, label_id, feedback_id, confidence, human, overall_rank)
+SELECT %(snapshot)s, module_id, week, label_id, id, confidence, human,
+       row_number() OVER (PARTITION BY module_id, label_id ORDER BY confidence DESC, id)
+FROM (
+  SELECT e.*, row_number() OVER (PARTITION BY module_id, week, label_id ORDER BY confidence DESC, id) AS rank
+  FROM report_effective e WHERE label_id IS NOT NULL
+) ranked WHERE rank <= %(per_cell)s
+"""
+
+
+def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion | None) -> ReportSnapshot:
+    """Recount the course in SQL; concurrent callers wait on the snapshot row and build once."""
+    ReportSnapshot.objects.get_or_create(course=course, schema=schema)
+    with transaction.atomic():
+        snapshot = ReportSnapshot.objects.select_for_update().get(course=course, schema=schema)
+        current = fingerprint(course, schema, version)
+        if snapshot.built_at and snapshot.fingerprint == current:
+            return snapshot  # another request built it while we waited for the lock
+        started = time.perf_counter()
+        params = {
+            "course": course.pk, "schema": schema.pk, "tz": settings.TIME_ZONE,
+            "version": version.pk if version else None, "snapshot": snapshot.pk, "per_cell": COMMENTS_PER_CELL,
+        }
+        # Fast deletes (nothing refers to these rows): one DELETE each, no per-row signals.
+        ReportCell.objects.filter(snapshot=snapshot).delete()
+        ReportComment.objects.filter(snapshot=snapshot).delete()
+        with connection.cursor() as cur:
+            cur.execute(_EFFECTIVE_SQL, params)
+            cur.execute(_CELLS_SQL, params)
+            cur.execute(_COMMENTS_SQL, params)
+            cur.execute("DROP TABLE report_effective")
+        snapshot.model_version = version
+        snapshot.fingerprint = current
+        snapshot.built_at = timezone.now()
+        snapshot.build_ms = int((time.perf_counter() - started) * 1000)
+        snapshot.save()
+    return snapshot
+
+
+def sweep_stale_summaries() -> int:
+    """Rebuild summaries older than REPORT_SUMMARY_MAX_AGE_S; returns how many were rebuilt."""
+    cutoff = timezone.now() - timedelta(seconds=settings.REPORT_SUMMARY_MAX_AGE_S)
+    rebuilt = 0
+    for snapshot in ReportSnapshot.objects.filter(built_at__lt=cutoff).select_related("course", "schema"):
+        choice = version_for_reports(snapshot.course, snapshot.schema)
+        snapshot.built_at = None  # force: the watermarks cannot see deletions
+        snapshot.save(update_fields=["built_at"])
+        rebuild_summary(snapshot.course, snapshot.schema, choice.used)
+        rebuilt += 1
+    return rebuilt

@@ -1,0 +1,140 @@
+"""Report pages (staff by login; LTI-launched instructors are logged-in users too): thin callers of selectors."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from datetime import date
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from classifiers.labelling.schemas import DEFAULT_SCHEMA, schema_for_course
+from classifiers.models import LabelSchema
+from classifiers.reports import charts
+from classifiers.reports.csv_export import CSV_CHARTS, write_chart_csv
+from classifiers.reports.selectors import REPORT_CACHE_S, ModuleReport, module_report, report_key
+from classifiers.reports.services import override_baseline_gate
+from classifiers.selectors import active_version_for, schemas_for_course
+from courses.models import Course
+from courses.permissions import can_manage_course, courses_for_user
+from eduplatform.errors import DomainError
+
+LOGIN_URL = "/admin/login/"
+
+
+def _course(request: HttpRequest, code: str) -> Course:
+    # Looked up inside the user's courses: another course's code is a 404, not a 403 that confirms it exists.
+    return get_object_or_404(courses_for_user(request.user), code=code)
+
+
+def _schema(course: Course, name: str) -> LabelSchema:
+    schema = schema_for_course(course, name)
+    if schema is None:
+        raise Http404(f'Course {course.code} has no label schema "{name}".')
+    return schema
+
+
+def _dates(request: HttpRequest) -> tuple[date | None, date | None]:
+    """`since` / `until` as YYYY-MM-DD; a bad value is a ValueError with the parameter named."""
+    out = []
+    for key in ("since", "until"):
+        raw = request.GET.get(key, "").strip()
+        try:
+            out.append(date.fromisoformat(raw) if raw else None)
+        except ValueError as exc:
+            raise ValueError(f'"{key}" must be a date like 2026-03-02, not "{raw[:40]}".') from exc
+    return out[0], out[1]
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def course_report(request: HttpRequest, course_code: str) -> HttpResponse:
+    course = _course(request, course_code)
+    schema = _schema(course, request.GET.get("schema", DEFAULT_SCHEMA))
+    try:
+        since, until = _dates(request)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    head, body = _report_page(course, schema, since, until)
+    version = head.version
+    context = {
+        "course": course, "report": head, "schemas": schemas_for_course(course), "body": body,
+        "may_override": bool(version and not version.used and can_manage_course(request.user, course)),
+    }
+    return render(request, "reports/course_report.html", context)
+
+
+def _report_page(course: Course, schema: LabelSchema, since: date | None,
+                 until: date | None) -> tuple[ModuleReport, SafeString]:
+    """The report's header fields and its rendered body, cached together under the report's key (every
+    input of the report is in it). A warm page unpickles the small header and one string, not the report."""
+    key = f"report-page:{report_key(course, schema, since=since, until=until)}"
+    cached = cache.get(key)
+    if cached is None:
+        report = module_report(course, schema, since=since, until=until)
+        # The header only: totals, version, alerts (all shown on the page); no per-module numbers.
+        head = replace(report, modules=[], course_average=[], course_trend=[], weeks=[])
+        cached = (head, str(_report_body(course, report)))
+        cache.set(key, cached, REPORT_CACHE_S)
+    return cached[0], mark_safe(cached[1])  # noqa: S308 - our own template output
+
+
+def _report_body(course: Course, report: ModuleReport) -> SafeString:
+    """Charts and module cards of `report`."""
+    query = urlencode({k: v for k, v in (("schema", report.schema), ("since", report.since or ""),
+                                         ("until", report.until or "")) if v})
+    body = render_to_string("reports/_report_body.html", {
+        "course": course, "report": report, "query": query,
+        "bars": charts.module_bars(report), "course_trend": charts.course_trend(report),
+        "modules": [(row, charts.module_trend(report, row, i) if row.shown else None)
+                    for i, row in enumerate(report.modules)],
+    })
+    return mark_safe(body)  # noqa: S308 - our own template output
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def course_report_csv(request: HttpRequest, course_code: str) -> HttpResponse:
+    course = _course(request, course_code)
+    schema = _schema(course, request.GET.get("schema", DEFAULT_SCHEMA))
+    chart = request.GET.get("chart", "modules")
+    if chart not in CSV_CHARTS:
+        return HttpResponseBadRequest(f'"chart" must be one of {", ".join(CSV_CHARTS)}, not "{chart[:40]}".')
+    try:
+        since, until = _dates(request)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    report = module_report(course, schema, since=since, until=until)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{course.code}-{schema.name}-{chart}.csv"'
+    write_chart_csv(csv.writer(response), report, chart)
+    return response
+
+
+@require_POST
+@login_required(login_url=LOGIN_URL)
+def override_gate(request: HttpRequest, course_code: str) -> HttpResponse:
+    course = _course(request, course_code)
+    schema = _schema(course, request.POST.get("schema", DEFAULT_SCHEMA))
+    if not can_manage_course(request.user, course):
+        return HttpResponse("Only the course's instructors and teaching assistants may do this.", status=403)
+    version = active_version_for(schema, course)
+    if version is None:
+        messages.error(request, f"Schema {schema.name} has no active model in {course.code}.")
+    else:
+        try:
+            override_baseline_gate(course, schema, version, actor=request.user, reason=request.POST.get("reason", ""))
+            messages.success(request, f"Reports now use {version} (override recorded).")
+        except DomainError as exc:
+            messages.error(request, str(exc))
+    url = reverse("reports:course_report", kwargs={"course_code": course.code})
+    return redirect(f"{url}?schema={schema.name}")

@@ -1,1 +1,0 @@
-"""State-changing functions of the classifiers app, split by responsibility."""

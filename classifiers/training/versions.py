@@ -1,0 +1,113 @@
+"""Model versions: activate (with the baseline gate), roll back, delete (freeing the files)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from classifiers import registry
+from classifiers.models import LabelSchema, ModelVersion
+from courses.models import Course
+from eduplatform.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+class VersionRefused(DomainError):
+    pass
+
+
+def _baseline_gap(version: ModelVersion) -> str:
+    metrics = version.metrics or {}
+    key = "f1_macro" if "f1_macro" in metrics else "f1_micro"
+    model, base = metrics.get(key), (metrics.get("baseline") or {}).get(key)
+    if model is None or base is None:
+        return "it has no evaluation report"
+    return f"macro-F1 {model:.3f} vs majority baseline {base:.3f}"
+
+
+def activate_model_version(
+    version: ModelVersion, *, actor: AbstractBaseUser | None, override: bool = False, classify: bool = True
+) -> ModelVersion:
+    """Make `version` the one active model of its scope; its scope's feedback is then classified.
+
+    A version that does not beat the majority-class baseline is refused unless `override` is given.
+    """
+    if not version.beats_baseline and not override:
+        raise VersionRefused(
+            f"{version} does not beat the majority-class baseline ({_baseline_gap(version)}); "
+            "activate it with the explicit override if you want it anyway"
+        )
+    _require_files(version, "it cannot serve")
+    with transaction.atomic():
+        scope = ModelVersion.objects.select_for_update().filter(schema=version.schema, course=version.course)
+        list(scope)  # lock the scope's rows so two activations cannot interleave
+        scope.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
+        scope.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now(), activated_by=actor)
+        if classify:
+            transaction.on_commit(lambda: _classify_scope(version.pk, actor))
+    logger.info("%s activated by %s (override=%s)", version, getattr(actor, "username", "system"), override)
+    version.refresh_from_db()
+    return version
+
+
+def _require_files(version: ModelVersion, consequence: str) -> None:
+    if not version.path or not registry.absolute(version.path).is_dir():
+        raise VersionRefused(f"the files of {version} are missing from the model store; {consequence}")
+
+
+def export_model_archive(version: ModelVersion) -> tuple[str, Iterator[bytes]]:
+    """(file name, zip stream) of the version's Hugging Face directory and ONNX files, as export_model copies."""
+    _require_files(version, "it cannot be exported")
+    scope = version.course.code if version.course_id else "institution"
+    name = f"{version.schema.name}-{scope}-v{version.number}"
+    return f"{name}.zip", registry.export_version_zip(version.path, folder=name)
+
+
+def _classify_scope(version_id: int, actor: AbstractBaseUser | None) -> None:
+    try:
+        from classifiers.classification.services import start_classification_run
+    except ImportError:  # pragma: no cover - classification lands with issue 5
+        return
+    version = ModelVersion.objects.get(pk=version_id)
+    try:
+        start_classification_run(version, actor=actor)
+    except DomainError:
+        # The activation stands; the periodic sweep classifies the backlog once the broker is back.
+        logger.warning("could not queue classification for %s", version, exc_info=True)
+
+
+def rollback_model_version(
+    schema: LabelSchema, *, course: Course | None, actor: AbstractBaseUser | None
+) -> ModelVersion:
+    """Re-activate the most recently served version older than the current one.
+
+    "Older" is by version number, so rolling back twice walks further back instead of ping-ponging.
+    """
+    scope = ModelVersion.objects.filter(schema=schema, course=course)
+    current = scope.filter(is_active=True).first()
+    if current is None:
+        raise VersionRefused("no version is active in this scope, so there is nothing to roll back from")
+    previous = (
+        scope.filter(number__lt=current.number, activated_at__isnull=False)
+        .order_by("-activated_at").first()
+    )
+    if previous is None:
+        raise VersionRefused(f"{current} has no older version that ever served; there is none to roll back to")
+    # It served before, so the baseline gate was passed (or overridden) once already.
+    return activate_model_version(previous, actor=actor, override=True)
+
+
+def delete_model_version(version: ModelVersion, *, actor: AbstractBaseUser | None) -> None:
+    """Delete a version and its files (after commit); the active version must be replaced first."""
+    if version.is_active:
+        raise VersionRefused(f"{version} is active; activate another version or roll back before deleting it")
+    path = version.path
+    with transaction.atomic():
+        version.delete()
+        transaction.on_commit(lambda: registry.delete_version_files(path))
+    logger.info("%s deleted by %s", version, getattr(actor, "username", "system"))

@@ -1,0 +1,82 @@
+"""The admin upload page: inline for small files, an import job on a real worker for large ones."""
+
+import time
+
+import pytest
+from django.urls import reverse
+
+from courses.models import Course, Feedback, ImportJob
+from eduplatform.jobs import JobStatus
+from tests.factories import UserFactory
+
+CSV = b"text,module,label\nGreat labs,Week 1,positive\nToo fast,Week 2,negative\n"
+
+
+def _post(client, code="UP1", data=CSV, name="f.csv", **extra):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    form = {"course_code": code, "file": SimpleUploadedFile(name, data), "text_col": "text",
+            "module_col": "module", "label_col": "label", "schema": "sentiment", "schema_kind": "single", **extra}
+    return client.post(reverse("admin:classifiers_import_upload"), form, follow=True)
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True)
+
+
+@pytest.mark.django_db
+def test_small_upload_imports_inline(client, superuser):
+    client.force_login(superuser)
+    response = _post(client)
+    assert "Imported 2 feedback items and 2 annotations into UP1" in response.content.decode()
+    assert Feedback.objects.filter(course__code="UP1").count() == 2
+
+
+@pytest.mark.django_db
+def test_bad_upload_names_line_and_column_and_writes_nothing(client, superuser):
+    client.force_login(superuser)
+    response = _post(client, data=CSV + b"Meh,Week 3,so-so\n")
+    body = response.content.decode()
+    assert 'line 4, column &quot;label&quot;' in body and "Nothing was imported" in body
+    assert not Course.objects.filter(code="UP1").exists()
+
+
+@pytest.mark.django_db
+def test_staff_cannot_import_into_a_course_they_do_not_manage(client, course, outsider):
+    client.force_login(outsider)
+    response = _post(client, code=course.code)
+    assert response.status_code == 403
+    assert not Feedback.objects.filter(course=course).exists()
+
+
+@pytest.mark.django_db
+def test_large_upload_without_worker_says_so(client, superuser, settings):
+    from eduplatform.celery import app
+
+    settings.IMPORT_INLINE_MAX_BYTES = 10
+    client.force_login(superuser)
+    response = _post(client)
+    body = response.content.decode()
+    assert "no worker is running" in body
+    job = ImportJob.objects.get()
+    assert job.status == JobStatus.QUEUED and not Feedback.objects.exists()
+    app.control.purge()
+
+
+@pytest.mark.slow
+def test_large_upload_runs_as_job_on_a_real_worker(client, celery_worker_process, settings):
+    settings.IMPORT_INLINE_MAX_BYTES = 10
+    user = UserFactory(username="root2", is_superuser=True)
+    client.force_login(user)
+    _post(client, code="UP2")
+    job = ImportJob.objects.get()
+    deadline = time.monotonic() + 60
+    while job.status in (JobStatus.QUEUED, JobStatus.RUNNING) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error or celery_worker_process.log_path.read_text()[-2000:]
+    assert (job.rows_imported, job.annotations_imported) == (2, 2)
+    assert Feedback.objects.filter(course__code="UP2", import_job=job).count() == 2
+    page = client.get(reverse("admin:courses_importjob_change", args=[job.pk])).content.decode()
+    assert "2 feedback items and 2 annotations imported" in page

@@ -1,0 +1,165 @@
+"""Training runs: refusals, the state machine, cancellation, atomic artifacts, idempotent retries."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers import registry
+from classifiers.ml.training import DataRefused, TrainConfig, prepare_data
+from classifiers.models import ModelVersion, TrainingRun
+from classifiers.training import services as training_service
+from classifiers.training.services import (
+    TrainingRefused,
+    cancel_training_run,
+    run_training,
+    start_training_run,
+)
+from classifiers.training.versions import activate_model_version
+from tests.classifiers.helpers import label_feedback, make_version
+from tests.classifiers.tiny import tiny_bert
+
+pytestmark = pytest.mark.django_db
+
+TINY = {"epochs": 2, "learning_rate": 5e-3, "batch_size": 16, "freeze_embeddings": False, "max_length": 32}
+
+
+@pytest.fixture
+def tiny_model(tmp_path_factory):
+    return tiny_bert(tmp_path_factory.getbasetemp() / "tiny-bert")
+
+
+def _sentiment(course):
+    return course.schemas.get(name="sentiment")
+
+
+def test_prepare_data_refuses_a_single_label():
+    with pytest.raises(DataRefused, match="at least 2 labels"):
+        prepare_data(["a"] * 20, [["positive"]] * 20, ["negative", "positive"])
+
+
+def test_prepare_data_refuses_too_few_examples_per_label_and_names_them():
+    texts, labels = ["x"] * 25, [["positive"]] * 20 + [["negative"]] * 5
+    with pytest.raises(DataRefused, match=r"at least 8 .* negative \(5\)"):
+        prepare_data(texts, labels, ["negative", "positive"])
+
+
+def test_prepare_data_split_is_stratified_seeded_and_keeps_test_rows_out():
+    labels = [["a"]] * 40 + [["b"]] * 20 + [["a"]] * 5
+    splits = [""] * 60 + ["test"] * 5
+    first = prepare_data([str(i) for i in range(65)], labels, ["a", "b"], splits=splits, validation_fraction=0.25)
+    again = prepare_data([str(i) for i in range(65)], labels, ["a", "b"], splits=splits, validation_fraction=0.25)
+    assert first.val_texts == again.val_texts and len(first.val_texts) == 15
+    assert sorted(t[0] for t in first.val_targets).count(1) == 5  # b keeps its third
+    assert not {"60", "61", "62", "63", "64"} & set(first.train_texts + first.val_texts)
+    assert first.class_balance == {"a": 40, "b": 20}
+
+
+def test_config_rejects_unknown_options_and_bad_types():
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainConfig.from_dict({"base_model": "x", "epoch": 3})
+    with pytest.raises(ValueError, match="'epochs' must be int"):
+        TrainConfig.from_dict({"base_model": "x", "epochs": "three"})
+
+
+def test_start_refuses_when_annotations_are_too_few(course, instructor):
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 12, "negative": 3})
+    with pytest.raises(TrainingRefused, match=r"negative \(3\)"):
+        start_training_run(schema, course=course, actor=instructor)
+    assert not TrainingRun.objects.exists()
+
+
+def test_start_refuses_bad_config_and_a_second_run_for_the_same_scope(course, instructor):
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 8, "negative": 8})
+    with pytest.raises(TrainingRefused, match="learning_rate"):
+        start_training_run(schema, course=course, config={"learning_rate": 3}, actor=instructor)
+    first = start_training_run(schema, course=course, actor=instructor)
+    assert first.status == "queued" and first.config["base_model"]
+    with pytest.raises(TrainingRefused, match=f"training run {first.pk} is already queued"):
+        start_training_run(schema, course=course, actor=instructor)
+
+
+def test_start_enqueues_only_after_commit(course, instructor, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr(training_service, "_enqueue", lambda pk, task_id: sent.append((pk, task_id)))
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 8, "negative": 8})
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        run = start_training_run(schema, course=course, actor=instructor)
+        assert sent == []
+    assert len(callbacks) == 1 and sent == [(run.pk, run.celery_task_id)]
+
+
+def test_cancel_queued_run_is_final_and_finished_run_cannot_be_cancelled(course, instructor):
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 8, "negative": 8})
+    run = start_training_run(schema, course=course, actor=instructor, dispatch=False)
+    run = cancel_training_run(run, actor=instructor)
+    assert run.status == "cancelled" and run.finished_at
+    assert run_training(run.pk).status == "cancelled"  # a late delivery does nothing
+    with pytest.raises(TrainingRefused, match="already cancelled"):
+        cancel_training_run(run, actor=instructor)
+
+
+@pytest.mark.slow
+def test_cancel_running_run_stops_it_without_a_version(course, instructor, tiny_model, monkeypatch):
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 16, "negative": 16})
+    run = start_training_run(schema, course=course, config={**TINY, "base_model": tiny_model}, actor=instructor,
+                             dispatch=False)
+
+    def cancel_on_first_report(progress):
+        cancel_training_run(TrainingRun.objects.get(pk=run.pk), actor=instructor)
+
+    monkeypatch.setattr("classifiers.ml.training.PROGRESS_EVERY_S", 0)
+    finished = run_training(run.pk, on_progress=cancel_on_first_report)
+    assert finished.status == "cancelled" and not ModelVersion.objects.exists()
+    assert not any(registry.store_root().rglob("*.safetensors"))
+
+
+@pytest.mark.slow
+def test_run_trains_registers_a_version_atomically_and_a_retry_changes_nothing(course, instructor, tiny_model):
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 20, "negative": 20, "neutral": 10})
+    run = start_training_run(schema, course=course, config={**TINY, "base_model": tiny_model}, actor=instructor,
+                             dispatch=False)
+    run = run_training(run.pk)
+    assert run.status == "succeeded", run.error
+    version = run.model_version
+    files = {p.name for p in registry.absolute(version.path).iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", registry.META_FILE} <= files
+    assert not any(p.suffix in (".bin", ".pt") for p in registry.absolute(version.path).iterdir())
+    assert not any((registry.store_root() / ".tmp").iterdir())
+    assert version.number == 1 and version.label_names == ["negative", "neutral", "positive"]
+    assert {"accuracy", "f1_macro", "confusion_matrix", "per_class", "baseline"} <= set(version.metrics)
+    assert run.data_summary["annotations"] == 50 and len(run.data_summary["training_set_sha256"]) == 64
+    assert run.progress["step"] == run.progress["total_steps"] > 0
+    assert run_training(run.pk).status == "succeeded" and ModelVersion.objects.count() == 1
+
+
+@pytest.mark.slow
+def test_failed_run_leaves_active_version_and_store_untouched(course, instructor, tiny_model, monkeypatch):
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 10, "negative": 10})
+    live = activate_model_version(make_version(schema, course=course, number=1), actor=instructor, classify=False)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(registry, "save_artifacts", disk_full)
+    run = start_training_run(schema, course=course, config={**TINY, "base_model": tiny_model}, actor=instructor,
+                             dispatch=False)
+    run = run_training(run.pk)
+    assert run.status == "failed" and "No space left on device" in run.error
+    assert list(ModelVersion.objects.all()) == [live] and ModelVersion.objects.get(pk=live.pk).is_active
+    assert not any((registry.store_root() / ".tmp").iterdir())
+
+
+def test_bad_base_model_is_reported_on_the_run(course, instructor, tmp_path):
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 8, "negative": 8})
+    run = start_training_run(schema, course=course, config={"base_model": str(tmp_path / "nope")}, actor=instructor,
+                             dispatch=False)
+    run = run_training(run.pk)
+    assert run.status == "failed" and "nope" in run.error and run.finished_at
