@@ -287,3 +287,42 @@ def test_warm_page_is_served_from_cache_with_the_same_queries_for_3_and_40_modul
     forty = warm_queries(37)
     assert not any("classifiers_reportcell" in sql or "classifiers_reportcomment" in sql for sql in three + forty)
     assert len(three) == len(forty)
+
+
+def test_since_and_until_keep_whole_weeks_for_cells_comments_alerts_and_respondents(course):
+    """A Wednesday `since` and a Tuesday `until` of the same week select that week (Monday to Sunday) only."""
+    model = version(course)
+    module = ModuleFactory(course=course, title="Weekly")
+    survey = Survey.objects.create(course=course, module=module, title="Pulse", opens_at=MONDAY,
+                                   closes_at=MONDAY + timedelta(days=30))
+    for week, text in enumerate(("first week", "second week", "third week")):
+        add_feedback(course, module, [POS] * 6, week=week, model=model, text=text)
+        Alert.objects.create(course=course, module=module, schema=sentiment(course), share=0.5, previous_share=0.1,
+                             count=6, previous_count=6, week=MONDAY.date() + timedelta(weeks=week))
+        responses = [SurveyResponse.objects.create(survey=survey, respondent_key=f"{week}-{i}") for i in range(5)]
+        SurveyResponse.objects.filter(pk__in=[r.pk for r in responses]).update(
+            submitted_at=MONDAY + timedelta(weeks=week, days=6, hours=12))  # Sunday: still that week
+    second = MONDAY.date() + timedelta(weeks=1)
+    report = module_report(course, sentiment(course), since=second + timedelta(days=2),
+                           until=second + timedelta(days=1))
+    row = report.modules[0]
+    assert report.weeks == [second] and row.labelled == 6
+    assert {c.text.rsplit(" ", 1)[0] for c in row.comments[POS]} == {"second week"}
+    assert [a.week for a in report.alerts] == [second]
+    assert row.respondents == 5
+
+
+def test_cold_page_reads_the_report_inputs_once(client, course, instructor, small_and_big):
+    """The page needs the key before it knows whether to build; a miss builds from the same inputs."""
+    client.force_login(instructor)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(_url(course)).status_code == 200
+    reads = [q["sql"] for q in ctx.captured_queries if 'FROM "classifiers_reportsettings"' in q["sql"]]
+    assert len(reads) == 1
+
+
+def test_override_without_an_active_model_says_so_and_records_nothing(client, course, instructor):
+    client.force_login(instructor)
+    response = client.post(_url(course, "override_gate"), {"reason": "spot-checked"}, follow=True)
+    assert "Schema sentiment has no active model in CS101." in response.content.decode()
+    assert not BaselineOverride.objects.exists()
