@@ -10,9 +10,9 @@ import pytest
 from classifiers import registry
 from classifiers.models import ModelVersion
 from courses.models import Role
-from tests.api.conftest import token_client
 from tests.classifiers.helpers import make_version
 from tests.factories import MembershipFactory, UserFactory
+from tests.support import token_client
 
 URL = "/api/courses/CS101/model-versions/"
 

@@ -9,9 +9,9 @@ from django.conf import settings
 from classifiers.models import TrainingRun
 from courses.models import Role
 from eduplatform.celery import app as celery_app
-from tests.api.conftest import token_client
 from tests.classifiers.helpers import label_feedback
 from tests.factories import MembershipFactory, UserFactory
+from tests.support import token_client
 
 URL = "/api/courses/CS101/training-runs/"
 
