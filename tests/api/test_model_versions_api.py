@@ -17,11 +17,6 @@ from tests.support import token_client
 URL = "/api/courses/CS101/model-versions/"
 
 
-@pytest.fixture
-def sentiment(course):
-    return course.schemas.get(name="sentiment")
-
-
 def test_a_version_below_the_baseline_needs_the_explicit_override(instructor, course, sentiment):
     strong = make_version(sentiment, course=course, number=1)
     weak = make_version(sentiment, course=course, number=2, beats=False)

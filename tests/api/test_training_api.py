@@ -17,10 +17,10 @@ URL = "/api/courses/CS101/training-runs/"
 
 
 @pytest.fixture
-def sentiment(course):
-    schema = course.schemas.get(name="sentiment")
-    label_feedback(course, schema, {"positive": 8, "negative": 8})
-    return schema
+def sentiment(sentiment, course):
+    """The shared `sentiment` schema with enough labelled feedback to train on."""
+    label_feedback(course, sentiment, {"positive": 8, "negative": 8})
+    return sentiment
 
 
 def test_instructor_starts_a_run_with_config_overrides(instructor, sentiment):
