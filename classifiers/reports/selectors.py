@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F, QuerySet, Window
+from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
 from classifiers.models import Label, LabelSchema, ModelVersion
 from classifiers.reports.models import Alert, ReportCell, ReportComment, ReportSettings, ReportSnapshot
 from classifiers.reports.summary import VersionChoice, ensure_summary, version_for_reports
+from classifiers.reports.weeks import in_weeks
 from classifiers.selectors import active_version_for
 from courses.models import Course, Module, Survey, SurveyResponse
 from eduplatform.errors import DomainError
@@ -148,20 +149,6 @@ def _canonical(inputs: tuple) -> str:
 def fewer_than(n: int, what: str = "responses") -> str:
     """The note of a hidden cell, the same words on the page, in the charts, the CSV, the API and admin."""
     return f"fewer than {n} {what}"
-
-
-def week_of(day: date) -> date:
-    """The Monday of `day`'s week: report cells, alerts and the since/until filter count in Monday weeks."""
-    return day - timedelta(days=day.weekday())
-
-
-def in_weeks(rows: QuerySet, field: str, since: date | None, until: date | None) -> QuerySet:
-    """`rows` whose date `field` falls in the weeks of `since` to `until`, both weeks whole (either may be None)."""
-    if since:
-        rows = rows.filter(**{f"{field}__gte": week_of(since)})
-    if until:
-        rows = rows.filter(**{f"{field}__lt": week_of(until) + timedelta(days=7)})
-    return rows
 
 
 @dataclass(frozen=True)
@@ -345,8 +332,7 @@ def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str
         ranked = comments.filter(rank__lte=COMMENTS_SHOWN)
     else:
         ranked = comments.filter(overall_rank__lte=COMMENTS_SHOWN)  # ranked when built; an index scan
-    ranked = ranked.values_list("module_id", "label_id", "confidence", "human",
-                                                    "feedback__redacted_text")
+    ranked = ranked.values_list("module_id", "label_id", "confidence", "human", "feedback__redacted_text")
     found: dict = defaultdict(lambda: defaultdict(list))
     for module_id, label_id, confidence, human, text in ranked:
         found[module_id][names[label_id]].append(Comment(names[label_id], text, confidence, human))

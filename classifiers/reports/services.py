@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from classifiers.models import Label, LabelSchema, ModelVersion
 from classifiers.reports.models import Alert, BaselineOverride, ReportCell, ReportSettings
-from classifiers.reports.selectors import week_of
 from classifiers.reports.summary import ensure_summary, version_for_reports
+from classifiers.reports.weeks import week_of
 from courses.models import Course, CourseMembership, Role
 from eduplatform.errors import DomainError
 
@@ -152,5 +152,3 @@ def _body(alert: Alert) -> str:
         f"Open the report: {url}?schema={alert.schema.name}\n\n"
         "You receive this once per module and week because you are an instructor of the course."
     )
-
-
