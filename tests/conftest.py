@@ -1,4 +1,5 @@
-"""Shared fixtures: personas in two courses, and a live Celery worker on the real broker."""
+"""Shared fixtures: personas in two courses, their `sentiment` schemas, a clean cache, and a live Celery
+worker on the real broker. Plain helpers live in tests/support.py."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.core.cache import cache
 
+from classifiers.models import LabelSchema
 from courses.models import Role
 from tests.factories import CourseFactory, MembershipFactory, UserFactory
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT, database_url
 
 
 @pytest.fixture
@@ -27,6 +27,26 @@ def course(db):
 @pytest.fixture
 def other_course(db):
     return CourseFactory(code="HIST200", title="Modern History")
+
+
+@pytest.fixture
+def sentiment(course) -> LabelSchema:
+    """The `sentiment` schema every course gets when it is created (negative, neutral, positive)."""
+    return course.schemas.get(name="sentiment")
+
+
+@pytest.fixture
+def other_sentiment(other_course) -> LabelSchema:
+    return other_course.schemas.get(name="sentiment")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts and ends with an empty cache (this checkout's own Redis DB, CACHE_URL): rate-limit
+    counters, LTI nonces and cached reports must not leak from one test into the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -78,12 +98,6 @@ def personas(request, course) -> dict:
     return {name: request.getfixturevalue(name) for name in ROLES}
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """A real `celery worker` subprocess on the real broker, reading the test database.
@@ -95,7 +109,7 @@ def celery_worker_process(transactional_db, tmp_path):
     app.control.purge()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MODEL_STORE": str(settings.MODEL_STORE),
         "IMPORT_UPLOAD_DIR": str(settings.IMPORT_UPLOAD_DIR),

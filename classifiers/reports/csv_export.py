@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from classifiers.reports.selectors import ModuleReport, WeekCell
+from classifiers.reports.selectors import ModuleReport, WeekCell, fewer_than
 
 CSV_CHARTS = ("modules", "trend", "module-trends")
 
@@ -16,12 +16,12 @@ def write_chart_csv(writer: Any, report: ModuleReport, chart: str) -> None:
     elif chart == "trend":
         writer.writerow(["scope", "week", "labelled", "label", "count", "share", "note"])
         _trend_rows(writer, "course (modules shown)", report.course_trend, report,
-                    f"fewer than {report.min_group_size} responses")
+                    fewer_than(report.min_group_size))
     else:
         writer.writerow(["scope", "week", "labelled", "label", "count", "share", "note"])
         for row in report.modules:
             if row.shown:
-                _trend_rows(writer, row.title, row.trend, report, f"fewer than {row.min_group_size} responses")
+                _trend_rows(writer, row.title, row.trend, report, fewer_than(row.min_group_size))
             else:
                 writer.writerow([row.title, "", "", "", "", "", row.note])
 

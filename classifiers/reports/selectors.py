@@ -23,9 +23,12 @@ from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
 from classifiers.models import Label, LabelSchema, ModelVersion
-from classifiers.reports.models import Alert, ReportCell, ReportComment, ReportSettings
+from classifiers.reports.models import Alert, ReportCell, ReportComment, ReportSettings, ReportSnapshot
 from classifiers.reports.summary import VersionChoice, ensure_summary, version_for_reports
+from classifiers.reports.weeks import in_weeks
+from classifiers.selectors import active_version_for
 from courses.models import Course, Module, Survey, SurveyResponse
+from eduplatform.errors import DomainError
 
 COMMENTS_SHOWN = 3
 REPORT_CACHE_S = 3600  # entries are keyed by every input, so the TTL only bounds memory
@@ -144,27 +147,35 @@ def _canonical(inputs: tuple) -> str:
 
 
 def fewer_than(n: int, what: str = "responses") -> str:
+    """The note of a hidden cell, the same words on the page, in the charts, the CSV, the API and admin."""
     return f"fewer than {n} {what}"
 
 
-def week_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
+@dataclass(frozen=True)
+class ReportInputs:
+    """The cheap inputs of a report, read once per request; `key` changes whenever any of them changes."""
+
+    course: Course
+    schema: LabelSchema
+    since: date | None
+    until: date | None
+    snapshot: ReportSnapshot
+    labels: list[tuple[int, str, str]]  # (id, name, colour) in schema order
+    modules: list[tuple[int, str]]  # (id, title) in course order
+    minimums: dict[int, int]
+    respondents: dict[int, int]
+    enrolled: int | None
+    alerts: list[AlertInfo]
+    version: VersionInfo | None
+    key: str
 
 
-def report_key(course: Course, schema: LabelSchema, *, since: date | None = None,
-               until: date | None = None) -> str:
-    """The cache key of the report: reads only the cheap inputs (a page whose rendering is cached under
-    this key need not load the report itself, which is ~2,000 objects to unpickle at 40 modules)."""
-    return module_report(course, schema, since=since, until=until, key_only=True)
+def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = None,
+                  until: date | None = None) -> ReportInputs:
+    """Summary watermarks, modules, surveys, alerts and settings, and the cache key made of them.
 
-
-def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
-                  until: date | None = None, key_only: bool = False) -> ModuleReport:
-    """The per-module report of `course` under `schema`, privacy applied; weeks filter by their Monday.
-
-    The cheap inputs (summary watermarks, modules, surveys, alerts, settings) are read on every call and
-    form the cache key; the heavy part (cells, comments, trends) is cached under it, so any change of an
-    input is a new key, never a stale report.
+    A page whose rendering is cached under `key` need not load the report itself (~2,000 objects to
+    unpickle at 40 modules); on a miss it passes these same inputs to `report_from`, so they are read once.
     """
     choice = version_for_reports(course, schema)
     snapshot = ensure_summary(course, schema, choice.used)
@@ -174,43 +185,63 @@ def module_report(course: Course, schema: LabelSchema, *, since: date | None = N
     enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
     alerts = _alerts(course, schema, since, until)
     version = _version_info(choice)
-    inputs = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
-              course.min_group_size, schema.name, since, until, labels, modules, minimums, respondents, enrolled,
-              alerts, version)
-    key = "report:" + hashlib.sha256(_canonical(inputs).encode()).hexdigest()
-    if key_only:
-        return key
-    cached = cache.get(key)
+    key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
+                 course.min_group_size, schema.name, since, until, labels, modules, minimums, respondents,
+                 enrolled, alerts, version)
+    key = "report:" + hashlib.sha256(_canonical(key_parts).encode()).hexdigest()
+    return ReportInputs(course, schema, since, until, snapshot, labels, modules, minimums, respondents, enrolled,
+                        alerts, version, key)
+
+
+def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
+                  until: date | None = None) -> ModuleReport:
+    """The per-module report of `course` under `schema`, privacy applied; weeks filter by their Monday.
+
+    The cheap inputs (summary watermarks, modules, surveys, alerts, settings) are read on every call and
+    form the cache key; the heavy part (cells, comments, trends) is cached under it, so any change of an
+    input is a new key, never a stale report.
+    """
+    return report_from(report_inputs(course, schema, since=since, until=until))
+
+
+def report_from(inputs: ReportInputs) -> ModuleReport:
+    """The report built from `inputs` (or its cached copy under `inputs.key`)."""
+    cached = cache.get(inputs.key)
     if cached is not None:
         return cached
-    names = {pk: name for pk, name, _ in labels}
-    cells = ReportCell.objects.filter(snapshot=snapshot)
-    if since:
-        cells = cells.filter(week__gte=week_of(since))
-    if until:
-        cells = cells.filter(week__lte=until)
+    course, since, until, snapshot = inputs.course, inputs.since, inputs.until, inputs.snapshot
+    names = {pk: name for pk, name, _ in inputs.labels}
+    cells = in_weeks(ReportCell.objects.filter(snapshot=snapshot), "week", since, until)
     rows = list(cells.values_list("module_id", "week", "label_id", "count", "human_count"))
     weeks = _week_range(rows)
     counts = _tally(rows, names)
     module_rows = [
-        _module_row(mid, title, counts, names, weeks, max(course.min_group_size, minimums.get(mid, 0)),
-                    respondents.get(mid), enrolled)
-        for mid, title in modules + ([(None, "(no module)")] if counts["modules"].get(None) else [])
+        _module_row(mid, title, counts, names, weeks, max(course.min_group_size, inputs.minimums.get(mid, 0)),
+                    inputs.respondents.get(mid), inputs.enrolled)
+        for mid, title in inputs.modules + ([(None, "(no module)")] if counts["modules"].get(None) else [])
     ]
     module_rows = _with_comments(snapshot.pk, module_rows, names, since, until)
     average = _course_average(module_rows, names)
     module_rows = [_compare(row, average) for row in module_rows]
     report = ModuleReport(
-        course_code=course.code, course_title=course.title, schema=schema.name,
-        labels=[(name, color) for _, name, color in labels], min_group_size=course.min_group_size,
-        since=since, until=until, weeks=weeks, version=version,
+        course_code=course.code, course_title=course.title, schema=inputs.schema.name,
+        labels=[(name, color) for _, name, color in inputs.labels], min_group_size=course.min_group_size,
+        since=since, until=until, weeks=weeks, version=inputs.version,
         total_responses=sum(r[3] for r in rows), labelled_by_humans=sum(r[4] for r in rows),
         modules=module_rows, course_average=average,
         course_trend=_course_trend(module_rows, weeks, names, course.min_group_size),
-        alerts=alerts, built_at=snapshot.built_at, cache_key=key,
+        alerts=inputs.alerts, built_at=snapshot.built_at, cache_key=inputs.key,
     )
-    cache.set(key, report, REPORT_CACHE_S)
+    cache.set(inputs.key, report, REPORT_CACHE_S)
     return report
+
+
+def version_to_override(course: Course, schema: LabelSchema) -> ModelVersion:
+    """The version a baseline override would let the reports use: the one serving the course; refused if none."""
+    version = active_version_for(schema, course)
+    if version is None:
+        raise DomainError(f"Schema {schema.name} has no active model in {course.code}.")
+    return version
 
 
 def _survey_facts(course: Course, since: date | None, until: date | None) -> tuple[dict, dict]:
@@ -219,11 +250,8 @@ def _survey_facts(course: Course, since: date | None, until: date | None) -> tup
     for module_id, minimum in Survey.objects.filter(course=course, module__isnull=False, min_group_size__isnull=False
                                                     ).values_list("module_id", "min_group_size"):
         minimums[module_id] = max(minimums.get(module_id, 0), minimum)
-    responses = SurveyResponse.objects.filter(survey__course=course, survey__module__isnull=False)
-    if since:
-        responses = responses.filter(submitted_at__date__gte=week_of(since))
-    if until:
-        responses = responses.filter(submitted_at__date__lt=week_of(until) + timedelta(days=7))
+    responses = in_weeks(SurveyResponse.objects.filter(survey__course=course, survey__module__isnull=False),
+                         "submitted_at__date", since, until)
     per_module = responses.values("survey__module_id").annotate(n=Count("id"))
     respondents = dict(per_module.values_list("survey__module_id", "n"))
     return minimums, respondents
@@ -297,19 +325,14 @@ def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str
     """Top comments per shown module and label, highest confidence (human labels first) across the weeks."""
     comments = ReportComment.objects.filter(snapshot_id=snapshot_id)
     if since or until:
-        if since:
-            comments = comments.filter(week__gte=week_of(since))
-        if until:
-            comments = comments.filter(week__lte=until)
-        comments = comments.annotate(rank=Window(
+        comments = in_weeks(comments, "week", since, until).annotate(rank=Window(
             RowNumber(), partition_by=[F("module_id"), F("label_id")],
             order_by=[F("confidence").desc(), F("feedback_id")],
         ))
         ranked = comments.filter(rank__lte=COMMENTS_SHOWN)
     else:
         ranked = comments.filter(overall_rank__lte=COMMENTS_SHOWN)  # ranked when built; an index scan
-    ranked = ranked.values_list("module_id", "label_id", "confidence", "human",
-                                                    "feedback__redacted_text")
+    ranked = ranked.values_list("module_id", "label_id", "confidence", "human", "feedback__redacted_text")
     found: dict = defaultdict(lambda: defaultdict(list))
     for module_id, label_id, confidence, human, text in ranked:
         found[module_id][names[label_id]].append(Comment(names[label_id], text, confidence, human))
@@ -364,11 +387,8 @@ def _course_trend(rows: list[ModuleRow], weeks: list[date], names: dict[int, str
 
 
 def _alerts(course: Course, schema: LabelSchema, since: date | None, until: date | None) -> list[AlertInfo]:
-    alerts = Alert.objects.filter(course=course, schema=schema).select_related("module")
-    if since:
-        alerts = alerts.filter(week__gte=week_of(since))
-    if until:
-        alerts = alerts.filter(week__lte=until)
+    alerts = in_weeks(Alert.objects.filter(course=course, schema=schema).select_related("module"), "week",
+                      since, until)
     return [AlertInfo(a.module.title, a.week, a.share, a.previous_share, a.count) for a in alerts[:20]]
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from classifiers.models import Label, LabelSchema, ModelVersion
 from classifiers.reports.models import Alert, BaselineOverride, ReportCell, ReportSettings
 from classifiers.reports.summary import ensure_summary, version_for_reports
+from classifiers.reports.weeks import week_of
 from courses.models import Course, CourseMembership, Role
 from eduplatform.errors import DomainError
 
@@ -76,7 +77,7 @@ def detect_alerts(course: Course, schema: LabelSchema, *, week: date | None = No
     )
     if not negative:
         return []
-    week = week or _monday(timezone.localdate())
+    week = week or week_of(timezone.localdate())
     snapshot = ensure_summary(course, schema, version_for_reports(course, schema).used)
     rule = alert_rule(course)
     weeks = {week: "now", week - timedelta(weeks=1): "before"}
@@ -151,9 +152,3 @@ def _body(alert: Alert) -> str:
         f"Open the report: {url}?schema={alert.schema.name}\n\n"
         "You receive this once per module and week because you are an instructor of the course."
     )
-
-
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-

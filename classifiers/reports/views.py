@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,9 +23,16 @@ from classifiers.labelling.schemas import DEFAULT_SCHEMA, schema_for_course
 from classifiers.models import LabelSchema
 from classifiers.reports import charts
 from classifiers.reports.csv_export import CSV_CHARTS, write_chart_csv
-from classifiers.reports.selectors import REPORT_CACHE_S, ModuleReport, module_report, report_key
+from classifiers.reports.selectors import (
+    REPORT_CACHE_S,
+    ModuleReport,
+    module_report,
+    report_from,
+    report_inputs,
+    version_to_override,
+)
 from classifiers.reports.services import override_baseline_gate
-from classifiers.selectors import active_version_for, schemas_for_course
+from classifiers.selectors import schemas_for_course
 from courses.models import Course
 from courses.permissions import can_manage_course, courses_for_user
 from eduplatform.errors import DomainError
@@ -55,35 +64,56 @@ def _dates(request: HttpRequest) -> tuple[date | None, date | None]:
     return out[0], out[1]
 
 
-@require_GET
-@login_required(login_url=LOGIN_URL)
-def course_report(request: HttpRequest, course_code: str) -> HttpResponse:
-    course = _course(request, course_code)
-    schema = _schema(course, request.GET.get("schema", DEFAULT_SCHEMA))
-    try:
-        since, until = _dates(request)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc))
-    head, body = _report_page(course, schema, since, until)
+@dataclass(frozen=True)
+class ReportQuery:
+    """What a report page asks for: the course, the schema and the weeks."""
+
+    course: Course
+    schema: LabelSchema
+    since: date | None
+    until: date | None
+
+
+def _report_view(view: Callable[[HttpRequest, ReportQuery], HttpResponse]) -> Callable[..., HttpResponse]:
+    """The prologue of every report page: the course (inside the user's courses), its schema and the weeks;
+    a bad date is a 400 that names the parameter."""
+    @require_GET
+    @login_required(login_url=LOGIN_URL)
+    @wraps(view)
+    def wrapper(request: HttpRequest, course_code: str) -> HttpResponse:
+        course = _course(request, course_code)
+        schema = _schema(course, request.GET.get("schema", DEFAULT_SCHEMA))
+        try:
+            since, until = _dates(request)
+        except ValueError as exc:
+            return HttpResponseBadRequest(str(exc))
+        return view(request, ReportQuery(course, schema, since, until))
+    return wrapper
+
+
+@_report_view
+def course_report(request: HttpRequest, query: ReportQuery) -> HttpResponse:
+    head, body = _report_page(query)
     version = head.version
     context = {
-        "course": course, "report": head, "schemas": schemas_for_course(course), "body": body,
-        "may_override": bool(version and not version.used and can_manage_course(request.user, course)),
+        "course": query.course, "report": head, "schemas": schemas_for_course(query.course), "body": body,
+        "may_override": bool(version and not version.used and can_manage_course(request.user, query.course)),
     }
     return render(request, "reports/course_report.html", context)
 
 
-def _report_page(course: Course, schema: LabelSchema, since: date | None,
-                 until: date | None) -> tuple[ModuleReport, SafeString]:
+def _report_page(query: ReportQuery) -> tuple[ModuleReport, SafeString]:
     """The report's header fields and its rendered body, cached together under the report's key (every
-    input of the report is in it). A warm page unpickles the small header and one string, not the report."""
-    key = f"report-page:{report_key(course, schema, since=since, until=until)}"
+    input of the report is in it). A warm page unpickles the small header and one string, not the report;
+    a cold one reads the inputs once and builds the report from them."""
+    inputs = report_inputs(query.course, query.schema, since=query.since, until=query.until)
+    key = f"report-page:{inputs.key}"
     cached = cache.get(key)
     if cached is None:
-        report = module_report(course, schema, since=since, until=until)
+        report = report_from(inputs)
         # The header only: totals, version, alerts (all shown on the page); no per-module numbers.
         head = replace(report, modules=[], course_average=[], course_trend=[], weeks=[])
-        cached = (head, str(_report_body(course, report)))
+        cached = (head, str(_report_body(query.course, report)))
         cache.set(key, cached, REPORT_CACHE_S)
     return cached[0], mark_safe(cached[1])  # noqa: S308 - our own template output
 
@@ -101,21 +131,15 @@ def _report_body(course: Course, report: ModuleReport) -> SafeString:
     return mark_safe(body)  # noqa: S308 - our own template output
 
 
-@require_GET
-@login_required(login_url=LOGIN_URL)
-def course_report_csv(request: HttpRequest, course_code: str) -> HttpResponse:
-    course = _course(request, course_code)
-    schema = _schema(course, request.GET.get("schema", DEFAULT_SCHEMA))
+@_report_view
+def course_report_csv(request: HttpRequest, query: ReportQuery) -> HttpResponse:
     chart = request.GET.get("chart", "modules")
     if chart not in CSV_CHARTS:
         return HttpResponseBadRequest(f'"chart" must be one of {", ".join(CSV_CHARTS)}, not "{chart[:40]}".')
-    try:
-        since, until = _dates(request)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc))
-    report = module_report(course, schema, since=since, until=until)
+    report = module_report(query.course, query.schema, since=query.since, until=query.until)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{course.code}-{schema.name}-{chart}.csv"'
+    filename = f"{query.course.code}-{query.schema.name}-{chart}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     write_chart_csv(csv.writer(response), report, chart)
     return response
 
@@ -127,14 +151,11 @@ def override_gate(request: HttpRequest, course_code: str) -> HttpResponse:
     schema = _schema(course, request.POST.get("schema", DEFAULT_SCHEMA))
     if not can_manage_course(request.user, course):
         return HttpResponse("Only the course's instructors and teaching assistants may do this.", status=403)
-    version = active_version_for(schema, course)
-    if version is None:
-        messages.error(request, f"Schema {schema.name} has no active model in {course.code}.")
-    else:
-        try:
-            override_baseline_gate(course, schema, version, actor=request.user, reason=request.POST.get("reason", ""))
-            messages.success(request, f"Reports now use {version} (override recorded).")
-        except DomainError as exc:
-            messages.error(request, str(exc))
+    try:
+        version = version_to_override(course, schema)
+        override_baseline_gate(course, schema, version, actor=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, f"Reports now use {version} (override recorded).")
+    except DomainError as exc:
+        messages.error(request, str(exc))
     url = reverse("reports:course_report", kwargs={"course_code": course.code})
     return redirect(f"{url}?schema={schema.name}")

@@ -6,8 +6,8 @@ import pytest
 
 from classifiers.labelling.schemas import create_schema
 from classifiers.models import Annotation, Label, LabelSchema
-from tests.api.conftest import token_client
 from tests.factories import FeedbackFactory
+from tests.support import token_client
 
 BASE = "/api/courses/CS101"
 

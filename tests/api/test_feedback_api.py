@@ -8,8 +8,8 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from courses.models import Feedback, FeedbackSource, Role
 from courses.signals import feedback_created
-from tests.api.conftest import token_client
 from tests.factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
+from tests.support import token_client
 
 URL = "/api/courses/CS101/feedback/"
 

@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, TrainingRun
 from courses.models import Feedback, Module
-from tests.api.conftest import CourseObjects, token_client
+from tests.api.course_objects import CourseObjects
+from tests.support import token_client
 
 # (method, path template, body); {code} and {<name>} are filled from a CourseObjects.
 ENDPOINTS = [

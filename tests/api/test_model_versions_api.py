@@ -10,16 +10,11 @@ import pytest
 from classifiers import registry
 from classifiers.models import ModelVersion
 from courses.models import Role
-from tests.api.conftest import token_client
 from tests.classifiers.helpers import make_version
 from tests.factories import MembershipFactory, UserFactory
+from tests.support import token_client
 
 URL = "/api/courses/CS101/model-versions/"
-
-
-@pytest.fixture
-def sentiment(course):
-    return course.schemas.get(name="sentiment")
 
 
 def test_a_version_below_the_baseline_needs_the_explicit_override(instructor, course, sentiment):

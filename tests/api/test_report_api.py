@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from courses.models import Role
-from tests.api.conftest import token_client
 from tests.classifiers.reports.report_data import add_feedback, version
 from tests.factories import MembershipFactory, ModuleFactory, UserFactory
+from tests.support import token_client
 
 URL = "/api/courses/CS101/reports/modules/"
 

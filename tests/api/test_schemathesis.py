@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from eduplatform.wsgi import application
-from tests.api.conftest import token_client
+from tests.support import token_client
 
 # CI runs a fixed, derandomized sample (reproducible); API_FUZZ_EXAMPLES=50 API_FUZZ_RANDOM=1 explores more.
 EXAMPLES_PER_OPERATION = int(os.environ.get("API_FUZZ_EXAMPLES", "8"))

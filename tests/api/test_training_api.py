@@ -9,18 +9,18 @@ from django.conf import settings
 from classifiers.models import TrainingRun
 from courses.models import Role
 from eduplatform.celery import app as celery_app
-from tests.api.conftest import token_client
 from tests.classifiers.helpers import label_feedback
 from tests.factories import MembershipFactory, UserFactory
+from tests.support import token_client
 
 URL = "/api/courses/CS101/training-runs/"
 
 
 @pytest.fixture
-def sentiment(course):
-    schema = course.schemas.get(name="sentiment")
-    label_feedback(course, schema, {"positive": 8, "negative": 8})
-    return schema
+def sentiment(sentiment, course):
+    """The shared `sentiment` schema with enough labelled feedback to train on."""
+    label_feedback(course, sentiment, {"positive": 8, "negative": 8})
+    return sentiment
 
 
 def test_instructor_starts_a_run_with_config_overrides(instructor, sentiment):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from classifiers import registry
-from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, LabelSchema, ModelVersion
+from classifiers.models import AnnotationSource, LabelSchema, ModelVersion
 from courses.models import Course
-from tests.factories import FeedbackFactory
+from tests.factories import AnnotationFactory, FeedbackFactory, ModelVersionFactory
 
 WORDS = {
     "positive": ["great", "loved", "excellent", "clear", "helpful"],
@@ -22,20 +21,17 @@ def label_feedback(course: Course, schema: LabelSchema, counts: dict[str, int]) 
         words = WORDS.get(name, [name])
         for i in range(n):
             fb = FeedbackFactory(course=course, original_text=f"the lecture was {words[i % len(words)]} {name} {i}")
-            ann = Annotation.objects.create(feedback=fb, schema=schema, source=AnnotationSource.IMPORT)
-            AnnotationLabel.objects.create(annotation=ann, label=labels[name])
+            AnnotationFactory(feedback=fb, schema=schema, source=AnnotationSource.IMPORT, annotator=None,
+                              labels=[labels[name]])
             ids.append(fb.pk)
     return ids
 
 
 def make_version(schema: LabelSchema, *, course: Course | None, number: int, beats: bool = True) -> ModelVersion:
-    """A registered version with files on disk (a stand-in directory; activation does not load it)."""
-    relpath = registry.version_relpath(schema.pk, course.pk if course else None, number)
-    path = registry.absolute(relpath)
-    path.mkdir(parents=True)
-    (path / "model.safetensors").write_bytes(b"stand-in")
-    return ModelVersion.objects.create(
-        schema=schema, course=course, number=number, path=relpath, base_model="tiny",
-        label_names=["negative", "neutral", "positive"], beats_baseline=beats,
+    """A registered version with a stand-in model file on disk (activation does not load it), beating its
+    baseline (macro-F1 0.8 vs 0.2) or not (0.1 vs 0.2)."""
+    return ModelVersionFactory(
+        schema=schema, course=course, number=number, files=True, beats_baseline=beats,
+        label_names=["negative", "neutral", "positive"],
         metrics={"f1_macro": 0.8 if beats else 0.1, "baseline": {"f1_macro": 0.2}},
     )

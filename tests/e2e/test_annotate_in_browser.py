@@ -12,8 +12,14 @@ from django.utils import timezone
 
 from classifiers.models import Annotation, LabelSchema
 from courses.models import Role
-from tests.classifiers.labelling.annotate_helpers import active_version, predict
-from tests.factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
+from tests.factories import (
+    FeedbackFactory,
+    MembershipFactory,
+    ModelVersionFactory,
+    ModuleFactory,
+    PredictionFactory,
+    UserFactory,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHROMIUM = "/usr/bin/chromium"
@@ -40,14 +46,16 @@ def test_annotator_labels_twenty_items_with_the_keyboard_and_undoes_one(live_ser
     schema = LabelSchema.objects.get(course=course, name="sentiment")
     schema.description = "Label the overall feeling of the comment."
     schema.save()
-    version = active_version(schema)
+    version = ModelVersionFactory(schema=schema, is_active=True)
     modules = [ModuleFactory(course=course, title=f"Week {i}") for i in (1, 2)]
     now = timezone.now()
     items = [FeedbackFactory(course=course, module=modules[i % 2], submitted_at=now - timedelta(minutes=i),
                              original_text=f"Comment {i}: the labs were {'great' if i % 3 else 'confusing'}")
              for i in range(25)]
-    predict(version, items[0], {"negative": 0.1, "neutral": 0.25, "positive": 0.65})
-    predict(version, items[1], {"negative": 0.7, "neutral": 0.2, "positive": 0.1})
+    PredictionFactory(model_version=version, feedback=items[0],
+                      scores={"negative": 0.1, "neutral": 0.25, "positive": 0.65})
+    PredictionFactory(model_version=version, feedback=items[1],
+                      scores={"negative": 0.7, "neutral": 0.2, "positive": 0.1})
     FeedbackFactory(course=other_course, original_text="other course comment")
 
     page = browser.new_page(viewport={"width": 1280, "height": 860})

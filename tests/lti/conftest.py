@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import requests
-from django.core.cache import cache
 
 from tests.lti.platform import TestPlatform, form_fields, query_params, with_params
 
@@ -14,9 +13,6 @@ from tests.lti.platform import TestPlatform, form_fields, query_params, with_par
 @pytest.fixture(autouse=True)
 def _lti_settings(settings):
     settings.LTI_COOKIE_SECURE = False  # plain-HTTP loopback: a Secure cookie would never come back
-    cache.clear()  # our own Redis DB (CACHE_URL): nonces, states, cached keysets
-    yield
-    cache.clear()
 
 
 @pytest.fixture

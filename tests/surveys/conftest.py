@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from courses.models import QuestionKind
@@ -12,13 +11,6 @@ from tests.factories import QuestionFactory, SurveyFactory
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    cache.clear()  # this worktree's own Redis DB: rate-limit counters must not leak between tests
-    yield
-    cache.clear()
 
 
 def build_survey(course, **fields):

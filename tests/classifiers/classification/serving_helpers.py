@@ -10,6 +10,8 @@ import json
 import shutil
 from pathlib import Path
 
+import factory
+
 from classifiers import registry
 from classifiers.ml.serving import export_and_check
 from classifiers.ml.training import TrainConfig, prepare_data, train_model
@@ -18,6 +20,7 @@ from classifiers.training.versions import activate_model_version
 from courses.models import Course
 from tests.classifiers.helpers import WORDS
 from tests.classifiers.tiny import tiny_bert
+from tests.factories import ModelVersionFactory
 
 LABELS = ["negative", "neutral", "positive"]
 MAX_LENGTH = 32  # short, so "very long text" is easy to make
@@ -51,15 +54,13 @@ def build_serving_dir(directory: Path) -> Path:
 def serving_version(course: Course, source: Path, *, number: int = 1, activate: bool = True,
                     classify: bool = False) -> ModelVersion:
     """A version of the course's sentiment schema serving a copy of `source`, optionally activated."""
-    schema = course.schemas.get(name="sentiment")
-    relpath = registry.version_relpath(schema.pk, course.pk, number)
-    shutil.copytree(source, registry.absolute(relpath))
     check = json.loads((source / "serving-check.json").read_text())
-    version = ModelVersion.objects.create(
-        schema=schema, course=course, number=number, path=relpath, base_model="tiny", label_names=LABELS,
-        max_length=MAX_LENGTH, beats_baseline=True, onnx_path=f"{relpath}/model.onnx", use_int8=check["use_int8"],
-        metrics={"f1_macro": 0.9, "baseline": {"f1_macro": 0.2}, "serving": check},
+    version = ModelVersionFactory(
+        schema=course.schemas.get(name="sentiment"), course=course, number=number, label_names=LABELS,
+        max_length=MAX_LENGTH, beats_baseline=True, onnx_path=factory.LazyAttribute(lambda o: f"{o.path}/model.onnx"),
+        use_int8=check["use_int8"], metrics={"f1_macro": 0.9, "baseline": {"f1_macro": 0.2}, "serving": check},
     )
+    shutil.copytree(source, registry.absolute(version.path))  # the files a trained version holds
     if activate:
         version = activate_model_version(version, actor=None, classify=classify)
     return version

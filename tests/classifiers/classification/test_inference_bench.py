@@ -14,7 +14,7 @@ from django.conf import settings
 from classifiers.ml.training import TrainConfig, prepare_data, train_model
 from courses.models import Course
 from tests.classifiers.tiny import tiny_bert
-from tests.conftest import ROOT, _database_url
+from tests.support import ROOT, database_url
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def _tiny_emotion_model(directory: Path) -> Path:
 
 
 def _bench(*args: str, tmp_path: Path) -> dict:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "MODEL_STORE": str(settings.MODEL_STORE),
+    env = {**os.environ, "DATABASE_URL": database_url(), "MODEL_STORE": str(settings.MODEL_STORE),
            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CONN_MAX_AGE": "0"}
     proc = subprocess.run([sys.executable, "bench/inference.py", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)

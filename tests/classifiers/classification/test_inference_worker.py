@@ -22,11 +22,10 @@ from classifiers.models import ClassificationRun, Prediction
 from classifiers.tasks import reap_stale_jobs_task, sweep_unclassified_task
 from courses.models import Feedback, FeedbackSource
 from courses.services import create_feedback
-from tests.api.conftest import token_client
 from tests.classifiers.classification.serving_helpers import LABELS, serving_version
 from tests.classifiers.training.test_training_worker import _children
-from tests.conftest import ROOT, _database_url
 from tests.factories import FeedbackFactory
+from tests.support import ROOT, database_url, token_client
 
 pytestmark = pytest.mark.slow
 
@@ -115,7 +114,7 @@ def test_feedback_saved_while_the_broker_is_down_is_classified_by_the_sweep(
     celery_worker_process, course, tiny_serving_dir
 ):
     version = serving_version(course, tiny_serving_dir)
-    env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": "redis://127.0.0.1:9/0",
+    env = {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": "redis://127.0.0.1:9/0",
            "CELERY_RESULT_BACKEND": "redis://127.0.0.1:9/0"}
     code = ("from courses.models import Course; from courses.services import create_feedback; "
             f"fb = create_feedback(Course.objects.get(pk={course.pk}), text='rushed and confusing', source='survey'); "

@@ -9,20 +9,16 @@ from django.urls import reverse
 from classifiers.labelling.services import record_annotation
 from classifiers.models import Annotation, LabelSchema
 from courses.models import Role
-from tests.classifiers.labelling.annotate_helpers import active_version, predict
-from tests.factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
+from tests.factories import (
+    FeedbackFactory,
+    MembershipFactory,
+    ModelVersionFactory,
+    ModuleFactory,
+    PredictionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def schema(course):
-    return LabelSchema.objects.get(course=course, name="sentiment")
-
-
-@pytest.fixture
-def other_schema(other_course):
-    return LabelSchema.objects.get(course=other_course, name="sentiment")
 
 
 def _url(name, schema, course):
@@ -33,12 +29,13 @@ def _post_json(client, url, data):
     return client.post(url, json.dumps(data), content_type="application/json")
 
 
-def test_annotate_page_shows_redacted_text_module_suggestion_and_guidelines(client, course, schema, annotator):
+def test_annotate_page_shows_redacted_text_module_suggestion_and_guidelines(client, course, sentiment, annotator):
     fb = FeedbackFactory(course=course, module=ModuleFactory(course=course, title="Week 3"),
                          original_text="mail jo@uni.edu please", redacted_text="mail [EMAIL] please")
-    predict(active_version(schema), fb, {"negative": 0.1, "neutral": 0.2, "positive": 0.7})
+    PredictionFactory(model_version=ModelVersionFactory(schema=sentiment, is_active=True), feedback=fb,
+                      scores={"negative": 0.1, "neutral": 0.2, "positive": 0.7})
     client.force_login(annotator)
-    response = client.get(_url("annotate", schema, course))
+    response = client.get(_url("annotate", sentiment, course))
     assert response.status_code == 200
     config = response.context["config"]
     assert config["items"][0]["text"] == "mail [EMAIL] please" and config["items"][0]["module"] == "Week 3"
@@ -48,59 +45,60 @@ def test_annotate_page_shows_redacted_text_module_suggestion_and_guidelines(clie
 
 
 def test_save_is_one_request_that_returns_the_next_items_and_records_confirmed_suggestions(
-        client, course, schema, annotator):
+        client, course, sentiment, annotator):
     items = [FeedbackFactory(course=course) for _ in range(4)]
-    version = active_version(schema)
-    predict(version, items[0], {"negative": 0.1, "neutral": 0.2, "positive": 0.7})
+    version = ModelVersionFactory(schema=sentiment, is_active=True)
+    PredictionFactory(model_version=version, feedback=items[0],
+                      scores={"negative": 0.1, "neutral": 0.2, "positive": 0.7})
     client.force_login(annotator)
-    positive = schema.labels.get(name="positive")
-    response = _post_json(client, _url("annotate_save", schema, course),
+    positive = sentiment.labels.get(name="positive")
+    response = _post_json(client, _url("annotate_save", sentiment, course),
                           {"feedback": items[0].pk, "labels": [positive.pk], "need": 2, "exclude": [items[1].pk]})
     assert response.status_code == 200
     data = response.json()
     assert len(data["next"]) == 2 and {i["id"] for i in data["next"]}.isdisjoint({items[0].pk, items[1].pk})
     annotation = Annotation.objects.get(pk=data["annotation"])
     assert annotation.suggested_by == version and annotation.source == "human"
-    negative = schema.labels.get(name="negative")  # a different label is not a confirmed suggestion
-    data = _post_json(client, _url("annotate_save", schema, course),
+    negative = sentiment.labels.get(name="negative")  # a different label is not a confirmed suggestion
+    data = _post_json(client, _url("annotate_save", sentiment, course),
                       {"feedback": items[0].pk, "labels": [negative.pk]}).json()
     assert Annotation.objects.get(pk=data["annotation"]).suggested_by is None
 
 
-def test_undo_deletes_the_annotation_and_restores_the_previous_one(client, course, schema, annotator):
+def test_undo_deletes_the_annotation_and_restores_the_previous_one(client, course, sentiment, annotator):
     fb = FeedbackFactory(course=course)
     client.force_login(annotator)
-    save = _url("annotate_save", schema, course)
-    first = _post_json(client, save, {"feedback": fb.pk, "labels": [schema.labels.get(name="neutral").pk]}).json()
-    second = _post_json(client, save, {"feedback": fb.pk, "labels": [schema.labels.get(name="negative").pk]}).json()
-    response = _post_json(client, _url("annotate_undo", schema, course), {"annotation": second["annotation"]})
+    save = _url("annotate_save", sentiment, course)
+    first = _post_json(client, save, {"feedback": fb.pk, "labels": [sentiment.labels.get(name="neutral").pk]}).json()
+    second = _post_json(client, save, {"feedback": fb.pk, "labels": [sentiment.labels.get(name="negative").pk]}).json()
+    response = _post_json(client, _url("annotate_undo", sentiment, course), {"annotation": second["annotation"]})
     assert response.status_code == 200 and response.json()["item"]["id"] == fb.pk
     assert list(Annotation.objects.values_list("pk", "is_current")) == [(first["annotation"], True)]
 
 
-def test_bad_label_gets_a_clear_error_and_writes_nothing(client, course, schema, other_schema, annotator):
+def test_bad_label_gets_a_clear_error_and_writes_nothing(client, course, sentiment, other_sentiment, annotator):
     fb = FeedbackFactory(course=course)
     client.force_login(annotator)
-    foreign = other_schema.labels.first()
-    response = _post_json(client, _url("annotate_save", schema, course), {"feedback": fb.pk, "labels": [foreign.pk]})
+    foreign = other_sentiment.labels.first()
+    response = _post_json(client, _url("annotate_save", sentiment, course), {"feedback": fb.pk, "labels": [foreign.pk]})
     assert response.status_code == 400 and "not part of schema" in response.json()["error"]
-    response = _post_json(client, _url("annotate_save", schema, course), {"feedback": fb.pk, "labels": []})
+    response = _post_json(client, _url("annotate_save", sentiment, course), {"feedback": fb.pk, "labels": []})
     assert response.status_code == 400 and "choose at least one label" in response.json()["error"]
     assert not Annotation.objects.exists()
 
 
 def test_annotator_of_course_a_gets_404_or_403_for_every_course_b_url(
-        client, course, other_course, schema, other_schema, annotator):
+        client, course, other_course, sentiment, other_sentiment, annotator):
     theirs = FeedbackFactory(course=other_course, redacted_text="history secret comment")
     mine = FeedbackFactory(course=course)
-    annotation = record_annotation(theirs, other_schema, [other_schema.labels.first()], actor=UserFactory())
+    annotation = record_annotation(theirs, other_sentiment, [other_sentiment.labels.first()], actor=UserFactory())
     client.force_login(annotator)
     forbidden = [
-        _url("annotate", other_schema, other_course), _url("annotate_items", other_schema, other_course),
-        _url("adjudicate", other_schema, other_course),
-        _url("annotate", schema, other_course),           # own schema, other course
-        _url("annotate", other_schema, course),           # other schema through own course
-        reverse("admin:classifiers_labelschema_change", args=[other_schema.pk]),
+        _url("annotate", other_sentiment, other_course), _url("annotate_items", other_sentiment, other_course),
+        _url("adjudicate", other_sentiment, other_course),
+        _url("annotate", sentiment, other_course),           # own schema, other course
+        _url("annotate", other_sentiment, course),           # other schema through own course
+        reverse("admin:classifiers_labelschema_change", args=[other_sentiment.pk]),
         reverse("admin:classifiers_annotation_change", args=[annotation.pk]),
         reverse("admin:classifiers_labelitem_change", args=[theirs.pk]),
         reverse("admin:courses_feedback_change", args=[theirs.pk]),
@@ -110,14 +108,15 @@ def test_annotator_of_course_a_gets_404_or_403_for_every_course_b_url(
         assert client.get(url).status_code in (403, 404), url
         assert b"history secret" not in client.get(url).content
     for name in ("annotate_save", "annotate_undo"):
-        response = _post_json(client, _url(name, other_schema, other_course), {"feedback": theirs.pk, "labels": [1]})
+        response = _post_json(client, _url(name, other_sentiment, other_course), {"feedback": theirs.pk, "labels": [1]})
         assert response.status_code == 404, name
     # Own course's URLs with the other course's feedback or annotation are 404 too (lookups are scoped).
-    response = _post_json(client, _url("annotate_save", schema, course),
-                          {"feedback": theirs.pk, "labels": [schema.labels.first().pk]})
+    response = _post_json(client, _url("annotate_save", sentiment, course),
+                          {"feedback": theirs.pk, "labels": [sentiment.labels.first().pk]})
     assert response.status_code == 404
-    assert _post_json(client, _url("annotate_undo", schema, course), {"annotation": annotation.pk}).status_code == 404
-    lists = [reverse("admin:classifiers_labelitem_changelist") + f"?schema={schema.pk}",
+    undo = _post_json(client, _url("annotate_undo", sentiment, course), {"annotation": annotation.pk})
+    assert undo.status_code == 404
+    lists = [reverse("admin:classifiers_labelitem_changelist") + f"?schema={sentiment.pk}",
              reverse("admin:classifiers_labelschema_changelist"), reverse("admin:classifiers_annotation_changelist"),
              reverse("admin:courses_feedback_changelist"), reverse("admin:courses_course_changelist")]
     for url in lists:
@@ -129,7 +128,8 @@ def test_annotator_of_course_a_gets_404_or_403_for_every_course_b_url(
     assert Annotation.objects.count() == 1
 
 
-def test_querysets_and_object_permissions_are_scoped_not_only_links(rf, course, other_course, schema, other_schema,
+def test_querysets_and_object_permissions_are_scoped_not_only_links(rf, course, other_course, sentiment,
+                                                                    other_sentiment,
                                                                     annotator):
     from django.contrib import admin as django_admin
 
@@ -140,7 +140,7 @@ def test_querysets_and_object_permissions_are_scoped_not_only_links(rf, course, 
     request.user = annotator
     theirs = FeedbackFactory(course=other_course)
     item = LabelItem.objects.get(pk=theirs.pk)
-    for model, obj in ((LabelSchema, other_schema), (Feedback, theirs), (LabelItem, item)):
+    for model, obj in ((LabelSchema, other_sentiment), (Feedback, theirs), (LabelItem, item)):
         model_admin = django_admin.site._registry[model]
         assert not model_admin.get_queryset(request).filter(pk=obj.pk).exists(), model
         assert not model_admin.has_view_permission(request, obj), model
@@ -148,22 +148,22 @@ def test_querysets_and_object_permissions_are_scoped_not_only_links(rf, course, 
         assert not model_admin.has_delete_permission(request, obj), model
 
 
-def test_staff_without_a_role_sees_nothing_and_superuser_sees_all(client, course, other_course, schema):
+def test_staff_without_a_role_sees_nothing_and_superuser_sees_all(client, course, other_course, sentiment):
     FeedbackFactory(course=course)
     FeedbackFactory(course=other_course)
     client.force_login(UserFactory(username="nobody"))
-    assert client.get(_url("annotate", schema, course)).status_code in (403, 404)
+    assert client.get(_url("annotate", sentiment, course)).status_code in (403, 404)
     admin = UserFactory(username="root", is_superuser=True)
     client.force_login(admin)
-    assert client.get(_url("annotate", schema, course)).status_code == 200
+    assert client.get(_url("annotate", sentiment, course)).status_code == 200
     response = client.get(reverse("admin:courses_feedback_changelist"))
     assert response.context["cl"].result_count == 2
 
 
-def test_viewer_role_cannot_annotate(client, course, schema):
+def test_viewer_role_cannot_annotate(client, course, sentiment):
     viewer = MembershipFactory(course=course, role=Role.VIEWER).user
     client.force_login(viewer)
-    assert client.get(_url("annotate", schema, course)).status_code == 404
+    assert client.get(_url("annotate", sentiment, course)).status_code == 404
 
 
 def test_multi_label_saves_several_labels_and_ordinal_shows_the_scale(client, course, annotator):
@@ -188,12 +188,12 @@ def test_multi_label_saves_several_labels_and_ordinal_shows_the_scale(client, co
 @pytest.mark.parametrize("body", [
     {"feedback": "abc", "labels": []}, {"labels": "x"}, {"labels": [], "need": "many"},
 ])
-def test_malformed_save_requests_get_a_400_with_a_reason(client, course, schema, annotator, body):
+def test_malformed_save_requests_get_a_400_with_a_reason(client, course, sentiment, annotator, body):
     body = {"feedback": FeedbackFactory(course=course).pk, **body}
     client.force_login(annotator)
-    response = _post_json(client, _url("annotate_save", schema, course), body)
+    response = _post_json(client, _url("annotate_save", sentiment, course), body)
     assert response.status_code == 400 and response.json()["error"]
-    assert client.post(_url("annotate_save", schema, course), "not json", content_type="application/json"
+    assert client.post(_url("annotate_save", sentiment, course), "not json", content_type="application/json"
                        ).status_code == 400
 
 
@@ -217,10 +217,10 @@ def test_institution_wide_schema_is_annotated_per_course_with_the_course_model_f
 
     shared = create_schema("workload", kind="ordinal", labels=["light", "fair", "heavy"])
     mine, theirs = FeedbackFactory(course=course), FeedbackFactory(course=other_course)
-    institution = active_version(shared, course=None)
-    own = active_version(shared, course=course, number=2)
-    predict(institution, mine, {"light": 0.6, "fair": 0.3, "heavy": 0.1})
-    predict(own, mine, {"light": 0.1, "fair": 0.2, "heavy": 0.7})
+    institution = ModelVersionFactory(schema=shared, course=None, is_active=True)
+    own = ModelVersionFactory(schema=shared, course=course, number=2, is_active=True)
+    PredictionFactory(model_version=institution, feedback=mine, scores={"light": 0.6, "fair": 0.3, "heavy": 0.1})
+    PredictionFactory(model_version=own, feedback=mine, scores={"light": 0.1, "fair": 0.2, "heavy": 0.7})
     client.force_login(annotator)
     items = client.get(_url("annotate", shared, course)).context["config"]["items"]
     assert [i["id"] for i in items] == [mine.pk]

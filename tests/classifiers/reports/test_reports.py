@@ -16,21 +16,11 @@ from classifiers.reports.models import Alert, BaselineOverride, ReportSnapshot
 from classifiers.reports.selectors import module_report
 from classifiers.reports.services import detect_alerts
 from courses.models import Answer, Question, Survey, SurveyResponse
-from tests.classifiers.reports.report_data import MONDAY, add_feedback, annotate, sentiment, version
+from tests.classifiers.reports.report_data import MONDAY, add_feedback, annotate, version
 from tests.factories import ModuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 NEG, NEU, POS = "negative", "neutral", "positive"
-
-
-@pytest.fixture(autouse=True)
-def _local_cache(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(username="root", is_superuser=True)
 
 
 @pytest.fixture
@@ -56,8 +46,8 @@ def _csv(response) -> list[dict]:
 # --- privacy -------------------------------------------------------------------------------------------
 
 
-def test_selector_hides_breakdown_of_module_with_four_responses(course, small_and_big):
-    report = module_report(course, sentiment(course))
+def test_selector_hides_breakdown_of_module_with_four_responses(course, sentiment, small_and_big):
+    report = module_report(course, sentiment)
     small = next(m for m in report.modules if m.title == "Small module")
     assert (small.shown, small.responses, small.distribution, small.trend, small.comments) == (
         False, None, [], [], {})
@@ -87,14 +77,14 @@ def test_page_csv_and_admin_show_no_breakdown_of_small_module(client, course, sm
     assert "fewer than 5 responses" in row and "4" not in row
 
 
-def test_hidden_week_that_could_be_subtracted_hides_another_week(course):
+def test_hidden_week_that_could_be_subtracted_hides_another_week(course, sentiment):
     """Weeks 0 and 1 have 6 each, week 2 has 2: hiding week 2 alone would let total - shown reveal it."""
     model = version(course)
     module = ModuleFactory(course=course, title="Labs")
     add_feedback(course, module, [POS] * 6, week=0, model=model)
     add_feedback(course, module, [NEG] * 5 + [POS] * 2, week=1, model=model)
     add_feedback(course, module, [NEG] * 2, week=2, model=model)
-    row = module_report(course, sentiment(course)).modules[0]
+    row = module_report(course, sentiment).modules[0]
     assert row.shown and row.responses == 15
     hidden = [c.week for c in row.trend if not c.shown]
     assert len(hidden) == 2 and MONDAY.date() + timedelta(weeks=2) in hidden
@@ -102,13 +92,13 @@ def test_hidden_week_that_could_be_subtracted_hides_another_week(course):
     assert row.labelled - shown_total >= 5
 
 
-def test_course_average_leaves_out_hidden_modules(course, small_and_big):
-    report = module_report(course, sentiment(course))
+def test_course_average_leaves_out_hidden_modules(course, sentiment, small_and_big):
+    report = module_report(course, sentiment)
     average = {c.label: c.count for c in report.course_average}
     assert average == {NEG: 3, NEU: 4, POS: 5}  # the Small module's 4 negatives are not in it
 
 
-def test_anonymous_respondents_cannot_be_identified(client, course, instructor):
+def test_anonymous_respondents_cannot_be_identified(client, course, sentiment, instructor):
     model = version(course)
     module = ModuleFactory(course=course, title="Surveyed")
     student = UserFactory(username="student_zed", email="zed@uni.example")
@@ -127,7 +117,7 @@ def test_anonymous_respondents_cannot_be_identified(client, course, instructor):
     outputs = [client.get(_url(course)).content.decode()]
     outputs += [client.get(_url(course, "course_report_csv", chart=c)).content.decode()
                 for c in ("modules", "trend", "module-trends")]
-    outputs.append(json.dumps(module_report(course, sentiment(course)).as_dict()))
+    outputs.append(json.dumps(module_report(course, sentiment).as_dict()))
     assert "the pace felt rushed" in outputs[0]  # the redacted comment is there...
     for text in outputs:  # ...but nothing that ties it to a person, a key, an id or a time
         for secret in ("student_zed", "zed@uni.example", "hmac-secret", f"/{items[0].pk}", "10:00"):
@@ -138,34 +128,34 @@ def test_anonymous_respondents_cannot_be_identified(client, course, instructor):
 # --- labels, the gate ---------------------------------------------------------------------------------
 
 
-def test_human_annotation_takes_precedence_over_prediction(course, annotator):
+def test_human_annotation_takes_precedence_over_prediction(course, sentiment, annotator):
     model = version(course)
     module = ModuleFactory(course=course, title="Week 1")
     items = add_feedback(course, module, [POS] * 10, model=model)
-    module_report(course, sentiment(course))  # build a summary first: the annotation must invalidate it
+    module_report(course, sentiment)  # build a summary first: the annotation must invalidate it
     for item in items[:5]:
         annotate(item, NEG, annotator)
-    report = module_report(course, sentiment(course))
+    report = module_report(course, sentiment)
     counts = {c.label: c.count for c in report.modules[0].distribution}
     assert counts == {NEG: 5, NEU: 0, POS: 5}
     assert report.labelled_by_humans == 5
     assert report.modules[0].comments[NEG][0].human
 
 
-def test_comments_only_for_label_groups_of_minimum_size(course):
+def test_comments_only_for_label_groups_of_minimum_size(course, sentiment):
     model = version(course)
     module = ModuleFactory(course=course, title="M")
     add_feedback(course, module, [POS] * 8, model=model, text="fine")
     add_feedback(course, module, [NEG] * 2, model=model, text="only two said this")
-    row = module_report(course, sentiment(course)).modules[0]
+    row = module_report(course, sentiment).modules[0]
     assert row.shown and set(row.comments) == {POS}
 
 
-def test_version_below_baseline_is_not_used_until_staff_override(client, course, instructor, annotator):
+def test_version_below_baseline_is_not_used_until_staff_override(client, course, sentiment, instructor, annotator):
     model = version(course, beats=False, f1=0.30, baseline=0.35)
     module = ModuleFactory(course=course, title="Week 1")
     add_feedback(course, module, [NEG] * 6, model=model)
-    report = module_report(course, sentiment(course))
+    report = module_report(course, sentiment)
     assert not report.version.used and report.modules[0].labelled is None
     client.force_login(instructor)
     page = client.get(_url(course)).content.decode()
@@ -179,7 +169,7 @@ def test_version_below_baseline_is_not_used_until_staff_override(client, course,
     client.post(_url(course, "override_gate"), {"reason": "small validation set; spot-checked 50 items"})
     override = BaselineOverride.objects.get()
     assert (override.actor, override.model_version) == (instructor, model)
-    report = module_report(course, sentiment(course))
+    report = module_report(course, sentiment)
     assert report.version.used and report.version.override_by == "ines"
     assert {c.label: c.count for c in report.modules[0].distribution}[NEG] == 6
 
@@ -196,7 +186,7 @@ def test_report_states_version_training_time_and_f1_beside_baseline(client, cour
 # --- alerts ---------------------------------------------------------------------------------------------
 
 
-def test_alert_fires_once_per_module_per_week(course, settings):
+def test_alert_fires_once_per_module_per_week(course, sentiment, settings):
     settings.REPORT_ALERT_RISE, settings.REPORT_ALERT_MIN_COUNT = 0.25, 10
     model = version(course)
     rising = ModuleFactory(course=course, title="Rising")
@@ -206,20 +196,20 @@ def test_alert_fires_once_per_module_per_week(course, settings):
     add_feedback(course, steady, [NEG] * 3 + [POS] * 9, week=0, model=model)
     add_feedback(course, steady, [NEG] * 4 + [POS] * 8, week=1, model=model)
     week = MONDAY.date() + timedelta(weeks=1)
-    created = detect_alerts(course, sentiment(course), week=week)
+    created = detect_alerts(course, sentiment, week=week)
     assert [a.module for a in created] == [rising]
-    assert detect_alerts(course, sentiment(course), week=week) == []
+    assert detect_alerts(course, sentiment, week=week) == []
     assert Alert.objects.count() == 1
-    assert module_report(course, sentiment(course)).alerts[0].module == "Rising"
+    assert module_report(course, sentiment).alerts[0].module == "Rising"
 
 
-def test_alert_does_not_fire_below_minimum_count(course, settings):
+def test_alert_does_not_fire_below_minimum_count(course, sentiment, settings):
     settings.REPORT_ALERT_RISE, settings.REPORT_ALERT_MIN_COUNT = 0.25, 10
     model = version(course)
     module = ModuleFactory(course=course, title="Few")
     add_feedback(course, module, [POS] * 9, week=0, model=model)
     add_feedback(course, module, [NEG] * 9, week=1, model=model)  # 0% → 100%, but only 9 a week
-    assert detect_alerts(course, sentiment(course), week=MONDAY.date() + timedelta(weeks=1)) == []
+    assert detect_alerts(course, sentiment, week=MONDAY.date() + timedelta(weeks=1)) == []
 
 
 # --- access, freshness, queries ------------------------------------------------------------------------
@@ -241,13 +231,13 @@ def test_bad_parameters_get_a_specific_400(client, course, instructor, small_and
     assert client.get(_url(course, schema="nope")).status_code == 404
 
 
-def test_summary_follows_new_predictions(course):
+def test_summary_follows_new_predictions(course, sentiment):
     model = version(course)
     module = ModuleFactory(course=course, title="M")
     add_feedback(course, module, [POS] * 5, model=model)
-    assert module_report(course, sentiment(course)).modules[0].labelled == 5
+    assert module_report(course, sentiment).modules[0].labelled == 5
     add_feedback(course, module, [NEG] * 2, model=model)
-    assert module_report(course, sentiment(course)).modules[0].labelled == 7
+    assert module_report(course, sentiment).modules[0].labelled == 7
 
 
 def test_query_count_does_not_grow_with_modules(client, course, instructor):
@@ -287,3 +277,42 @@ def test_warm_page_is_served_from_cache_with_the_same_queries_for_3_and_40_modul
     forty = warm_queries(37)
     assert not any("classifiers_reportcell" in sql or "classifiers_reportcomment" in sql for sql in three + forty)
     assert len(three) == len(forty)
+
+
+def test_since_and_until_keep_whole_weeks_for_cells_comments_alerts_and_respondents(course, sentiment):
+    """A Wednesday `since` and a Tuesday `until` of the same week select that week (Monday to Sunday) only."""
+    model = version(course)
+    module = ModuleFactory(course=course, title="Weekly")
+    survey = Survey.objects.create(course=course, module=module, title="Pulse", opens_at=MONDAY,
+                                   closes_at=MONDAY + timedelta(days=30))
+    for week, text in enumerate(("first week", "second week", "third week")):
+        add_feedback(course, module, [POS] * 6, week=week, model=model, text=text)
+        Alert.objects.create(course=course, module=module, schema=sentiment, share=0.5, previous_share=0.1,
+                             count=6, previous_count=6, week=MONDAY.date() + timedelta(weeks=week))
+        responses = [SurveyResponse.objects.create(survey=survey, respondent_key=f"{week}-{i}") for i in range(5)]
+        SurveyResponse.objects.filter(pk__in=[r.pk for r in responses]).update(
+            submitted_at=MONDAY + timedelta(weeks=week, days=6, hours=12))  # Sunday: still that week
+    second = MONDAY.date() + timedelta(weeks=1)
+    report = module_report(course, sentiment, since=second + timedelta(days=2),
+                           until=second + timedelta(days=1))
+    row = report.modules[0]
+    assert report.weeks == [second] and row.labelled == 6
+    assert {c.text.rsplit(" ", 1)[0] for c in row.comments[POS]} == {"second week"}
+    assert [a.week for a in report.alerts] == [second]
+    assert row.respondents == 5
+
+
+def test_cold_page_reads_the_report_inputs_once(client, course, instructor, small_and_big):
+    """The page needs the key before it knows whether to build; a miss builds from the same inputs."""
+    client.force_login(instructor)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(_url(course)).status_code == 200
+    reads = [q["sql"] for q in ctx.captured_queries if 'FROM "classifiers_reportsettings"' in q["sql"]]
+    assert len(reads) == 1
+
+
+def test_override_without_an_active_model_says_so_and_records_nothing(client, course, instructor):
+    client.force_login(instructor)
+    response = client.post(_url(course, "override_gate"), {"reason": "spot-checked"}, follow=True)
+    assert "Schema sentiment has no active model in CS101." in response.content.decode()
+    assert not BaselineOverride.objects.exists()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from classifiers import registry
 from classifiers.ml.training import DataRefused, TrainConfig, prepare_data
 from classifiers.models import ModelVersion, TrainingRun
-from classifiers.training import services as training_service
+from classifiers.tasks import run_training_task
 from classifiers.training.services import (
     TrainingRefused,
     cancel_training_run,
@@ -17,6 +19,7 @@ from classifiers.training.services import (
 from classifiers.training.versions import activate_model_version
 from tests.classifiers.helpers import label_feedback, make_version
 from tests.classifiers.tiny import tiny_bert
+from tests.support import drop_task_messages, queued_task_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -80,15 +83,18 @@ def test_start_refuses_bad_config_and_a_second_run_for_the_same_scope(course, in
         start_training_run(schema, course=course, actor=instructor)
 
 
-def test_start_enqueues_only_after_commit(course, instructor, django_capture_on_commit_callbacks, monkeypatch):
-    sent = []
-    monkeypatch.setattr(training_service, "_enqueue", lambda pk, task_id: sent.append((pk, task_id)))
+def test_start_puts_the_task_on_the_training_queue_only_after_commit(course, instructor,
+                                                                      django_capture_on_commit_callbacks):
     schema = _sentiment(course)
     label_feedback(course, schema, {"positive": 8, "negative": 8})
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         run = start_training_run(schema, course=course, actor=instructor)
-        assert sent == []
-    assert len(callbacks) == 1 and sent == [(run.pk, run.celery_task_id)]
+        assert run.celery_task_id and queued_task_messages("training", run.celery_task_id) == []
+    queued = queued_task_messages("training", run.celery_task_id)
+    drop_task_messages("training", queued)  # no worker here; nothing must run it later either
+    assert len(queued) == 1
+    message = json.loads(queued[0])
+    assert (message["headers"]["task"], message["headers"]["argsrepr"]) == (run_training_task.name, f"({run.pk},)")
 
 
 def test_cancel_queued_run_is_final_and_finished_run_cannot_be_cancelled(course, instructor):
