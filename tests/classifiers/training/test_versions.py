@@ -64,11 +64,11 @@ def test_rollback_without_active_version_is_refused(course, instructor):
         rollback_model_version(_sentiment(course), course=course, actor=instructor)
 
 
-def test_course_without_own_model_falls_back_to_institution_model(course, other_course, instructor):
+def test_course_without_own_model_falls_back_to_institution_model(course, other_course, instructor, administrator):
     schema = create_schema("topic", kind="single", labels=["a", "b"])
     institution = make_version(schema, course=None, number=1)
     own = make_version(schema, course=course, number=1)
-    activate_model_version(institution, actor=instructor)
+    activate_model_version(institution, actor=administrator)  # institution-wide: an administrator's decision
     activate_model_version(own, actor=instructor)
     assert active_version_for(schema, course) == own
     assert active_version_for(schema, other_course) == institution
