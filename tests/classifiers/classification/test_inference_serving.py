@@ -172,7 +172,7 @@ def test_sweep_fails_a_run_whose_tasks_were_lost_and_queues_the_backlog_again(ti
 
     version = serving_version(course, tiny_serving_dir)
     FeedbackFactory.create_batch(3, course=course)
-    lost = start_classification_run(version, course=course, actor=None, dispatch=False)  # queued; no task will ever come
+    lost = start_classification_run(version, course=course, actor=None, dispatch=False)  # queued, no task comes
     assert sweep_unclassified() == {"runs_started": 0, "lost_runs_failed": 0}  # still honestly waiting
     ClassificationRun.objects.filter(pk=lost.pk).update(
         created_at=timezone.now() - timedelta(seconds=QUEUED_RUN_TIMEOUT_S + 1))
