@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -33,6 +36,12 @@ PermissionDenied = PermissionRefused  # the name the API error tests and older c
 
 class BrokerUnavailable(DomainError):
     """The task broker cannot be reached; the work was saved but not queued."""
+
+
+# What an unreachable broker raises when a task is queued or revoked (kombu wraps most; the Redis client
+# raises its own). The one policy for every service that enqueues: only these mean "saved, not queued";
+# any other error is a bug and must not pass for an outage.
+BROKER_ERRORS = (KombuOperationalError, RedisConnectionError, RedisTimeoutError, OSError)
 
 
 DOMAIN_ERROR_STATUS = {

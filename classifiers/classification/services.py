@@ -21,23 +21,18 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from classifiers import registry
 from classifiers.ml.serving import Predictor
 from classifiers.models import ClassificationRun, ModelVersion, Prediction, PredictionSkip
 from classifiers.selectors import active_version_for, schemas_for_course
 from courses.models import Course, Feedback
-from eduplatform.errors import BrokerUnavailable, DomainError
+from courses.permissions import Action, authorize
+from eduplatform.errors import BROKER_ERRORS, BrokerUnavailable, DomainError
 from eduplatform.jobs import ACTIVE_STATUSES, FINAL_STATUSES, JobStatus, claim_job, finish_job, heartbeat
 
 logger = logging.getLogger(__name__)
 
-# What an unreachable broker raises (kombu wraps most; the Redis result backend raises its own). Only
-# these mean "saved, the sweep queues it later": any other error is a bug and must not pass for an outage.
-BROKER_ERRORS = (KombuOperationalError, RedisConnectionError, RedisTimeoutError, OSError)
 # Longer than any honest wait in the `inference` queue (a 1,000-chunk backlog ahead takes minutes on a
 # few workers), so only runs whose messages are gone are failed by the sweep.
 QUEUED_RUN_TIMEOUT_S = 3600
@@ -196,10 +191,15 @@ def _chunks(ids: list[int]) -> list[tuple[int, int]]:
 
 
 def start_classification_run(
-    model_version: ModelVersion, *, course: Course | None = None, actor: AbstractBaseUser | None = None,
+    model_version: ModelVersion, *, course: Course | None = None, actor: AbstractBaseUser | None,
     dispatch: bool = True,
 ) -> ClassificationRun:
-    """Cut the version's backlog into id-range chunks, one `inference` task each, queued on commit."""
+    """Cut the version's backlog into id-range chunks, one `inference` task each, queued on commit.
+
+    The scope is the version's course; an institution-wide version classifies `course` only when one
+    is given, else every course falling back to it (administrators only). `actor=None` is the system.
+    """
+    authorize(actor, Action.CLASSIFY, model_version.course if model_version.course_id else course)
     if not model_version.is_active:
         raise DomainError(f"{model_version} is not active; activate it before classifying with it")
     ids = list(pending_feedback(model_version, course=course).order_by("pk").values_list("pk", flat=True))

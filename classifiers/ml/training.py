@@ -14,7 +14,7 @@ import dataclasses
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +120,25 @@ class PreparedData:
     ordinal: bool = False
 
 
+def check_class_balance(balance: Mapping[str, int], label_names: Sequence[str], *, min_per_label: int) -> list[str]:
+    """The labels a model can learn (those used, in schema order), or DataRefused saying what is missing.
+
+    The one enough-data rule: the training service asks it before queueing a run, `prepare_data` on the worker.
+    """
+    used = [name for name in label_names if balance.get(name, 0) > 0]
+    if len(used) < 2:
+        raise DataRefused(
+            f"need examples of at least 2 labels to train, found {len(used)} ({', '.join(used) or 'none'}); "
+            "annotate more feedback first"
+        )
+    short = [f"{name} ({balance[name]})" for name in used if balance[name] < min_per_label]
+    if short:
+        raise DataRefused(
+            f"every label needs at least {min_per_label} annotated examples; too few for: {', '.join(short)}"
+        )
+    return used
+
+
 def prepare_data(
     texts: Sequence[str], labels: Sequence[Sequence[str]], label_names: Sequence[str], *,
     multi_label: bool = False, ordinal: bool = False, splits: Sequence[str] | None = None,
@@ -133,17 +152,7 @@ def prepare_data(
     splits = list(splits) if splits is not None else [""] * len(texts)
     keep = [i for i, s in enumerate(splits) if s != "test" and labels[i]]
     balance = Counter(name for i in keep for name in labels[i])
-    used = [name for name in label_names if balance[name] > 0]
-    if len(used) < 2:
-        raise DataRefused(
-            f"need examples of at least 2 labels to train, found {len(used)} ({', '.join(used) or 'none'}); "
-            "annotate more feedback first"
-        )
-    short = [f"{name} ({balance[name]})" for name in used if balance[name] < min_per_label]
-    if short:
-        raise DataRefused(
-            f"every label needs at least {min_per_label} annotated examples; too few for: {', '.join(short)}"
-        )
+    used = check_class_balance(balance, label_names, min_per_label=min_per_label)
     index = {name: i for i, name in enumerate(used)}
     targets = {i: [index[n] for n in labels[i]] for i in keep}
     val_rows = [i for i in keep if splits[i] == "validation"]

@@ -17,6 +17,7 @@ from classifiers.reports.models import Alert, BaselineOverride, ReportSettings, 
 from classifiers.reports.selectors import module_report
 from classifiers.reports.services import revoke_baseline_override
 from courses.scoping import CourseScopedAdmin
+from eduplatform.errors import DomainError
 
 
 class ReadOnlyScopedAdmin(CourseScopedAdmin):
@@ -66,9 +67,14 @@ class BaselineOverrideAdmin(ReadOnlyScopedAdmin):
 
     @admin.action(description="Revoke: stop using these models for reports")
     def revoke(self, request: HttpRequest, queryset: QuerySet[BaselineOverride]) -> None:
-        for override in queryset.filter(revoked_at__isnull=True):
-            revoke_baseline_override(override, actor=request.user)
-        messages.success(request, "Revoked; reports fall back to human labels for those models.")
+        for override in queryset.select_related("course", "model_version"):
+            try:
+                revoke_baseline_override(override, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{override}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{override}: revoked; reports fall back to human labels for that model.",
+                                  messages.SUCCESS)
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return CourseScopedAdmin.has_change_permission(self, request, obj)

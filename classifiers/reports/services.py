@@ -19,6 +19,7 @@ from classifiers.reports.models import Alert, BaselineOverride, ReportCell, Repo
 from classifiers.reports.summary import ensure_summary, version_for_reports
 from classifiers.reports.weeks import week_of
 from courses.models import Course, CourseMembership, Role
+from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
 
 
@@ -29,6 +30,7 @@ class OverrideRefused(DomainError):
 def override_baseline_gate(course: Course, schema: LabelSchema, version: ModelVersion, *,
                            actor: AbstractBaseUser, reason: str) -> BaselineOverride:
     """Let reports use `version` although it does not beat its majority baseline (recorded with actor and reason)."""
+    authorize(actor, Action.REPORT_OVERRIDE, course)
     reason = reason.strip()
     if not reason:
         raise OverrideRefused("Say why the reports should use a model that does not beat its baseline.")
@@ -45,10 +47,15 @@ def override_baseline_gate(course: Course, schema: LabelSchema, version: ModelVe
         raise OverrideRefused(f"Reports of {course.code} already use {version} by an earlier override.") from exc
 
 
-def revoke_baseline_override(override: BaselineOverride, *, actor: AbstractBaseUser) -> BaselineOverride:
-    override.revoked_at = timezone.now()
-    override.revoked_by = actor
-    override.save(update_fields=["revoked_at", "revoked_by"])
+def revoke_baseline_override(override: BaselineOverride, *, actor: AbstractBaseUser | None) -> BaselineOverride:
+    """Reports of the course stop using the overridden model (they fall back to human labels)."""
+    authorize(actor, Action.REPORT_OVERRIDE, override.course)
+    # Conditional UPDATE: a second revoke (another tab, a double click) neither succeeds nor rewrites who did it.
+    if not BaselineOverride.objects.filter(pk=override.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor
+    ):
+        raise OverrideRefused(f"The override of {override.model_version} in {override.course.code} is already revoked.")
+    override.refresh_from_db()
     return override
 
 

@@ -1,7 +1,8 @@
 """REST API for training runs (start, progress, cancel) and model versions (activate, roll back, export).
 
 Thin callers of classifiers.training.services and .versions, the same services the admin actions and
-`manage.py train` / `export_model` use; refusals come back as 400 JSON, a broker outage as 503.
+`manage.py train` / `export_model` use. The services decide who may do what: their PermissionRefused is a
+403 with the reason, other refusals are 400 JSON, a broker outage is 503. Another course is a 404 here.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,7 +29,7 @@ from classifiers.training.serializers import (
 from classifiers.training.services import cancel_training_run, start_training_run
 from classifiers.training.versions import activate_model_version, export_model_archive, rollback_model_version
 from courses.models import Course
-from courses.permissions import CourseManagerPermission, can_manage_institution
+from courses.permissions import VIEW_ROLES, can_manage_institution
 from courses.scoping import CourseScopedViewSet
 
 
@@ -47,12 +46,14 @@ class TrainingRunFilter(django_filters.FilterSet):
 class TrainingRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     """Training runs of the course, with live progress (step, loss, eta) while running.
 
-    Creating one starts training (queued for a worker); starting and cancelling need an instructor or TA.
+    Creating one starts training (queued for a worker); starting and cancelling need an instructor or TA,
+    institution-wide training an administrator.
     """
 
     serializer_class = TrainingRunSerializer
     queryset = TrainingRun.objects.all()
     filterset_class = TrainingRunFilter
+    write_roles = VIEW_ROLES  # who may start or cancel is the services' rule (403 with their reason)
 
     def course_queryset(self, course: Course) -> QuerySet[TrainingRun]:
         scope = Q(course=course)
@@ -64,11 +65,8 @@ class TrainingRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet,
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         data = TrainingRunInSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        institution = data.validated_data["institution"]
-        if institution and not can_manage_institution(request.user):
-            raise PermissionDenied("only an administrator can train an institution-wide model")
         run = start_training_run(
-            data.validated_data["schema"], course=None if institution else self.course,
+            data.validated_data["schema"], course=None if data.validated_data["institution"] else self.course,
             config=data.validated_data["config"], actor=request.user,
         )
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
@@ -101,6 +99,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     serializer_class = ModelVersionSerializer
     queryset = ModelVersion.objects.all()
     filterset_class = ModelVersionFilter
+    write_roles = VIEW_ROLES  # who may activate, roll back or export is the services' rule (403 with their reason)
 
     def course_queryset(self, course: Course) -> QuerySet[ModelVersion]:
         return ModelVersion.objects.filter(course=course).select_related("schema", "course")
@@ -122,11 +121,11 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
         version = rollback_model_version(data.validated_data["schema"], course=self.course, actor=request.user)
         return Response(ModelVersionSerializer(version).data)
 
-    # Weights trained on student comments can leak them: downloading is for managers, like a write.
-    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, CourseManagerPermission])
+    # Weights trained on student comments can leak them: the export service lets managers only download.
+    @action(detail=True, methods=["get"])
     def export(self, request: Request, *args: object, **kwargs: object) -> StreamingHttpResponse:
         """Download the version (loadable with `transformers.pipeline`, plus `model.onnx`) as a zip."""
-        filename, chunks = export_model_archive(self.get_object())
+        filename, chunks = export_model_archive(self.get_object(), actor=request.user)
         response = StreamingHttpResponse(chunks, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

@@ -25,11 +25,22 @@ from django.db.models import Max
 
 from classifiers import registry
 from classifiers.ml.serving import ONNX_FILE, ServingCheck, export_and_check
-from classifiers.ml.training import CancelledError, DataRefused, PreparedData, TrainConfig, prepare_data, train_model
+from classifiers.ml.training import (
+    CancelledError,
+    DataRefused,
+    PreparedData,
+    TrainConfig,
+    check_class_balance,
+    prepare_data,
+    train_model,
+)
 from classifiers.models import LabelSchema, ModelVersion, SchemaKind, TrainingRun
 from classifiers.selectors import training_labels
+from classifiers.training.versions import activate_first_version
 from courses.models import Course, Feedback
-from eduplatform.errors import BrokerUnavailable, DomainError
+from courses.permissions import Action, authorize
+from eduplatform.celery import app as celery_app
+from eduplatform.errors import BROKER_ERRORS, BrokerUnavailable, DomainError
 from eduplatform.jobs import ACTIVE_STATUSES, JobStatus, claim_job, finish_job, heartbeat
 
 logger = logging.getLogger(__name__)
@@ -64,19 +75,19 @@ def _check_scope(schema: LabelSchema, course: Course | None) -> None:
 
 
 def check_enough_data(schema: LabelSchema, *, course: Course | None, config: TrainConfig) -> Counter:
-    """Refuse up front (before queueing) when the annotations cannot train a model."""
-    balance = Counter(name for names in training_labels(schema, course=course).values() for name in names)
-    used = [name for name, n in balance.items() if n]
-    if len(used) < 2:
-        raise TrainingRefused(
-            f"need examples of at least 2 labels to train, found {len(used)} ({', '.join(sorted(used)) or 'none'}); "
-            "annotate more feedback first"
-        )
-    short = sorted(f"{name} ({n})" for name, n in balance.items() if n < config.min_per_label)
-    if short:
-        raise TrainingRefused(
-            f"every label needs at least {config.min_per_label} annotated examples; too few for: {', '.join(short)}"
-        )
+    """Refuse up front (before queueing) when the annotations cannot train a model.
+
+    The rule is the recipe's own (`check_class_balance`, which the worker applies again in
+    `prepare_data`), over the same rows: items held out as `test` do not count.
+    """
+    labels = training_labels(schema, course=course)
+    held_out = set(Feedback.objects.filter(pk__in=list(labels), split="test").values_list("pk", flat=True))
+    balance = Counter(name for pk, names in labels.items() if pk not in held_out for name in names)
+    label_names = list(schema.labels.order_by("position").values_list("name", flat=True))
+    try:
+        check_class_balance(balance, label_names, min_per_label=config.min_per_label)
+    except DataRefused as exc:
+        raise TrainingRefused(str(exc)) from exc
     return balance
 
 
@@ -86,8 +97,10 @@ def start_training_run(
 ) -> TrainingRun:
     """Create a queued run and enqueue its task when the transaction commits.
 
-    `dispatch=False` leaves the run queued for an in-process `run_training` (manage.py train --inline).
+    `course=None` trains institution-wide (administrators only). `dispatch=False` leaves the run queued
+    for an in-process `run_training` (manage.py train --inline).
     """
+    authorize(actor, Action.TRAIN, course)
     _check_scope(schema, course)
     train_config = default_config(config)
     check_enough_data(schema, course=course, config=train_config)
@@ -107,18 +120,20 @@ def start_training_run(
 
 
 def _enqueue(run_id: int, task_id: str) -> None:
+    # Lazy: classifiers.tasks imports this module (tasks call services), so a module-level import is a cycle.
     from classifiers.tasks import run_training_task
 
     try:
         run_training_task.apply_async((run_id,), task_id=task_id, retry=False)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
+    except BROKER_ERRORS as exc:
         finish_job(TrainingRun, run_id, JobStatus.FAILED, error=f"could not queue the run, broker unreachable: {exc}")
         raise BrokerUnavailable(f"training run {run_id} could not be queued: the task broker is unreachable") from exc
 
 
 def cancel_training_run(run: TrainingRun, *, actor: AbstractBaseUser | None) -> TrainingRun:
     """Queued: cancelled at once. Running: the worker stops at its next step and records cancelled."""
-    who = getattr(actor, "username", "system")
+    authorize(actor, Action.CANCEL_TRAINING, run.course)
+    who = getattr(actor, "username", "the system")
     if run.status == JobStatus.QUEUED:
         finish_job(TrainingRun, run.pk, JobStatus.CANCELLED, error=f"cancelled by {who} before it started")
         if run.celery_task_id:
@@ -133,11 +148,9 @@ def cancel_training_run(run: TrainingRun, *, actor: AbstractBaseUser | None) -> 
 
 
 def _revoke(task_id: str) -> None:
-    from eduplatform.celery import app
-
     try:
-        app.control.revoke(task_id)
-    except Exception:  # the row is cancelled already; a delivered message finds it cancelled and does nothing
+        celery_app.control.revoke(task_id)
+    except BROKER_ERRORS:  # the row is cancelled already; a delivered message finds it cancelled and does nothing
         logger.warning("could not revoke task %s (broker unreachable)", task_id, exc_info=True)
 
 
@@ -293,11 +306,9 @@ class _Abandoned(Exception):
 
 def _activate_first_version(version: ModelVersion, run: TrainingRun) -> None:
     """The scope's first good model goes live by itself; later ones wait for staff to compare and activate."""
-    from classifiers.training.versions import activate_model_version
-
     others = ModelVersion.objects.filter(schema=version.schema, course=version.course).exclude(pk=version.pk)
     if version.beats_baseline and not others.filter(is_active=True).exists():
         try:
-            activate_model_version(version, actor=run.actor)
+            activate_first_version(version, started_by=run.actor)
         except DomainError:
             logger.warning("could not auto-activate %s", version, exc_info=True)

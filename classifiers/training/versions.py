@@ -1,17 +1,24 @@
-"""Model versions: activate (with the baseline gate), roll back, delete (freeing the files)."""
+"""Model versions: activate (with the baseline gate), roll back, export, delete (freeing the files).
+
+Each public service authorizes its actor first (courses.permissions); the scope course is the version's
+course, None for an institution-wide version (administrators only). `actor=None` is the system.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from classifiers import registry
+from classifiers.classification.services import start_classification_run
 from classifiers.models import LabelSchema, ModelVersion
 from courses.models import Course
+from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -35,22 +42,43 @@ def activate_model_version(
 ) -> ModelVersion:
     """Make `version` the one active model of its scope; its scope's feedback is then classified.
 
-    A version that does not beat the majority-class baseline is refused unless `override` is given.
+    A version that does not beat the majority-class baseline is refused unless `override` is given
+    (and the actor may override the gate).
     """
-    if not version.beats_baseline and not override:
-        raise VersionRefused(
-            f"{version} does not beat the majority-class baseline ({_baseline_gap(version)}); "
-            "activate it with the explicit override if you want it anyway"
-        )
+    authorize(actor, Action.ACTIVATE_VERSION, version.course)
+    if not version.beats_baseline:
+        if not override:
+            raise VersionRefused(
+                f"{version} does not beat the majority-class baseline ({_baseline_gap(version)}); "
+                "activate it with the explicit override if you want it anyway"
+            )
+        authorize(actor, Action.OVERRIDE_BASELINE, version.course)
+    return _activate(version, actor=actor, activated_by=actor, classify=classify)
+
+
+def activate_first_version(version: ModelVersion, *, started_by: AbstractBaseUser | None) -> ModelVersion:
+    """The system puts a scope's first good model live after training (no person asked for it now).
+
+    `started_by` (who was allowed to start the run) is recorded as `activated_by`; the follow-up
+    classification is the system's.
+    """
+    if not version.beats_baseline:
+        raise VersionRefused(f"{version} does not beat the majority-class baseline; it waits for staff")
+    return _activate(version, actor=None, activated_by=started_by, classify=True)
+
+
+def _activate(
+    version: ModelVersion, *, actor: AbstractBaseUser | None, activated_by: AbstractBaseUser | None, classify: bool
+) -> ModelVersion:
     _require_files(version, "it cannot serve")
     with transaction.atomic():
         scope = ModelVersion.objects.select_for_update().filter(schema=version.schema, course=version.course)
         list(scope)  # lock the scope's rows so two activations cannot interleave
         scope.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
-        scope.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now(), activated_by=actor)
+        scope.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now(), activated_by=activated_by)
         if classify:
             transaction.on_commit(lambda: _classify_scope(version.pk, actor))
-    logger.info("%s activated by %s (override=%s)", version, getattr(actor, "username", "system"), override)
+    logger.info("%s activated by %s", version, getattr(activated_by, "username", "the system"))
     version.refresh_from_db()
     return version
 
@@ -60,19 +88,29 @@ def _require_files(version: ModelVersion, consequence: str) -> None:
         raise VersionRefused(f"the files of {version} are missing from the model store; {consequence}")
 
 
-def export_model_archive(version: ModelVersion) -> tuple[str, Iterator[bytes]]:
-    """(file name, zip stream) of the version's Hugging Face directory and ONNX files, as export_model copies."""
+def _export_name(version: ModelVersion, actor: AbstractBaseUser | None) -> str:
+    authorize(actor, Action.EXPORT_VERSION, version.course)
     _require_files(version, "it cannot be exported")
     scope = version.course.code if version.course_id else "institution"
-    name = f"{version.schema.name}-{scope}-v{version.number}"
+    return f"{version.schema.name}-{scope}-v{version.number}"
+
+
+def export_model_archive(version: ModelVersion, *, actor: AbstractBaseUser | None) -> tuple[str, Iterator[bytes]]:
+    """(file name, zip stream) of the version's Hugging Face directory and ONNX files (the API download)."""
+    name = _export_name(version, actor)
     return f"{name}.zip", registry.export_version_zip(version.path, folder=name)
 
 
-def _classify_scope(version_id: int, actor: AbstractBaseUser | None) -> None:
+def export_model_directory(version: ModelVersion, destination: Path, *, actor: AbstractBaseUser | None) -> Path:
+    """The same files copied to `destination` (manage.py export_model); an existing non-empty one is refused."""
+    _export_name(version, actor)
     try:
-        from classifiers.classification.services import start_classification_run
-    except ImportError:  # pragma: no cover - classification lands with issue 5
-        return
+        return registry.export_version(version.path, destination)
+    except FileExistsError as exc:
+        raise VersionRefused(f"{exc}; choose an empty or new directory") from exc
+
+
+def _classify_scope(version_id: int, actor: AbstractBaseUser | None) -> None:
     version = ModelVersion.objects.get(pk=version_id)
     try:
         start_classification_run(version, actor=actor)
@@ -88,6 +126,7 @@ def rollback_model_version(
 
     "Older" is by version number, so rolling back twice walks further back instead of ping-ponging.
     """
+    authorize(actor, Action.ROLLBACK_VERSION, course)
     scope = ModelVersion.objects.filter(schema=schema, course=course)
     current = scope.filter(is_active=True).first()
     if current is None:
@@ -98,16 +137,18 @@ def rollback_model_version(
     )
     if previous is None:
         raise VersionRefused(f"{current} has no older version that ever served; there is none to roll back to")
-    # It served before, so the baseline gate was passed (or overridden) once already.
-    return activate_model_version(previous, actor=actor, override=True)
+    # It served before, so the baseline gate was passed (or overridden) once already: rolling back needs
+    # no override permission of its own.
+    return _activate(previous, actor=actor, activated_by=actor, classify=True)
 
 
 def delete_model_version(version: ModelVersion, *, actor: AbstractBaseUser | None) -> None:
     """Delete a version and its files (after commit); the active version must be replaced first."""
+    authorize(actor, Action.DELETE_VERSION, version.course)
     if version.is_active:
         raise VersionRefused(f"{version} is active; activate another version or roll back before deleting it")
     path = version.path
     with transaction.atomic():
         version.delete()
         transaction.on_commit(lambda: registry.delete_version_files(path))
-    logger.info("%s deleted by %s", version, getattr(actor, "username", "system"))
+    logger.info("%s deleted by %s", version, getattr(actor, "username", "the system"))

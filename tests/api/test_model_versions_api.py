@@ -82,5 +82,6 @@ def test_annotators_and_viewers_may_read_versions_but_not_act_on_them(course, se
     assert client.post(f"{URL}rollback/", {"schema": sentiment.pk}).status_code == 403
     export = client.get(f"{URL}{version.pk}/export/")
     assert export.status_code == 403
-    assert export.json() == {"detail": "Only the course's instructors and teaching assistants may do this."}
+    assert export.json() == {"detail": f"{member.username} may not export a model version in CS101: "
+                                       "only the course's instructors and teaching assistants may"}
     assert not ModelVersion.objects.filter(is_active=True).exists()

@@ -70,7 +70,7 @@ def test_refusals_say_what_to_do(instructor, course, other_course):
     assert foreign.status_code == 400 and "schema" in foreign.json()
     institution = client.post(URL, {"schema": schema.pk, "institution": True})
     assert institution.status_code == 403
-    assert institution.json() == {"detail": "only an administrator can train an institution-wide model"}
+    assert institution.json() == {"detail": "ines may not train a model institution-wide: only administrators may"}
     assert not TrainingRun.objects.exists()
 
 

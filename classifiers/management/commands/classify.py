@@ -1,4 +1,4 @@
-"""python manage.py classify COURSE_CODE [--schema sentiment] [--wait | --inline] [--if-model]"""
+"""python manage.py classify COURSE_CODE [--schema sentiment] [--wait | --inline] [--if-model] [--as USERNAME]"""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from classifiers.classification.services import (
     start_classification_run,
 )
 from classifiers.labelling.schemas import schema_for_course
-from classifiers.management.commands._cli import course_or_exit, finish, render, require_worker, wait_for
+from classifiers.management.commands._cli import (
+    actor_or_exit,
+    add_actor_argument,
+    course_or_exit,
+    finish,
+    render,
+    require_worker,
+    wait_for,
+)
 from classifiers.models import ClassificationRun
 from classifiers.selectors import active_version_for
 from eduplatform.errors import DomainError
@@ -31,8 +39,10 @@ class Command(BaseCommand):
         mode.add_argument("--inline", action="store_true", help="classify in this process instead of on workers")
         parser.add_argument("--if-model", action="store_true",
                             help="exit 0 with a message when the course has no active model yet (scripts, make demo)")
+        add_actor_argument(parser)
 
     def handle(self, *args: object, **opts: object) -> None:
+        actor = actor_or_exit(opts["as_user"], self.stderr)
         course = course_or_exit(opts["course_code"])
         schema = schema_for_course(course, opts["schema"])
         version = active_version_for(schema, course) if schema else None
@@ -49,7 +59,7 @@ class Command(BaseCommand):
             self.stderr.write(f"waiting for classification run {pk} in progress")
             wait_for(ClassificationRun, pk, _line, self.stderr)
         try:
-            run = start_classification_run(version, course=course, actor=None, dispatch=not opts["inline"])
+            run = start_classification_run(version, course=course, actor=actor, dispatch=not opts["inline"])
         except DomainError as exc:
             raise CommandError(str(exc), returncode=2) from exc
         self.stderr.write(f"classification run {run.pk}: {run.progress.get('pending', 0)} items with {version}")

@@ -1,5 +1,5 @@
 """python manage.py train COURSE_CODE [--schema sentiment] [--institution] [--epochs N] [--if-changed]
-[--wait | --inline]"""
+[--wait | --inline] [--as USERNAME]"""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from classifiers.labelling.schemas import schema_for_course
 from classifiers.management.commands._cli import (
     ProgressPrinter,
+    actor_or_exit,
+    add_actor_argument,
     course_or_exit,
     finish,
     render,
@@ -38,8 +40,10 @@ class Command(BaseCommand):
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--wait", action="store_true", help="block with a progress bar; print metrics as JSON")
         mode.add_argument("--inline", action="store_true", help="train in this process instead of on a worker")
+        add_actor_argument(parser)
 
     def handle(self, *args: object, **opts: object) -> None:
+        actor = actor_or_exit(opts["as_user"], self.stderr)
         course = course_or_exit(opts["course_code"])
         schema = schema_for_course(course, opts["schema"])
         if schema is None:
@@ -59,7 +63,7 @@ class Command(BaseCommand):
             require_worker("training")
         try:
             run = start_training_run(
-                schema, course=scope_course, config=config, actor=None,
+                schema, course=scope_course, config=config, actor=actor,
                 dispatch=not opts["inline"],
             )
         except DomainError as exc:

@@ -69,7 +69,7 @@ def test_exported_version_loads_in_a_plain_pipeline_with_the_products_labels(tin
     ModelVersion.objects.filter(pk=version.pk).update(use_int8=False)
     version.refresh_from_db()
     items = [FeedbackFactory(course=course, original_text=t) for t in SENTENCES]
-    run = run_classification_inline(start_classification_run(version, course=course, dispatch=False))
+    run = run_classification_inline(start_classification_run(version, course=course, actor=None, dispatch=False))
     assert run.status == "succeeded" and run.classified == len(items)
     call_command("export_model", str(version.pk), str(tmp_path / "export"))
     assert {"config.json", "model.safetensors", "model.onnx", "eduplatform.json"} <= {
@@ -92,7 +92,7 @@ def test_empty_or_whitespace_text_is_skipped_with_a_reason_and_not_retried(tiny_
     assert set(PredictionSkip.objects.filter(model_version=version).values_list("feedback_id", "reason")) == {
         (blank.pk, EMPTY_REASON), (empty.pk, EMPTY_REASON), (invisible.pk, EMPTY_REASON)}
     assert list(Prediction.objects.values_list("feedback_id", flat=True)) == [fine.pk]
-    run = start_classification_run(version, course=course, dispatch=False)
+    run = start_classification_run(version, course=course, actor=None, dispatch=False)
     assert run.status == "succeeded" and run.progress["pending"] == 0  # skipped items are not pending
 
 
@@ -100,7 +100,7 @@ def test_very_long_text_is_truncated_and_marked(tiny_serving_dir, course):
     version = serving_version(course, tiny_serving_dir)
     long = FeedbackFactory(course=course, original_text="the lecture was great and clear. " * 300)
     short = FeedbackFactory(course=course, original_text="the lecture was great")
-    run = run_classification_inline(start_classification_run(version, course=course, dispatch=False))
+    run = run_classification_inline(start_classification_run(version, course=course, actor=None, dispatch=False))
     assert run.classified == 2 and run.progress["truncated"] == 1
     flags = dict(Prediction.objects.values_list("feedback_id", "truncated"))
     assert flags == {long.pk: True, short.pk: False}
@@ -111,7 +111,7 @@ def test_text_in_any_language_or_script_is_classified(tiny_serving_dir, course):
     texts = ["Die Vorlesung war sehr gut", "讲座很无聊", "المحاضرة كانت رائعة", "лекция была скучной",
              "😀😀👍", "\u200b\u200bok", "\u0007 control", "x" * 3000, "ℌ𝔢𝔩𝔩𝔬 ｗｏｒｌｄ"]
     items = [FeedbackFactory(course=course, original_text=t) for t in texts]
-    run = run_classification_inline(start_classification_run(version, course=course, dispatch=False))
+    run = run_classification_inline(start_classification_run(version, course=course, actor=None, dispatch=False))
     assert run.status == "succeeded" and run.classified == len(items)
     for pred in Prediction.objects.filter(model_version=version):
         assert pred.label.name in LABELS and 0 <= pred.confidence <= 1
@@ -123,7 +123,7 @@ def test_a_run_records_where_its_time_went(tiny_serving_dir, course, settings):
     version = serving_version(course, tiny_serving_dir)
     for t in SENTENCES:
         FeedbackFactory(course=course, original_text=t)
-    run = run_classification_inline(start_classification_run(version, course=course, dispatch=False))
+    run = run_classification_inline(start_classification_run(version, course=course, actor=None, dispatch=False))
     assert run.chunks_total == run.chunks_done == 4 and run.classified == len(SENTENCES)
     assert 0 < run.progress["db_s"] < run.progress["wall_s"] and run.progress["model_s"] > 0
     assert ClassificationRun.objects.get(pk=run.pk).progress["pending"] == len(SENTENCES)
@@ -172,7 +172,7 @@ def test_sweep_fails_a_run_whose_tasks_were_lost_and_queues_the_backlog_again(ti
 
     version = serving_version(course, tiny_serving_dir)
     FeedbackFactory.create_batch(3, course=course)
-    lost = start_classification_run(version, course=course, dispatch=False)  # queued; no task will ever come
+    lost = start_classification_run(version, course=course, actor=None, dispatch=False)  # queued, no task comes
     assert sweep_unclassified() == {"runs_started": 0, "lost_runs_failed": 0}  # still honestly waiting
     ClassificationRun.objects.filter(pk=lost.pk).update(
         created_at=timezone.now() - timedelta(seconds=QUEUED_RUN_TIMEOUT_S + 1))

@@ -102,7 +102,7 @@ def test_sigkilled_worker_mid_run_is_reaped_and_the_rerun_classifies_only_what_i
     assert run_classification_chunk(run.pk, first, first + total).status == "failed"
     assert done.count() == before
 
-    rerun = start_classification_run(version, course=course, dispatch=False)
+    rerun = start_classification_run(version, course=course, actor=None, dispatch=False)
     assert rerun.progress["pending"] == total - before
     rerun = run_classification_inline(rerun)
     assert rerun.status == "succeeded" and rerun.classified == total - before

@@ -17,6 +17,7 @@ from classifiers.training.services import (
     start_training_run,
 )
 from classifiers.training.versions import activate_model_version
+from courses.models import Feedback
 from tests.classifiers.helpers import label_feedback, make_version
 from tests.classifiers.tiny import tiny_bert
 from tests.support import drop_task_messages, queued_task_messages
@@ -68,6 +69,18 @@ def test_start_refuses_when_annotations_are_too_few(course, instructor):
     schema = _sentiment(course)
     label_feedback(course, schema, {"positive": 12, "negative": 3})
     with pytest.raises(TrainingRefused, match=r"negative \(3\)"):
+        start_training_run(schema, course=course, actor=instructor)
+    assert not TrainingRun.objects.exists()
+
+
+def test_start_counts_the_data_as_the_worker_will_so_held_out_test_rows_do_not_count(course, instructor):
+    # One enough-data rule: `prepare_data` on the worker drops `test` rows, so the check before queueing must too.
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 8})
+    held_out = label_feedback(course, schema, {"negative": 8})
+    Feedback.objects.filter(pk__in=held_out[:3]).update(split="test")
+    too_few = r"^every label needs at least 8 annotated examples; too few for: negative \(5\)$"
+    with pytest.raises(TrainingRefused, match=too_few):
         start_training_run(schema, course=course, actor=instructor)
     assert not TrainingRun.objects.exists()
 

@@ -10,6 +10,7 @@ from classifiers.models import ModelVersion
 from classifiers.selectors import active_version_for
 from classifiers.training.versions import (
     VersionRefused,
+    activate_first_version,
     activate_model_version,
     delete_model_version,
     rollback_model_version,
@@ -64,11 +65,11 @@ def test_rollback_without_active_version_is_refused(course, instructor):
         rollback_model_version(_sentiment(course), course=course, actor=instructor)
 
 
-def test_course_without_own_model_falls_back_to_institution_model(course, other_course, instructor):
+def test_course_without_own_model_falls_back_to_institution_model(course, other_course, instructor, administrator):
     schema = create_schema("topic", kind="single", labels=["a", "b"])
     institution = make_version(schema, course=None, number=1)
     own = make_version(schema, course=course, number=1)
-    activate_model_version(institution, actor=instructor)
+    activate_model_version(institution, actor=administrator)  # institution-wide: an administrator's decision
     activate_model_version(own, actor=instructor)
     assert active_version_for(schema, course) == own
     assert active_version_for(schema, other_course) == institution
@@ -84,3 +85,19 @@ def test_delete_frees_files_and_refuses_the_active_version(course, instructor, d
     with django_capture_on_commit_callbacks(execute=True):
         delete_model_version(v1, actor=instructor)
     assert not path.exists() and not ModelVersion.objects.filter(pk=v1.pk).exists()
+
+
+def test_the_system_activates_a_first_version_recording_who_started_its_run(course, annotator):
+    # Training was authorized when the run started; activation afterwards is the system's, so a starter
+    # whose role changed meanwhile does not block it, and `activated_by` still names them.
+    version = make_version(_sentiment(course), course=course, number=1)
+    activate_first_version(version, started_by=annotator)
+    version.refresh_from_db()
+    assert version.is_active and version.activated_by == annotator
+
+
+def test_the_system_never_activates_a_version_below_the_baseline(course):
+    weak = make_version(_sentiment(course), course=course, number=1, beats=False)
+    with pytest.raises(VersionRefused, match="waits for staff"):
+        activate_first_version(weak, started_by=None)
+    assert not ModelVersion.objects.get(pk=weak.pk).is_active
