@@ -188,11 +188,12 @@ def save_survey(survey: Survey, *, actor: User | None, changed: Sequence[str] = 
         changed = [name for name in changed if getattr(stored, name) != getattr(survey, name)]
         if "course" in changed:
             raise SurveyRejected("a survey cannot move to another course", field="course")
-    authorize(actor, Action.EDIT_SURVEY, survey.course)
-    privacy = "min_group_size" in changed and (stored is not None or survey.min_group_size is not None)
+    privacy = {"min_group_size"} if stored is not None or survey.min_group_size is not None else set()
     if stored is not None and "is_anonymous" in changed and stored.responses.exists():
-        privacy = True
-    if privacy:
+        privacy.add("is_anonymous")
+    if stored is None or set(changed) - privacy:
+        authorize(actor, Action.EDIT_SURVEY, survey.course)
+    if privacy & set(changed):
         authorize(actor, Action.CHANGE_PRIVACY_SETTINGS, survey.course)
     if "min_group_size" in changed:
         check_group_size(survey.min_group_size)
