@@ -198,3 +198,51 @@ def test_survey_module_must_be_of_the_survey_course(client, course, other_course
     post_change(superuser, superuser, reverse("admin:courses_survey_change", args=[survey.pk]), module=theirs.pk)
     survey.refresh_from_db()
     assert survey.module_id is None
+
+
+# --- Lookups on what redaction hid ----------------------------------------------------------------
+
+
+@pytest.fixture
+def sentiment(course):
+    from classifiers.models import LabelSchema
+
+    return LabelSchema.objects.get_or_create(course=course, name="sentiment")[0]
+
+
+def list_url(changelist: str, schema) -> str:
+    """The items-to-label list needs its schema (a filter of its own); the feedback list takes none."""
+    return reverse(changelist) + (f"?schema={schema.pk}&" if "labelitem" in changelist else "?")
+
+
+@pytest.mark.parametrize("lookup", ["original_text__icontains=jane.doe@", "original_text__regex=jane",
+                                    "module__feedback__original_text__icontains=jane",
+                                    "course__memberships__user__password__startswith=pbkdf2"])
+@pytest.mark.parametrize("role", ["instructor", "superuser"])
+@pytest.mark.parametrize("changelist", ["admin:courses_feedback_changelist", "admin:classifiers_labelitem_changelist"])
+def test_lookups_beyond_the_list_filters_are_refused(personas, feedback, sentiment, role, lookup, changelist):
+    FeedbackFactory(course=feedback.course, original_text="nothing to see", redacted_text="nothing to see")
+    url = f"{list_url(changelist, sentiment)}{lookup}"
+    response = login(personas[role]).get(url)
+    assert response.status_code == 400
+    assert b"nothing to see" not in response.content and b"[EMAIL]" not in response.content
+
+
+@pytest.mark.parametrize("changelist", ["admin:courses_feedback_changelist", "admin:classifiers_labelitem_changelist"])
+def test_the_list_filters_still_filter(instructor, feedback, sentiment, changelist):
+    other = FeedbackFactory(course=feedback.course, source="api")
+    response = login(instructor).get(
+        f"{list_url(changelist, sentiment)}module__id__exact={feedback.module_id}&source__exact=import")
+    assert response.status_code == 200
+    assert [fb.pk for fb in response.context["cl"].queryset] == [feedback.pk] != [other.pk]
+
+
+def test_service_refuses_min_group_size_below_floor_for_an_administrator(course, administrator, settings):
+    from courses.services import CourseSettingsRejected, update_course_settings
+
+    settings.MIN_GROUP_SIZE_FLOOR = 6
+    with pytest.raises(CourseSettingsRejected, match="below the institution's floor of 6"):
+        update_course_settings(course, actor=administrator, min_group_size=3)
+    assert Course.objects.get(pk=course.pk).min_group_size == 5
+    update_course_settings(course, actor=administrator, min_group_size=6)
+    assert Course.objects.get(pk=course.pk).min_group_size == 6
