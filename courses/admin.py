@@ -15,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from eduplatform.errors import PermissionRefused
+
 from .models import (
     Answer,
     Course,
@@ -26,12 +28,16 @@ from .models import (
     Survey,
     SurveyResponse,
 )
-from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, courses_for_user
+from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, Action, can_manage_institution, courses_for_user, may
 from .scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
-from .surveys.identity import make_invitation
-
-MAX_INVITATIONS = 5000
-
+from .services import COURSE_PRIVACY_FIELDS, create_course, update_course_settings
+from .surveys.services import (
+    MAX_INVITATIONS,
+    SURVEY_EDITABLE_FIELDS,
+    SurveyRejected,
+    issue_invitations,
+    save_survey,
+)
 
 
 class ModuleInline(CourseScopedInline, admin.TabularInline):
@@ -53,15 +59,35 @@ class CourseAdmin(CourseScopedAdmin):
     search_fields = ("code", "title", "term")
     inlines = (ModuleInline, MembershipInline)
 
+    privacy_fields = COURSE_PRIVACY_FIELDS
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = admin.ModelAdmin.get_queryset(self, request)
-        return qs if request.user.is_superuser else qs.filter(pk__in=courses_for_user(request.user, ANNOTATE_ROLES))
+        if request.user.is_superuser or self._administers(request):
+            return qs
+        return qs.filter(pk__in=courses_for_user(request.user, ANNOTATE_ROLES))
 
     def _course_of(self, obj: object) -> Course | None:
         return obj  # type: ignore[return-value]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
+        return may(request.user, Action.CREATE_COURSE, None)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Course | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        readonly = () if may(request.user, Action.EDIT_COURSE, obj) else ("code", "title", "term")
+        privacy = () if may(request.user, Action.CHANGE_PRIVACY_SETTINGS, obj) else COURSE_PRIVACY_FIELDS
+        return readonly + privacy
+
+    def save_model(self, request: HttpRequest, obj: Course, form: forms.ModelForm, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if change:
+            update_course_settings(obj, actor=request.user, **values)
+        else:
+            values = {name: value for name, value in form.cleaned_data.items() if name not in ("code", "title")}
+            created = create_course(actor=request.user, code=obj.code, title=obj.title, **values)
+            obj.pk, obj._state = created.pk, created._state
 
 
 @admin.register(Module)
@@ -99,11 +125,7 @@ class InvitationForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         lines = [r.strip() for r in (data.get("recipients") or "").splitlines() if r.strip()]
-        if not lines and not data.get("count"):
-            raise forms.ValidationError("Give a number of links or a list of recipients.")
-        if len(lines) + (data.get("count") or 0) > MAX_INVITATIONS:
-            raise forms.ValidationError(f"At most {MAX_INVITATIONS} links at a time.")
-        data["recipient_list"] = lines
+        data["recipient_list"] = lines + [""] * (data.get("count") or 0)  # "": a link tied to nobody
         return data
 
 
@@ -122,9 +144,23 @@ class SurveyAdmin(CourseScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(response_count=Count("responses"))
 
+    privacy_fields = ("min_group_size", "is_anonymous")
+
     def get_readonly_fields(self, request: HttpRequest, obj: Survey | None = None) -> tuple[str, ...]:
-        # Switching an answered survey between anonymous and identified would break what students were told.
-        return ("is_anonymous",) if obj is not None and obj.responses.exists() else ()
+        # Who may change which field is decided by `save_survey`; here the form shows only what it accepts.
+        if obj is None:
+            return () if can_manage_institution(request.user) else ("min_group_size",)
+        answered = obj.responses.exists()
+        readonly = ["course"]  # a survey never moves to another course
+        if not may(request.user, Action.EDIT_SURVEY, obj.course):  # administrators without a course role
+            readonly += [f for f in SURVEY_EDITABLE_FIELDS if f not in ("course", *self.privacy_fields)]
+            readonly += [] if answered else ["is_anonymous"]
+        if not may(request.user, Action.CHANGE_PRIVACY_SETTINGS, obj.course):
+            readonly += ["min_group_size", *(["is_anonymous"] if answered else [])]
+        return tuple(dict.fromkeys(readonly))
+
+    def save_model(self, request: HttpRequest, obj: Survey, form: forms.ModelForm, change: bool) -> None:
+        save_survey(obj, actor=request.user, changed=form.changed_data if change else SURVEY_EDITABLE_FIELDS)
 
     @admin.display(description="Responses", ordering="response_count")
     def responses(self, obj: Survey) -> int:
@@ -143,25 +179,35 @@ class SurveyAdmin(CourseScopedAdmin):
         return [path("<int:survey_id>/invitations/", view, name="courses_survey_invitations"), *super().get_urls()]
 
     def invitations_view(self, request: HttpRequest, survey_id: int) -> HttpResponse:
-        survey = self.get_queryset(request).filter(pk=survey_id).first()
-        if survey is None or not self.has_change_permission(request, survey):
+        survey = self.get_queryset(request).select_related("course").filter(pk=survey_id).first()
+        if survey is None or not may(request.user, Action.ISSUE_INVITATIONS, survey.course):
             raise PermissionDenied
         form = InvitationForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            recipients = data["recipient_list"] + [""] * (data.get("count") or 0)
-            base = request.build_absolute_uri(reverse("surveys:survey", kwargs={"survey_id": survey.pk}))
-            response = HttpResponse(content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-invitations.csv"'
-            writer = csv.writer(response)
-            writer.writerow(["recipient", "link"])
-            for recipient in recipients:
-                token = make_invitation(survey, recipient=recipient, expires_at=data.get("expires_at"))
-                writer.writerow([recipient, f"{base}?{urlencode({'invite': token})}"])
-            return response
+            try:
+                issued = issue_invitations(survey, data["recipient_list"], actor=request.user,
+                                           expires_at=data.get("expires_at"))
+            except PermissionRefused as exc:
+                raise PermissionDenied(str(exc)) from exc
+            except SurveyRejected as exc:
+                form.add_error(None, str(exc))
+            else:
+                return self._invitations_csv(request, survey, issued)
         context = {**self.admin_site.each_context(request), "title": f"Invitation links for {survey}",
                    "form": form, "survey": survey, "opts": self.model._meta}
         return TemplateResponse(request, "admin/courses/survey_invitations.html", context)
+
+    @staticmethod
+    def _invitations_csv(request: HttpRequest, survey: Survey, issued: list[tuple[str, str]]) -> HttpResponse:
+        base = request.build_absolute_uri(reverse("surveys:survey", kwargs={"survey_id": survey.pk}))
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-invitations.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["recipient", "link"])
+        for recipient, token in issued:
+            writer.writerow([recipient, f"{base}?{urlencode({'invite': token})}"])
+        return response
 
 
 class AnswerInline(admin.TabularInline):
@@ -220,9 +266,10 @@ class SurveyResponseAdmin(CourseScopedAdmin):
 
 @admin.register(Feedback)
 class FeedbackAdmin(CourseScopedAdmin):
-    """Staff see only the redacted text; the original is kept for the record, never shown."""
+    """Staff see only the redacted text; the original is kept for the record, never shown. Changes and
+    deletions go through the feedback services (see CourseScopedAdmin): instructors and TAs only."""
 
-    edit_roles = ANNOTATE_ROLES
+    edit_roles = MANAGE_ROLES
     list_display = ("short_text", "course", "module", "source", "submitted_at")
     list_filter = ("source", COURSE_FILTER, ("module", admin.RelatedOnlyFieldListFilter), "split")
     search_fields = ("redacted_text", "external_id")

@@ -27,12 +27,13 @@ from .serializers import (
     BulkFeedbackInSerializer,
     BulkFeedbackOutSerializer,
     CourseSerializer,
+    FeedbackChangeSerializer,
     FeedbackInSerializer,
     FeedbackSerializer,
     ModuleSerializer,
     SurveySerializer,
 )
-from .services import create_module, ingest_feedback
+from .services import create_module, delete_feedback, ingest_feedback, update_feedback
 
 
 @extend_schema_view(retrieve=extend_schema(operation_id="courses_retrieve", tags=["courses"]))
@@ -108,6 +109,7 @@ class FeedbackFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     create=extend_schema(request=FeedbackInSerializer, responses={201: FeedbackSerializer}),
+    partial_update=extend_schema(request=FeedbackChangeSerializer, responses={200: FeedbackSerializer}),
     bulk=extend_schema(request=BulkFeedbackInSerializer, responses={201: BulkFeedbackOutSerializer}),
 )
 class FeedbackViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
@@ -127,7 +129,7 @@ class FeedbackViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, Co
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()
-        if context["course"] is not None and self.request.method == "POST":
+        if context["course"] is not None and self.request.method in ("POST", "PATCH"):
             context["modules"] = {m.pk: m for m in Module.objects.filter(course=context["course"])}
         return context
 
@@ -136,6 +138,18 @@ class FeedbackViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, Co
         data.is_valid(raise_exception=True)
         (feedback,) = ingest_feedback(self.course, [data.to_new_feedback()])
         return Response(FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """Move an item to another module of the course, or set its language or split."""
+        feedback = self.get_object()
+        data = FeedbackChangeSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        update_feedback(feedback, actor=request.user, **data.validated_data)
+        return Response(FeedbackSerializer(feedback).data)
+
+    def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:
+        delete_feedback([self.get_object()], actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request, *args: object, **kwargs: object) -> Response:

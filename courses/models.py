@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -55,6 +56,14 @@ class Module(models.Model):
         return self.title
 
 
+def check_module_of_course(obj: models.Model) -> None:
+    """`clean()` of rows with a course and a module: the module must be one of that course's (forms call
+    this; the services check it too, so no door attaches a row to another course's module)."""
+    module_id, course_id = getattr(obj, "module_id", None), getattr(obj, "course_id", None)
+    if module_id and course_id and not Module.objects.filter(pk=module_id, course_id=course_id).exists():
+        raise ValidationError({"module": "Choose a module of this course."})
+
+
 class Role(models.TextChoices):
     INSTRUCTOR = "instructor", "Instructor"
     TEACHING_ASSISTANT = "teaching_assistant", "Teaching assistant"
@@ -102,6 +111,9 @@ class Survey(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        check_module_of_course(self)
 
 
 class QuestionKind(models.TextChoices):
@@ -230,6 +242,9 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return self.redacted_text[:80]
+
+    def clean(self) -> None:
+        check_module_of_course(self)
 
 
 class ImportJob(Job):

@@ -103,6 +103,7 @@ class Action(Enum):
     SETTLE_DISAGREEMENT = Policy("settle annotators' disagreements", Level.MANAGE)
     CHANGE_PRIVACY_SETTINGS = Policy("change the course's privacy settings", Level.ADMINISTER)
     CREATE_COURSE = Policy("create a course", Level.ADMINISTER)
+    EDIT_COURSE = Policy("change the course", Level.MANAGE)
 
 
 def may(actor: User | None, action: Action, course: Course | None) -> bool:

@@ -7,30 +7,73 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.contrib import admin, messages
+from django.contrib.admin import widgets
+from django.contrib.admin.filters import SimpleListFilter
+from django.contrib.admin.utils import get_fields_from_path
+from django.db.models import Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 
-from courses.models import Course, Module
-from courses.permissions import ANNOTATE_ROLES, MANAGE_ROLES, VIEW_ROLES, CourseRolePermission, courses_for_user
+from courses.models import Course, Feedback, Module, Question, Survey
+from courses.permissions import (
+    ANNOTATE_ROLES,
+    MANAGE_ROLES,
+    VIEW_ROLES,
+    Action,
+    CourseRolePermission,
+    can_manage_institution,
+    courses_for_user,
+    may,
+)
+from courses.services import delete_feedback, update_feedback
+from eduplatform.errors import DomainError
 
 # --- Admin ----------------------------------------------------------------------------------------
 
+# No list, for anyone (superusers included), filters on these: `?original_text__icontains=jane.doe@` or
+# `__regex=` would answer questions about what redaction hid.
+FORBIDDEN_LOOKUP_FIELDS = frozenset({"original_text"})
+# What Django's list filters and date hierarchy put after a field's path in the URL.
+FILTER_SUFFIXES = ("exact", "isnull", "gte", "gt", "lte", "lt", "year", "month", "day", "isempty")
+# Rows that belong to one course and the path to it: a form's choices are limited to its object's course.
+COURSE_OWNED: tuple[tuple[type[Model], str], ...] = (
+    (Course, "pk"), (Module, "course"), (Survey, "course"), (Question, "survey__course"), (Feedback, "course"),
+)
+
+
+def limit_choices_to_course(fields: dict, course: Course) -> None:
+    """Limit each model choice field of a (fresh) form class to rows of `course`."""
+    for field in fields.values():
+        queryset = getattr(field, "queryset", None)
+        path = next((p for model, p in COURSE_OWNED if queryset is not None and issubclass(queryset.model, model)),
+                    None)
+        if path is not None:
+            field.queryset = queryset.filter(**{path: course.pk})
+
 
 class CourseScopedAdmin(admin.ModelAdmin):
-    """Limits rows to courses where the user holds a staff role; `course_path` names the course field."""
+    """Limits rows to courses where the user holds a staff role; `course_path` names the course field.
+
+    Also the admin's side of rules that live in services: lookups only on what the list filters on,
+    choices only of the object's course, feedback changed and deleted through its services, and a
+    refusal (DomainError) shown as a message with nothing saved.
+    """
 
     course_path = "course"
     edit_roles: tuple[str, ...] = MANAGE_ROLES
+    # Admins holding students' privacy settings (courses, surveys) also open to administrators without a
+    # course role, who alone may change those settings (every other field stays read-only for them).
+    privacy_fields: tuple[str, ...] = ()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
-        if request.user.is_superuser:
+        if request.user.is_superuser or self._administers(request):
             return qs
         return qs.filter(**{f"{self.course_path}__in": courses_for_user(request.user, ANNOTATE_ROLES)})
 
@@ -39,12 +82,21 @@ class CourseScopedAdmin(admin.ModelAdmin):
             obj = getattr(obj, part, None)
         return obj  # type: ignore[return-value]
 
+    def _administers(self, request: HttpRequest) -> bool:
+        return bool(self.privacy_fields) and can_manage_institution(request.user)
+
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        if self._administers(request):
+            return True
         if not super().has_view_permission(request, obj) and not self._staff_member(request):
             return False
         return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self._administers(request) or self._edits_rows(request, obj)
+
+    def _edits_rows(self, request: HttpRequest, obj: object = None) -> bool:
+        """Course staff's right to change rows (inlines follow this, not the administrators' access)."""
         if request.user.is_superuser:
             return True
         if not self._staff_member(request):
@@ -57,10 +109,14 @@ class CourseScopedAdmin(admin.ModelAdmin):
         )
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return self.has_change_permission(request, obj)
+        if issubclass(self.model, Feedback):  # every list of feedback (the items-to-label list is a proxy)
+            if obj is None:
+                return request.user.is_superuser or bool(self._course_ids(request, MANAGE_ROLES))
+            return may(request.user, Action.DELETE_FEEDBACK, self._course_of(obj))
+        return self._edits_rows(request, obj)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser or self._staff_member(request)
+        return request.user.is_superuser or self._staff_member(request) or self._administers(request)
 
     @staticmethod
     def _course_ids(request: HttpRequest, roles: tuple[str, ...]) -> set[int]:
@@ -84,6 +140,54 @@ class CourseScopedAdmin(admin.ModelAdmin):
             ).exists()
         return request._course_staff_member
 
+    # --- What a list may filter on ---
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Only the lookups of the list's own filters and date hierarchy (search is `q`, apart): any other
+        lookup is refused with Django's 400, whoever asks."""
+        if FORBIDDEN_LOOKUP_FIELDS.intersection(lookup.split(LOOKUP_SEP)):
+            return False
+        if lookup not in self._filter_lookups(request) and not self._limit_choices_lookup(lookup, value):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def _filter_lookups(self, request: HttpRequest | None) -> set[str]:
+        allowed: set[str] = set()
+        paths = [self.date_hierarchy] if self.date_hierarchy else []
+        list_filter = self.get_list_filter(request) if request is not None else self.list_filter
+        for item in list_filter:
+            if isinstance(item, type) and issubclass(item, SimpleListFilter):
+                allowed.add(item.parameter_name)
+            else:
+                paths.append(item[0] if isinstance(item, (list, tuple)) else item)
+        for path in paths:
+            if not isinstance(path, str):
+                continue
+            allowed.add(path)
+            allowed.update(f"{path}{LOOKUP_SEP}{suffix}" for suffix in FILTER_SUFFIXES)
+            target = get_fields_from_path(self.model, path)[-1]
+            if target.is_relation:  # a related filter's value is the target's key: module__id__exact
+                key = getattr(target, "target_field", None) or target.related_model._meta.pk
+                allowed.update(f"{path}{LOOKUP_SEP}{key.name}{LOOKUP_SEP}{s}" for s in ("exact", "in"))
+        return allowed
+
+    def _limit_choices_lookup(self, lookup: str, value: str) -> bool:
+        # Raw-id popups filter the related list by the field's limit_choices_to: Django allows those.
+        for fk_lookup in self.model._meta.related_fkey_lookups:
+            fk_lookup = fk_lookup() if callable(fk_lookup) else fk_lookup
+            if (lookup, value) in widgets.url_params_from_lookup_dict(fk_lookup).items():
+                return True
+        return False
+
+    # --- Forms: choices of the object's own course ---
+
+    def get_form(self, request: HttpRequest, obj: object = None, change: bool = False, **kwargs: object):  # noqa: ANN201
+        form = super().get_form(request, obj, change=change, **kwargs)
+        course = self._course_of(obj) if obj is not None else None
+        if isinstance(course, Course):
+            limit_choices_to_course(form.base_fields, course)  # a fresh class per call: safe to narrow
+        return form
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # noqa: ANN001 - Django's signature
         # Choices of another course would leak its names and let a form attach rows to it.
         if not request.user.is_superuser:
@@ -94,22 +198,66 @@ class CourseScopedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = Module.objects.filter(course__in=allowed)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    # --- Writes through services; their refusals as messages ---
+
+    def save_model(self, request: HttpRequest, obj: Model, form, change: bool) -> None:  # noqa: ANN001
+        if isinstance(obj, Feedback) and change:
+            update_feedback(obj, actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data})
+            return
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        if isinstance(obj, Feedback):
+            delete_feedback([obj], actor=request.user)
+            return
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if issubclass(queryset.model, Feedback):
+            delete_feedback(queryset, actor=request.user)
+            return
+        super().delete_queryset(request, queryset)
+
+    def changeform_view(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        # Django's change form runs in a transaction: a refusal raised by a service rolls back all of it.
+        return self._refusals_as_messages(request, super().changeform_view, *args, **kwargs)
+
+    def delete_view(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        return self._refusals_as_messages(request, super().delete_view, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        return self._refusals_as_messages(request, super().changelist_view, *args, **kwargs)
+
+    def _refusals_as_messages(self, request: HttpRequest, view, *args: object, **kwargs: object) -> HttpResponse:  # noqa: ANN001
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
 
 class CourseScopedInline:
     """Inline permissions follow the parent admin's per-course rules, not Django's model permissions
-    (course staff hold roles, not per-model permissions)."""
+    (course staff hold roles, not per-model permissions); choices are of the parent's course."""
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return request.user.is_superuser or self._parent(request).has_view_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_superuser or self._parent(request).has_change_permission(request, obj)
+        return request.user.is_superuser or self._parent(request)._edits_rows(request, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return self.has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return self.has_change_permission(request, obj)
+
+    def get_formset(self, request: HttpRequest, obj: object = None, **kwargs: object):  # noqa: ANN201
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        course = self._parent(request)._course_of(obj) if obj is not None else None
+        if isinstance(course, Course):
+            limit_choices_to_course(formset.form.base_fields, course)
+        return formset
 
     def _parent(self, request: HttpRequest) -> CourseScopedAdmin:
         return self.admin_site._registry[self.parent_model]  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from .models import Course, Feedback, Module, Question, Survey
+from .models import Course, DatasetSplit, Feedback, Module, Question, Survey
 from .services import MODULE_POSITION_MAX, NewFeedback
 
 BULK_MAX_ITEMS = 1000  # one request stays well under a second and a few MB
@@ -105,6 +105,14 @@ class FeedbackInSerializer(serializers.Serializer):
 
     class Meta:
         list_serializer_class = FeedbackItemsSerializer
+
+
+class FeedbackChangeSerializer(serializers.Serializer):
+    """What may change on a stored item (PATCH): never its text or course."""
+
+    module = CourseModuleField(required=False, allow_null=True, help_text="Id of a module of the course.")
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    split = serializers.ChoiceField(choices=DatasetSplit.choices, required=False, allow_blank=True)
 
 
 class BulkFeedbackInSerializer(serializers.Serializer):

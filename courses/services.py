@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,8 @@ from django.utils import timezone
 from eduplatform.errors import DomainError
 
 from .importers import ImportRow
-from .models import Course, Feedback, FeedbackSource, ImportJob, Module
+from .models import Course, DatasetSplit, Feedback, FeedbackSource, ImportJob, Module
+from .permissions import Action, User, authorize
 from .redaction import redact_text
 from .selectors import existing_external_ids
 from .signals import feedback_created
@@ -54,7 +56,15 @@ def announce_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
         )
 
 
-def create_feedback(
+class FeedbackRejected(DomainError):
+    """A feedback item cannot be stored; `index` is its position in a bulk request."""
+
+    def __init__(self, message: str, *, field: str | None = None, index: int | None = None) -> None:
+        super().__init__(message)
+        self.field, self.index = field, index
+
+
+def build_feedback(
     course: Course,
     *,
     text: str,
@@ -63,22 +73,24 @@ def create_feedback(
     submitted_at: datetime | None = None,
     external_id: str | None = None,
     language: str = "",
+    split: str = "",
+    import_job: ImportJob | None = None,
 ) -> Feedback:
+    """The one place a `Feedback` is made (imports, API, surveys): stripped, redacted, and never pointing
+    at another course's module. Unsaved: each caller stores its rows its own way (bulk, one statement)."""
     if module is not None and module.course_id != course.pk:
-        raise ValueError("the module belongs to another course")
+        raise FeedbackRejected(f"module {module.pk} belongs to another course than {course.code}", field="module")
     text = text.strip()
-    with transaction.atomic():
-        feedback = Feedback.objects.create(
-            course=course,
-            module=module,
-            source=source,
-            original_text=text,
-            redacted_text=redact(text),
-            language=language,
-            submitted_at=submitted_at or timezone.now(),
-            external_id=external_id,
-        )
-        announce_feedback(course.pk, [feedback.pk])
+    return Feedback(
+        course=course, module=module, source=source, original_text=text, redacted_text=redact(text),
+        language=language, submitted_at=submitted_at or timezone.now(), external_id=external_id or None,
+        split=split, import_job=import_job,
+    )
+
+
+def create_feedback(course: Course, *, text: str, source: str, module: Module | None = None) -> Feedback:
+    """One item, for scripts and tests: the API's ingest path (checks, redaction, `feedback_created`)."""
+    (feedback,) = ingest_feedback(course, [NewFeedback(text=text, module=module)], source=source)
     return feedback
 
 
@@ -93,15 +105,9 @@ def bulk_create_feedback(
     """Create one Feedback per row (the caller holds the transaction and has validated the rows)."""
     now = timezone.now()
     objs = [
-        Feedback(
-            course=course,
-            module=modules.get(row.module) if row.module else None,
-            source=source,
-            original_text=row.text,
-            redacted_text=redact(row.text),
-            submitted_at=row.submitted_at or now,
-            external_id=row.external_id,
-            split=row.split,
+        build_feedback(
+            course, text=row.text, source=source, module=modules.get(row.module) if row.module else None,
+            submitted_at=row.submitted_at or now, external_id=row.external_id, split=row.split,
             import_job=import_job,
         )
         for row in rows
@@ -112,14 +118,6 @@ def bulk_create_feedback(
 
 
 # --- API ingestion (single and bulk, all-or-nothing) ------------------------------------------------
-
-
-class FeedbackRejected(DomainError):
-    """A feedback item cannot be stored; `index` is its position in a bulk request."""
-
-    def __init__(self, message: str, *, field: str | None = None, index: int | None = None) -> None:
-        super().__init__(message)
-        self.field, self.index = field, index
 
 
 @dataclass(frozen=True)
@@ -141,10 +139,9 @@ def ingest_feedback(
     _check_items(course, items)
     now = timezone.now()
     objs = [
-        Feedback(
-            course=course, module=item.module, source=source, original_text=item.text.strip(),
-            redacted_text=redact(item.text.strip()), language=item.language,
-            submitted_at=item.submitted_at or now, external_id=item.external_id or None,
+        build_feedback(
+            course, text=item.text, source=source, module=item.module, language=item.language,
+            submitted_at=item.submitted_at or now, external_id=item.external_id,
         )
         for item in items
     ]
@@ -208,3 +205,106 @@ def create_module(course: Course, *, title: str, position: int | None = None) ->
     if not 0 <= position <= MODULE_POSITION_MAX:
         raise ModuleRejected(f"position must be between 0 and {MODULE_POSITION_MAX}", field="position")
     return Module.objects.create(course=course, title=title, position=position)
+
+
+# --- Changes through any door (admin, API): the rule is here, with the acting user ---------------------
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_EDITABLE_FIELDS = ("module", "language", "split")
+
+
+def update_feedback(feedback: Feedback, *, actor: User | None, **changes: object) -> Feedback:
+    """Change a feedback item's module, language or split; its text and course never change.
+
+    The module must be one of the item's own course: a user with roles in two courses cannot move it over.
+    """
+    authorize(actor, Action.EDIT_FEEDBACK, feedback.course)
+    unknown = set(changes) - set(FEEDBACK_EDITABLE_FIELDS)
+    if unknown:
+        raise FeedbackRejected(f"{', '.join(sorted(unknown))} cannot be changed; only "
+                               f"{', '.join(FEEDBACK_EDITABLE_FIELDS)}", field=min(unknown))
+    module = changes.get("module", feedback.module)
+    if module is not None and module.course_id != feedback.course_id:
+        raise FeedbackRejected(f"module {module.pk} is not a module of course {feedback.course.code}", field="module")
+    if changes.get("split", "") not in DatasetSplit.values:
+        raise FeedbackRejected(f"split must be one of {', '.join(DatasetSplit.values)}", field="split")
+    for name, value in changes.items():
+        setattr(feedback, name, value)
+    if changes:
+        feedback.save(update_fields=list(changes))
+    return feedback
+
+
+def delete_feedback(items: Iterable[Feedback], *, actor: User | None) -> int:
+    """Delete the items (and their labels and predictions); refused as a whole when any item is of a
+    course where `actor` may not delete. Returns how many items were deleted."""
+    items = list(items.select_related("course") if hasattr(items, "select_related") else items)
+    for course in {item.course_id: item.course for item in items}.values():
+        authorize(actor, Action.DELETE_FEEDBACK, course)
+    with transaction.atomic():
+        deleted = Feedback.objects.filter(pk__in=[item.pk for item in items]).delete()[1].get(Feedback._meta.label, 0)
+    logger.info("%s deleted %d feedback items", getattr(actor, "username", None) or "the system", deleted)
+    return deleted
+
+
+class CourseSettingsRejected(DomainError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Settings that protect students: who may see a breakdown (group size) and which LMS course grants access.
+COURSE_PRIVACY_FIELDS = ("min_group_size", "lti_context_id")
+COURSE_EDITABLE_FIELDS = ("code", "title", "term", *COURSE_PRIVACY_FIELDS)
+
+
+def check_group_size(value: int | None, *, field: str = "min_group_size") -> None:
+    """Groups smaller than the institution's floor are never broken down, whoever asks."""
+    floor = settings.MIN_GROUP_SIZE_FLOOR
+    if value is not None and value < floor:
+        raise CourseSettingsRejected(
+            f"{field} {value} is below the institution's floor of {floor}; choose {floor} or more", field=field
+        )
+
+
+def create_course(*, actor: User | None, code: str, title: str, **settings_: object) -> Course:
+    """A new course (administrators only), its privacy settings within the same rules as a change."""
+    authorize(actor, Action.CREATE_COURSE, None)
+    unknown = set(settings_) - set(COURSE_EDITABLE_FIELDS)
+    if unknown:
+        raise CourseSettingsRejected(f"{', '.join(sorted(unknown))} cannot be set here", field=min(unknown))
+    check_group_size(settings_.get("min_group_size"))
+    if settings_.get("lti_context_id") == "":
+        settings_["lti_context_id"] = None
+    return Course.objects.create(code=code, title=title, **settings_)
+
+
+def update_course_settings(course: Course, *, actor: User | None, **changes: object) -> Course:
+    """Change a course: its title and code by its instructors and TAs, its privacy settings by
+    administrators only, and `min_group_size` never below MIN_GROUP_SIZE_FLOOR.
+
+    Compared with the stored row, not with `course`: a form may already have copied its values onto it.
+    """
+    unknown = set(changes) - set(COURSE_EDITABLE_FIELDS)
+    if unknown:
+        raise CourseSettingsRejected(f"{', '.join(sorted(unknown))} cannot be changed here", field=min(unknown))
+    if changes.get("lti_context_id") == "":
+        changes["lti_context_id"] = None  # unique: "no LMS course" is NULL, never an empty string
+    with transaction.atomic():
+        stored = Course.objects.select_for_update().get(pk=course.pk)
+        changed = {name: value for name, value in changes.items() if getattr(stored, name) != value}
+        if set(changed) - set(COURSE_PRIVACY_FIELDS):
+            authorize(actor, Action.EDIT_COURSE, stored)
+        if set(changed) & set(COURSE_PRIVACY_FIELDS):
+            authorize(actor, Action.CHANGE_PRIVACY_SETTINGS, stored)
+        if "min_group_size" in changed:
+            check_group_size(changed["min_group_size"])
+        for name, value in changed.items():
+            setattr(stored, name, value)
+            setattr(course, name, value)
+        if changed:
+            stored.save(update_fields=list(changed))
+            logger.info("%s changed %s of course %s", getattr(actor, "username", None) or "the system",
+                        ", ".join(sorted(changed)), stored.code)
+    return course

@@ -237,6 +237,9 @@ IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "im
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)
 FEEDBACK_MAX_CHARS = 10_000
+# The smallest group a report may break down, whatever a course or survey asks: a course's
+# `min_group_size` can be raised per course, never lowered below this (courses.services.update_course_settings).
+MIN_GROUP_SIZE_FLOOR = env.int("MIN_GROUP_SIZE_FLOOR", default=5)
 # Student numbers differ per institution; 7-10 digit runs by default.
 PII_STUDENT_ID_PATTERN = env("PII_STUDENT_ID_PATTERN", default=r"\b[A-Za-z]{0,2}\d{7,10}\b")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,10 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from courses.models import Answer, Feedback, FeedbackSource, Question, QuestionKind, Survey, SurveyResponse
-from courses.services import announce_feedback, redact
+from courses.permissions import Action, User, authorize
+from courses.services import announce_feedback, build_feedback, check_group_size
 from eduplatform.errors import DomainError
 
-from .identity import Respondent
+from .identity import Respondent, make_invitation
 from .storage import insert_response
 
 UNIQUE_RESPONSE_CONSTRAINT = "one_response_per_respondent"
@@ -92,10 +94,8 @@ def submit_survey_response(
 
 
 def _new_feedback(survey: Survey, text: str, now: datetime) -> Feedback:
-    return Feedback(
-        course_id=survey.course_id, module_id=survey.module_id, source=FeedbackSource.SURVEY,
-        original_text=text, redacted_text=redact(text), submitted_at=now,
-    )
+    return build_feedback(survey.course, text=text, source=FeedbackSource.SURVEY, module=survey.module,
+                          submitted_at=now)
 
 
 def _text(value: AnswerValue) -> str:
@@ -159,3 +159,69 @@ def _replace_answers(
     Answer.objects.filter(pk__in=stale_answers, response=response).delete()
     Feedback.objects.filter(pk__in=stale_feedback, course_id=survey.course_id).delete()
     _create_answers(survey, response, kept, now=now)
+
+
+# --- Staff's changes: survey settings and invitation links ---------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+MAX_INVITATIONS = 5000  # links per request: one CSV a mail merge can take, signed in well under a second
+SURVEY_EDITABLE_FIELDS = ("course", "module", "title", "intro", "opens_at", "closes_at", "is_anonymous",
+                          "allow_edit", "min_group_size")
+
+
+class SurveyRejected(DomainError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def save_survey(survey: Survey, *, actor: User | None, changed: Sequence[str] = SURVEY_EDITABLE_FIELDS) -> Survey:
+    """Store a new survey or the `changed` fields of one (values already set on `survey`).
+
+    Course staff edit surveys; administrators alone change what protects respondents: the group-size
+    override (never below the floor) and anonymity once anyone has answered (students were told).
+    """
+    changed = [name for name in changed if name in SURVEY_EDITABLE_FIELDS]
+    stored = Survey.objects.select_related("course").filter(pk=survey.pk).first() if survey.pk else None
+    if stored is not None:
+        changed = [name for name in changed if getattr(stored, name) != getattr(survey, name)]
+        if "course" in changed:
+            raise SurveyRejected("a survey cannot move to another course", field="course")
+    privacy = {"min_group_size"} if stored is not None or survey.min_group_size is not None else set()
+    if stored is not None and "is_anonymous" in changed and stored.responses.exists():
+        privacy.add("is_anonymous")
+    if stored is None or set(changed) - privacy:
+        authorize(actor, Action.EDIT_SURVEY, survey.course)
+    if privacy & set(changed):
+        authorize(actor, Action.CHANGE_PRIVACY_SETTINGS, survey.course)
+    if "min_group_size" in changed:
+        check_group_size(survey.min_group_size)
+    if survey.module is not None and survey.module.course_id != survey.course_id:
+        raise SurveyRejected(f"module {survey.module_id} is not a module of course {survey.course.code}",
+                             field="module")
+    if stored is None:
+        survey.save()
+    elif changed:
+        survey.save(update_fields=changed)
+    return survey
+
+
+def issue_invitations(
+    survey: Survey, recipients: Sequence[str], *, actor: User | None, expires_at: datetime | None = None
+) -> list[tuple[str, str]]:
+    """One signed link token per recipient ("" for a link tied to nobody), as (recipient, token) pairs.
+
+    Nothing is stored (a token is verified by its signature); who issued how many is logged.
+    """
+    authorize(actor, Action.ISSUE_INVITATIONS, survey.course)
+    if not recipients:
+        raise SurveyRejected("give a number of links or a list of recipients", field="recipients")
+    if len(recipients) > MAX_INVITATIONS:
+        raise SurveyRejected(f"{len(recipients)} links asked for; at most {MAX_INVITATIONS} at a time",
+                             field="recipients")
+    issued = [(recipient, make_invitation(survey, recipient=recipient, expires_at=expires_at))
+              for recipient in recipients]
+    logger.info("%s issued %d invitation links for survey %s of %s",
+                getattr(actor, "username", None) or "the system", len(issued), survey.pk, survey.course.code)
+    return issued

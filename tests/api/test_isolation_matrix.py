@@ -26,6 +26,8 @@ ENDPOINTS = [
     ("post", "/api/courses/{code}/feedback/", {"text": "injected"}),
     ("post", "/api/courses/{code}/feedback/bulk/", {"items": [{"text": "injected"}]}),
     ("get", "/api/courses/{code}/feedback/{feedback}/", None),
+    ("patch", "/api/courses/{code}/feedback/{feedback}/", {"language": "xx"}),
+    ("delete", "/api/courses/{code}/feedback/{feedback}/", None),
     ("get", "/api/courses/{code}/schemas/", None),
     ("post", "/api/courses/{code}/schemas/", {"name": "topic", "labels": ["pace"]}),
     ("get", "/api/courses/{code}/schemas/{schema}/", None),
