@@ -14,7 +14,7 @@ import jwt
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -50,6 +50,11 @@ def _params(request: HttpRequest) -> Any:
     except RequestDataTooBig as exc:
         raise LaunchRejected(
             f"The request is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024} KiB EduPlatform "
+            "accepts; start again from the course.", status=413,
+        ) from exc
+    except TooManyFieldsSent as exc:
+        raise LaunchRejected(
+            f"The request has more than the {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields EduPlatform "
             "accepts; start again from the course.", status=413,
         ) from exc
 
@@ -178,6 +183,7 @@ def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, ori
     request.session[FRAME_SESSION_KEY] = origins
     # This session opens this launch's course only: LTI roles from other contexts need their own launch.
     request.session[SCOPE_SESSION_KEY] = course.pk
+    request.session.set_expiry(settings.LTI_STAFF_SESSION_TTL_S)
     logger.info("LTI: %s launched %s as %s", user, course.code, role)
     return HttpResponseRedirect(landing)
 

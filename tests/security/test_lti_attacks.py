@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import time
 
 import jwt
 import pytest
@@ -94,6 +95,13 @@ def test_a_later_launch_changes_the_role_an_earlier_launch_gave(browser, platfor
     assert CourseMembership.objects.get().role == Role.TEACHING_ASSISTANT
 
 
+def test_a_staff_session_from_a_launch_ends_within_the_ttl(browser, platform, settings):
+    settings.LTI_STAFF_SESSION_TTL_S = 3600
+    assert browser.launch(roles=(INSTRUCTOR,)).status_code == 302
+    session = next(c for c in browser.http.cookies if c.name == settings.SESSION_COOKIE_NAME)
+    assert session.expires is not None and session.expires <= time.time() + 3600 + 60
+
+
 def test_a_launch_in_course_c_does_not_open_course_a(browser, platform, live_server):
     assert browser.launch(sub="sam", roles=(TEACHING_ASSISTANT,), context=COURSE_A).status_code == 302
     course_a = _course(platform, COURSE_A)
@@ -178,6 +186,12 @@ def test_an_oversized_launch_body_is_an_lti_rejection(browser, platform, live_se
     resp = browser.http.post(live_server.url + "/lti/launch/", data={"id_token": "x" * (6 * 1024 * 1024),
                                                                      "state": "s"}, timeout=30)
     _rejected(resp, 413, "is larger than", caplog)
+
+
+def test_a_launch_with_too_many_fields_is_an_lti_rejection(browser, platform, live_server, caplog, settings):
+    form = {f"f{i}": "x" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+    resp = browser.http.post(live_server.url + "/lti/launch/", data=form, timeout=30)
+    _rejected(resp, 413, "form fields", caplog)
 
 
 # --- Learners' personal data is not kept ---------------------------------------------------------------
