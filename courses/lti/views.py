@@ -183,7 +183,7 @@ def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, ori
     request.session[FRAME_SESSION_KEY] = origins
     # This session opens this launch's course only: LTI roles from other contexts need their own launch.
     request.session[SCOPE_SESSION_KEY] = course.pk
-    request.session.set_expiry(settings.LTI_STAFF_SESSION_TTL_S)
+    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
     logger.info("LTI: %s launched %s as %s", user, course.code, role)
     return HttpResponseRedirect(landing)
 
@@ -201,6 +201,7 @@ def _learner_landing(request: HttpRequest, launch: services.Launch, origins: lis
     logout(request)
     request.session["lti_identity"] = services.learner_identity(launch, course)
     request.session[FRAME_SESSION_KEY] = origins
+    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
     survey = selectors.survey_for_launch(
         course, resource_link_id=launch.resource_link_id, survey_id=str(launch.custom.get("survey_id") or ""),
     )
