@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 from django.conf import settings
@@ -173,7 +174,7 @@ def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, ori
     target = launch.custom.get("eduplatform_module") or (module.pk if module else "")
     try:
         url = reverse("reports:course_report", kwargs={"course_code": course.code})
-        landing = f"{url}?module={target}" if target else url
+        landing = f"{url}?{urlencode({'module': target})}" if target else url
     except NoReverseMatch:
         landing = reverse("lti:course", kwargs={"course_code": course.code})
     user = services.staff_user_for(launch, course, role)
