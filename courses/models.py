@@ -71,16 +71,26 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
+class MembershipSource(models.TextChoices):
+    MANUAL = "manual", "Added by hand"
+    LTI = "lti", "LTI launch"
+
+
 class CourseMembership(models.Model):
+    """A staff role in a course. `source` says who decides it: an LTI membership follows the latest
+    launch in its context (a learner launch removes it); a manual one is only changed by hand."""
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=32, choices=Role.choices)
+    source = models.CharField(max_length=8, choices=MembershipSource.choices, default=MembershipSource.MANUAL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "course"], name="membership_unique_per_user_course"),
             models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+            models.CheckConstraint(condition=Q(source__in=MembershipSource.values), name="membership_source_valid"),
         ]
 
     def __str__(self) -> str:

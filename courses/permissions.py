@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from enum import Enum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from eduplatform.errors import PermissionRefused
 
-from .models import Course, Role
+from .models import Course, CourseMembership, MembershipSource, Role
 
 VIEW_ROLES = (Role.INSTRUCTOR, Role.TEACHING_ASSISTANT, Role.ANNOTATOR, Role.VIEWER)
 ANNOTATE_ROLES = (Role.INSTRUCTOR, Role.TEACHING_ASSISTANT, Role.ANNOTATOR)
@@ -28,11 +28,20 @@ User = AbstractBaseUser | AnonymousUser
 
 
 def courses_for_user(user: User, roles: tuple[str, ...] = VIEW_ROLES) -> QuerySet[Course]:
-    """Courses where `user` holds one of `roles`; every course for a superuser."""
+    """Courses where `user` holds one of `roles`; every course for a superuser.
+
+    A session begun by an LTI launch (courses.lti.middleware.LtiScopeMiddleware) counts LTI-given roles
+    in the launch's course only: a launch grants nothing outside its own context.
+    """
     if not user.is_authenticated or not user.is_active:
         return Course.objects.none()
     if user.is_superuser:
         return Course.objects.all()
+    scope = getattr(user, "lti_course_scope", None)
+    if scope is not None:
+        members = CourseMembership.objects.filter(user=user, role__in=roles).filter(
+            Q(course_id=scope) | ~Q(source=MembershipSource.LTI))
+        return Course.objects.filter(pk__in=members.values("course_id"))
     return Course.objects.filter(memberships__user=user, memberships__role__in=roles).distinct()
 
 

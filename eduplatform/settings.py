@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "courses.lti.middleware.LtiScopeMiddleware",  # after auth: marks LTI sessions with their course
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -195,6 +196,10 @@ LTI_CLOCK_SKEW_S = 60
 LTI_KEYSET_CACHE_S = env.int("LTI_KEYSET_CACHE_S", default=3600)
 LTI_KEYSET_REFETCH_S = 10  # at most one re-fetch per keyset this often when an unknown kid arrives
 LTI_KEYSET_TIMEOUT_S = 5
+# A session begun by a launch ends after this (default: a working day): a staff role the platform has since
+# taken away (no launch in that context to tell us) does not keep a browser signed in for weeks, and a
+# learner's platform id does not stay in the session table longer than their visit needs.
+LTI_SESSION_TTL_S = env.int("LTI_SESSION_TTL_S", default=8 * 3600)
 # Pages a platform may frame after a launch (CSP frame-ancestors from the registration's policy).
 LTI_FRAMEABLE_PATHS = ["/lti/", "/reports/", "/surveys/"]
 

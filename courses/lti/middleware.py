@@ -34,3 +34,27 @@ class LtiFrameMiddleware:
             if morsel is not None and morsel["secure"]:
                 morsel["samesite"] = "None"
         return response
+
+
+SCOPE_SESSION_KEY = "lti_course_scope"
+
+
+class LtiScopeMiddleware:
+    """A session begun by an LTI launch grants the LTI roles of that launch's course only.
+
+    The launch view stores the course in the session; here the signed-in user is marked with it
+    (`user.lti_course_scope`), and `courses.permissions.courses_for_user` then ignores the user's
+    LTI-given roles in every other course: an instructor launch in course C does not open course A,
+    whatever A's launches once said. Roles added by hand in admin are not from a launch and still count.
+    Must come after AuthenticationMiddleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        scope = session.get(SCOPE_SESSION_KEY) if session is not None else None
+        if scope is not None and request.user.is_authenticated:
+            request.user.lti_course_scope = scope
+        return self.get_response(request)

@@ -14,9 +14,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.text import slugify
 from lti_tool.lti_core.utils import normalize_role
-from lti_tool.models import Key
+from lti_tool.models import Key, LtiLaunch
+from lti_tool.utils import (
+    sync_context_from_launch,
+    sync_deployment_from_launch,
+    sync_platform_instance_from_launch,
+    sync_resource_link_from_launch,
+)
 
-from courses.models import Course, CourseMembership, Module, Role
+from courses.models import Course, CourseMembership, MembershipSource, Module, Role
 
 from . import selectors
 from .models import LtiIdentity
@@ -54,14 +60,15 @@ class Launch:
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Launch:
+        """From claims whose types tool.HardenedMessageLaunch has already checked (claims.py)."""
         context = claims.get(CLAIM + "context") or {}
         link = claims.get(CLAIM + "resource_link") or {}
         return cls(
-            issuer=claims["iss"], sub=str(claims["sub"]), roles=list(claims.get(CLAIM + "roles") or []),
-            context_id=str(context.get("id", "")), context_title=context.get("title", ""),
-            context_label=context.get("label", ""), resource_link_id=str(link.get("id", "")),
-            resource_link_title=link.get("title", ""), custom=claims.get(CLAIM + "custom") or {},
-            name=claims.get("name", ""), email=claims.get("email", ""),
+            issuer=claims["iss"], sub=claims["sub"], roles=list(claims.get(CLAIM + "roles") or []),
+            context_id=context.get("id", ""), context_title=(context.get("title") or "")[:255],
+            context_label=context.get("label") or "", resource_link_id=link.get("id", ""),
+            resource_link_title=(link.get("title") or "")[:255], custom=claims.get(CLAIM + "custom") or {},
+            name=claims.get("name") or "", email=claims.get("email") or "",
         )
 
     @property
@@ -130,8 +137,30 @@ def _username_for(launch: Launch) -> str:
     return f"{base[:100]}-{secrets.token_hex(4)}"
 
 
+def mirror_launch(lti_launch: LtiLaunch) -> None:
+    """django-lti's mirror of the launch, without its people.
+
+    django-lti's `sync_data_from_launch` also copies every launching user's name, e-mail and `sub`
+    (learners included) into `lti_tool.LtiUser` and their roles into `LtiMembership`; nothing here reads
+    them, and a learner's identity next to an anonymous survey is what we promise not to keep. We keep
+    the deployment, context, resource link and platform records (no personal data).
+    """
+    sync_deployment_from_launch(lti_launch)
+    if not lti_launch.is_data_privacy_launch:
+        context = sync_context_from_launch(lti_launch)
+        if not lti_launch.is_deep_link_launch:
+            sync_resource_link_from_launch(lti_launch, context)
+    sync_platform_instance_from_launch(lti_launch)
+
+
 def staff_user_for(launch: Launch, course: Course, role: str) -> AbstractBaseUser:
-    """The Django user of (issuer, sub), with the launch's role in `course`."""
+    """The Django user of (issuer, sub), with the launch's role in `course`.
+
+    What is stored, and why: staff get a Django user (their name and e-mail are kept so colleagues and
+    alert e-mails can address them) tied to (issuer, sub) by LtiIdentity. Learners get nothing: their
+    launch lives in the session only (`learner_identity`), and if they were staff before, the identity
+    row (issuer, sub -> user) is all that maps them, so their staff roles can be taken away.
+    """
     with transaction.atomic():
         identity = LtiIdentity.objects.select_for_update().filter(issuer=launch.issuer, sub=launch.sub).first()
         if identity is None:
@@ -144,9 +173,32 @@ def staff_user_for(launch: Launch, course: Course, role: str) -> AbstractBaseUse
         else:
             identity.save(update_fields=["last_launch_at"])
         user = identity.user
-        # The platform is the source of truth for the course role (promotions and demotions).
-        CourseMembership.objects.update_or_create(user=user, course=course, defaults={"role": role})
+        # The platform is the source of truth for roles it gave (promotions and demotions); a membership
+        # an administrator created by hand is theirs to change, and a launch leaves it alone.
+        membership = CourseMembership.objects.select_for_update().filter(user=user, course=course).first()
+        if membership is None:
+            CourseMembership.objects.create(user=user, course=course, role=role, source=MembershipSource.LTI)
+        elif membership.source == MembershipSource.LTI and membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role"])
+        elif membership.source != MembershipSource.LTI and membership.role != role:
+            logger.info("LTI: %s launched %s as %s; kept the %s role added by hand", user, course.code, role,
+                        membership.role)
     return user
+
+
+def end_staff_roles(launch: Launch, course: Course) -> int:
+    """A launch without a staff role ends the staff role an earlier launch gave in this context (the
+    platform says the person is a learner here now). Roles added by hand stay. Returns how many ended."""
+    identity = LtiIdentity.objects.filter(issuer=launch.issuer, sub=launch.sub).first()
+    if identity is None:
+        return 0
+    deleted, _ = CourseMembership.objects.filter(
+        user=identity.user, course=course, source=MembershipSource.LTI
+    ).delete()
+    if deleted:
+        logger.info("LTI: %s launched %s without a staff role; its LTI staff role ended", identity.user, course.code)
+    return deleted
 
 
 def learner_identity(launch: Launch, course: Course) -> dict[str, Any]:

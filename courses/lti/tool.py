@@ -8,6 +8,8 @@ Closed here (1EdTech Security Framework 5.1.3; each one has a test in tests/lti/
 - the same id_token is never accepted twice;
 - `aud` must contain our client id and, with several audiences, `azp` must be ours (never checked);
 - `exp` and `iat` are required and `iat` must be recent;
+- the payload is a JSON object and every claim the tool reads has its LTI type (claims.py), checked
+  before anything acts on the launch (a malformed claim used to fail after the user was signed in);
 - the platform keyset is cached and re-fetched (throttled) when an unknown `kid` arrives;
 - an unknown deployment id becomes an inactive deployment unless the platform's policy accepts it.
 """
@@ -29,6 +31,7 @@ from pylti1p3.contrib.django.cookie import DjangoCookieService
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiException
 
+from .claims import InvalidClaims, check_claims
 from .models import PlatformPolicy
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,17 @@ class FrameCookieService(DjangoCookieService):
 
 
 class ToolConfig(DjangoToolConfig):
-    """django-lti's DB-backed config; unknown deployment ids follow the platform's policy."""
+    """django-lti's DB-backed config; unknown deployment ids follow the platform's policy.
+
+    With a registration uuid (the login URL `/lti/login/<uuid>/`), a login initiation without
+    `client_id` (Canvas leaves it out) finds the registration by uuid and issuer; django-lti looked it
+    up with client_id=None and found nothing.
+    """
+
+    def find_registration_by_params(self, iss: str, client_id: str | None, *args: Any, **kwargs: Any):
+        if not client_id and self.registration_uuid is not None:
+            return self.find_registration_by_issuer(iss)
+        return super().find_registration_by_params(iss, client_id, *args, **kwargs)
 
     def find_deployment_by_params(self, iss: str, deployment_id: str, client_id: str, *args: Any, **kwargs: Any):
         if self.registration is None:
@@ -126,8 +139,10 @@ class HardenedMessageLaunch(DjangoMessageLaunch):
         try:
             self.validate_state()
             self.validate_jwt_format()
+            self.validate_payload_is_object()
             self.validate_registration()
             self.validate_jwt_signature()
+            self.validate_claim_types()
             self.validate_audience_and_times()
             self.validate_deployment()
             self.validate_message()
@@ -154,6 +169,25 @@ class HardenedMessageLaunch(DjangoMessageLaunch):
                 "If your browser blocks cookies in frames, open the tool in a new window.", status=403,
             )
         self._state_params = params
+        return self
+
+    def validate_payload_is_object(self) -> HardenedMessageLaunch:
+        # Before the registration lookup, which reads the header, iss, aud and azp with dict methods.
+        for part, name in (("header", "header"), ("body", "payload")):
+            if not isinstance(self._jwt.get(part), dict):
+                raise LaunchRejected(f"The id_token's {name} must be a JSON object, not "
+                                     f"{type(self._jwt.get(part)).__name__}.")
+        try:
+            check_claims(self._jwt["body"], only=("iss", "aud", "azp"))
+        except InvalidClaims as exc:
+            raise LaunchRejected(exc.reason) from exc
+        return self
+
+    def validate_claim_types(self) -> HardenedMessageLaunch:
+        try:
+            check_claims(self._jwt["body"])
+        except InvalidClaims as exc:
+            raise LaunchRejected(exc.reason) from exc
         return self
 
     def validate_nonce(self) -> HardenedMessageLaunch:

@@ -1,18 +1,21 @@
 """LTI entry points: login initiation, launch, JWKS, deep-linking choice, Canvas config, landing page.
 
 Thin callers of tool.py (validation), services.py (what a launch means) and deep_linking.py. Every
-launch failure becomes a 4xx error page and a log line; a user never sees a stack trace.
+launch failure becomes a 4xx error page and a log line; a user never sees a stack trace, and a refused
+launch leaves nobody signed in (a login this request made is undone).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -21,13 +24,13 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from lti_tool.models import Key, LtiLaunch
-from lti_tool.utils import sync_data_from_launch
 from pylti1p3.exception import LtiException, OIDCException
 
 from courses.models import Course
 from courses.permissions import can_view_course
 
 from . import deep_linking, selectors, services
+from .middleware import SCOPE_SESSION_KEY
 from .models import PlatformPolicy, origin_of
 from .registration import tool_urls
 from .tool import HardenedMessageLaunch, LaunchRejected, LoginInitiation, ToolConfig
@@ -35,6 +38,33 @@ from .tool import HardenedMessageLaunch, LaunchRejected, LoginInitiation, ToolCo
 logger = logging.getLogger(__name__)
 
 FRAME_SESSION_KEY = "lti_frame_ancestors"
+LOGGED_IN_HERE = "_lti_logged_in"  # request attribute: this request signed a user in
+
+
+def _params(request: HttpRequest) -> Any:
+    """The request's form (POST) or query (GET); a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a rejection
+    like any other instead of Django's RequestDataTooBig page."""
+    if request.method != "POST":
+        return request.GET
+    try:
+        return request.POST
+    except RequestDataTooBig as exc:
+        raise LaunchRejected(
+            f"The request is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024} KiB EduPlatform "
+            "accepts; start again from the course.", status=413,
+        ) from exc
+    except TooManyFieldsSent as exc:
+        raise LaunchRejected(
+            f"The request has more than the {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields EduPlatform "
+            "accepts; start again from the course.", status=413,
+        ) from exc
+
+
+def _safe_params(request: HttpRequest) -> Any:
+    try:
+        return _params(request)
+    except LaunchRejected:
+        return {}
 
 
 def error_page(request: HttpRequest, reason: str, status: int, **context: Any) -> HttpResponse:
@@ -47,8 +77,9 @@ def error_page(request: HttpRequest, reason: str, status: int, **context: Any) -
 @require_http_methods(["GET", "POST"])
 def login_initiation(request: HttpRequest, registration_uuid: str | None = None) -> HttpResponse:
     """OIDC third-party initiated login (GET or POST), with a new-window fallback for blocked cookies."""
-    params = request.POST if request.method == "POST" else request.GET
+    params = _safe_params(request)
     try:
+        params = _params(request)
         if not params.get("target_link_uri"):
             raise LaunchRejected("The login request has no target_link_uri.")
         oidc = LoginInitiation(request, ToolConfig(registration_uuid))
@@ -90,19 +121,26 @@ def _unverified_claims(id_token: str) -> dict[str, Any]:
 def launch(request: HttpRequest) -> HttpResponse:
     """The redirect URI: validate the id_token, then sign the user in and send them on."""
     try:
+        _params(request)
         message_launch = HardenedMessageLaunch(request, ToolConfig())
         message_launch.validate()
         return _dispatch(request, message_launch)
     except LaunchRejected as exc:
-        return _rejected(request, exc.reason, exc.status, request.POST)
+        return _refused_launch(request, exc.reason, exc.status)
     except services.NotLinked as exc:
-        return _rejected(request, str(exc), 404, request.POST)
+        return _refused_launch(request, str(exc), 404)
     except LtiException as exc:
-        return _rejected(request, f"The launch is not valid: {exc}", 400, request.POST)
+        return _refused_launch(request, f"The launch is not valid: {exc}", 400)
     except Exception:
         # Contract: never a 500 for a launch. Logged with the traceback so nothing is swallowed.
         logger.exception("LTI: unexpected error during launch")
-        return _rejected(request, "The launch could not be processed; the error was logged.", 400, request.POST)
+        return _refused_launch(request, "The launch could not be processed; the error was logged.", 400)
+
+
+def _refused_launch(request: HttpRequest, reason: str, status: int) -> HttpResponse:
+    if getattr(request, LOGGED_IN_HERE, False):
+        logout(request)  # a refused launch never leaves the session it began signed in
+    return _rejected(request, reason, status, _safe_params(request))
 
 
 def _dispatch(request: HttpRequest, message_launch: HardenedMessageLaunch) -> HttpResponse:
@@ -113,7 +151,7 @@ def _dispatch(request: HttpRequest, message_launch: HardenedMessageLaunch) -> Ht
             f"Deployment {deployment.deployment_id!r} of {deployment.registration} is not active in EduPlatform. "
             "An administrator must activate it (admin → LTI deployments) before this link works.", status=403,
         )
-    sync_data_from_launch(lti_launch)  # django-lti's mirror of contexts, users and memberships
+    services.mirror_launch(lti_launch)  # django-lti's mirror of contexts and links, without people
     claims = message_launch.get_launch_data()
     launch_info = services.Launch.from_claims(claims)
     frame_origins = _frame_origins(lti_launch.registration)
@@ -133,16 +171,22 @@ def _frame_origins(registration: Any) -> list[str]:
 def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, origins: list[str]) -> HttpResponse:
     course = services.link_course(launch, create=True)
     module = services.link_module(course, launch)
-    user = services.staff_user_for(launch, course, role)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    request.session[FRAME_SESSION_KEY] = origins
-    logger.info("LTI: %s launched %s as %s", user, course.code, role)
     target = launch.custom.get("eduplatform_module") or (module.pk if module else "")
     try:
         url = reverse("reports:course_report", kwargs={"course_code": course.code})
-        return HttpResponseRedirect(f"{url}?module={target}" if target else url)
+        landing = f"{url}?{urlencode({'module': target})}" if target else url
     except NoReverseMatch:
-        return HttpResponseRedirect(reverse("lti:course", kwargs={"course_code": course.code}))
+        landing = reverse("lti:course", kwargs={"course_code": course.code})
+    user = services.staff_user_for(launch, course, role)
+    # Everything that can refuse the launch ran above; signing in is the last step.
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    setattr(request, LOGGED_IN_HERE, True)
+    request.session[FRAME_SESSION_KEY] = origins
+    # This session opens this launch's course only: LTI roles from other contexts need their own launch.
+    request.session[SCOPE_SESSION_KEY] = course.pk
+    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
+    logger.info("LTI: %s launched %s as %s", user, course.code, role)
+    return HttpResponseRedirect(landing)
 
 
 def _learner_landing(request: HttpRequest, launch: services.Launch, origins: list[str]) -> HttpResponse:
@@ -152,10 +196,13 @@ def _learner_landing(request: HttpRequest, launch: services.Launch, origins: lis
             "This course is not set up in EduPlatform yet. Your instructor needs to open the EduPlatform link "
             "once; then try again."
         )
-    # A learner never keeps a staff session that was open in this browser.
+    # The platform says this person is not staff here (any more): an LTI staff role in this course ends,
+    # so their staff sessions in other browsers lose the course too, and this browser's is closed.
+    services.end_staff_roles(launch, course)
     logout(request)
     request.session["lti_identity"] = services.learner_identity(launch, course)
     request.session[FRAME_SESSION_KEY] = origins
+    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
     survey = selectors.survey_for_launch(
         course, resource_link_id=launch.resource_link_id, survey_id=str(launch.custom.get("survey_id") or ""),
     )
@@ -220,11 +267,12 @@ def course_landing(request: HttpRequest, course_code: str) -> HttpResponse:
 @require_POST
 def deep_link_submit(request: HttpRequest) -> HttpResponse:
     try:
+        _params(request)
         return deep_linking.respond(request)
     except LaunchRejected as exc:
-        return _rejected(request, exc.reason, exc.status, request.POST)
+        return _rejected(request, exc.reason, exc.status, _safe_params(request))
     except LtiException as exc:
-        return _rejected(request, f"The deep-linking request is not valid: {exc}", 400, request.POST)
+        return _rejected(request, f"The deep-linking request is not valid: {exc}", 400, _safe_params(request))
     except Exception:
         logger.exception("LTI: unexpected error in deep linking")
-        return _rejected(request, "The link could not be created; the error was logged.", 400, request.POST)
+        return _rejected(request, "The link could not be created; the error was logged.", 400, _safe_params(request))

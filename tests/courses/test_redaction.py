@@ -35,6 +35,11 @@ def test_redact_text_replaces_each_kind_with_its_placeholder(text, expected):
         "C++ and C# are both used; version 3.11.7 of Python",
         "email is a great way to reach the tutor",
         "the ratio 3:2 and 1/2 of the class",
+        # Bare domains are redacted, but not words joined by a missing space or file names.
+        "The lecture was good.It was long",
+        "we used Node.js and index.html",
+        "e.g. this, i.e. that, at 10 a.m.",
+        "U.K. and U.S. students",
     ],
 )
 def test_redact_text_leaves_ordinary_numbers_dates_and_words_alone(text):
