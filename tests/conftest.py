@@ -139,5 +139,7 @@ def celery_worker_process(transactional_db, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _isolated_stores(settings, tmp_path):
+    # A fast hasher: the personas' passwords would otherwise cost seconds per test (no security role in tests).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MODEL_STORE = tmp_path / "models"
     settings.IMPORT_UPLOAD_DIR = tmp_path / "imports"

@@ -223,12 +223,6 @@ def snapshot() -> dict:
     }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Autouse, so it runs before the personas are made: PBKDF2 for seven users costs seconds per case.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def no_worker_probe(monkeypatch):
     # The commands ask the broker whether a worker listens (a 1.5 s wait) only to print a hint.
