@@ -1,4 +1,4 @@
-"""Shared by the commands: course lookup, a terminal progress bar, and waiting on a job row."""
+"""Shared by the commands: who acts (--as), course lookup, a terminal progress bar, and waiting on a job row."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from django.core.management.base import CommandError, OutputWrapper
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from courses.models import Course
 from courses.selectors import course_by_code
@@ -81,3 +83,21 @@ def course_or_exit(code: str) -> Course:
     if course is None:
         raise CommandError(f"no course with code {code!r}", returncode=2)
     return course
+
+
+def add_actor_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--as", dest="as_user", metavar="USERNAME",
+        help="act as this user: the command may do only what they may (default: the system)",
+    )
+
+
+def acting_user(username: str | None, err: OutputWrapper) -> AbstractBaseUser | None:
+    """The active user named by --as; without --as, None (the system), and the command says so on stderr."""
+    if not username:
+        err.write("acting as the system (no --as USERNAME given): every permission check passes")
+        return None
+    user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}, is_active=True).first()
+    if user is None:
+        raise CommandError(f"--as {username}: no active user with that username", returncode=2)
+    return user

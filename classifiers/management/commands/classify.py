@@ -11,10 +11,9 @@ from classifiers.classification.services import (
     run_classification_inline,
     start_classification_run,
 )
-from classifiers.labelling.schemas import schema_for_course
 from classifiers.management.commands._cli import course_or_exit, finish, render, require_worker, wait_for
 from classifiers.models import ClassificationRun
-from classifiers.selectors import active_version_for
+from classifiers.selectors import active_version_for, schema_named
 from eduplatform.errors import DomainError
 from eduplatform.workers import start_worker_hint, workers_consuming
 
@@ -34,7 +33,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **opts: object) -> None:
         course = course_or_exit(opts["course_code"])
-        schema = schema_for_course(course, opts["schema"])
+        schema = schema_named(course, opts["schema"])
         version = active_version_for(schema, course) if schema else None
         if version is None:
             message = f"course {course.code} has no active model for schema {opts['schema']!r}; train and activate one"
