@@ -69,7 +69,10 @@ class LabelSchemaAdmin(CourseScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: LabelSchema | None = None) -> bool:
         if obj is None:
             return super().has_change_permission(request) or can_manage_institution(request.user)
-        return request.user.is_staff and may(request.user, Action.EDIT_SCHEMA, obj.course)
+        answers = request.__dict__.setdefault("_may_edit_schema", {})  # asked once per inline form otherwise
+        if obj.course_id not in answers:
+            answers[obj.course_id] = request.user.is_staff and may(request.user, Action.EDIT_SCHEMA, obj.course)
+        return answers[obj.course_id]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) or can_manage_institution(request.user)

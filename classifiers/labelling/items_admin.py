@@ -41,16 +41,18 @@ def schema_of(request: HttpRequest) -> LabelSchema | None:
 def _course_ids(request: HttpRequest, schema: LabelSchema) -> list[int]:
     """The courses whose items the list shows under `schema` (cached on the request)."""
     if not hasattr(request, "_label_course_ids"):
-        courses = courses_for_user(request.user, ANNOTATE_ROLES)
-        if schema.course_id:
-            courses = courses.filter(pk=schema.course_id)
-        request._label_course_ids = list(courses.values_list("pk", flat=True))
+        # schema_of only finds schemas of the user's courses, so a course schema's course is one of them.
+        request._label_course_ids = [schema.course_id] if schema.course_id else list(
+            courses_for_user(request.user, ANNOTATE_ROLES).values_list("pk", flat=True))
     return request._label_course_ids
 
 
 def _serving_predictions(request: HttpRequest, schema: LabelSchema) -> QuerySet[Prediction]:
-    # Only the version serving each item's course counts (its own, else the institution-wide one).
-    return serving_predictions(schema, _course_ids(request, schema))
+    """Only the version serving each item's course counts (its own, else the institution-wide one); the
+    versions are looked up once per request, the lazy queryset is reused by the filters and the columns."""
+    if not hasattr(request, "_label_serving"):
+        request._label_serving = serving_predictions(schema, _course_ids(request, schema))
+    return request._label_serving
 
 
 class SchemaFilter(admin.SimpleListFilter):

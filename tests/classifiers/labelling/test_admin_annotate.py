@@ -25,6 +25,12 @@ def other_schema(other_course):
     return LabelSchema.objects.get(course=other_course, name="sentiment")
 
 
+def _annotator(course, username=None):
+    """Annotations are recorded by people allowed to annotate the course (record_annotation authorizes)."""
+    user = UserFactory(username=username) if username else UserFactory()
+    return MembershipFactory(course=course, role=Role.ANNOTATOR, user=user).user
+
+
 def _url(name, schema, course):
     return reverse(f"admin:classifiers_{name}", args=[schema.pk, course.pk])
 
@@ -93,7 +99,7 @@ def test_annotator_of_course_a_gets_404_or_403_for_every_course_b_url(
         client, course, other_course, schema, other_schema, annotator):
     theirs = FeedbackFactory(course=other_course, redacted_text="history secret comment")
     mine = FeedbackFactory(course=course)
-    annotation = record_annotation(theirs, other_schema, [other_schema.labels.first()], actor=UserFactory())
+    annotation = record_annotation(theirs, other_schema, [other_schema.labels.first()], actor=_annotator(other_course))
     client.force_login(annotator)
     forbidden = [
         _url("annotate", other_schema, other_course), _url("annotate_items", other_schema, other_course),
@@ -169,8 +175,8 @@ def test_viewer_role_cannot_annotate(client, course, schema):
 def test_multi_label_saves_several_labels_and_ordinal_shows_the_scale(client, course, annotator):
     from classifiers.labelling.schemas import create_schema
 
-    topics = create_schema("topics", kind="multi", course=course, labels=["labs", "exams", "pace"])
-    stars = create_schema("stars", kind="ordinal", course=course, labels=["poor", "fair", "good", "great"])
+    topics = create_schema("topics", kind="multi", course=course, labels=["labs", "exams", "pace"], actor=None)
+    stars = create_schema("stars", kind="ordinal", course=course, labels=["poor", "fair", "good", "great"], actor=None)
     fb = FeedbackFactory(course=course)
     client.force_login(annotator)
     page = client.get(_url("annotate", topics, course)).content.decode()
@@ -215,7 +221,7 @@ def test_institution_wide_schema_is_annotated_per_course_with_the_course_model_f
         client, course, other_course, annotator):
     from classifiers.labelling.schemas import create_schema
 
-    shared = create_schema("workload", kind="ordinal", labels=["light", "fair", "heavy"])
+    shared = create_schema("workload", kind="ordinal", labels=["light", "fair", "heavy"], actor=None)
     mine, theirs = FeedbackFactory(course=course), FeedbackFactory(course=other_course)
     institution = active_version(shared, course=None)
     own = active_version(shared, course=course, number=2)

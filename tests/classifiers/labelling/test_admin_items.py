@@ -8,8 +8,9 @@ from django.urls import reverse
 from classifiers.labelling.services import record_annotation
 from classifiers.models import Annotation, LabelSchema, TrainingPolicy
 from classifiers.selectors import training_labels
+from courses.models import Role
 from tests.classifiers.labelling.annotate_helpers import active_version, predict
-from tests.factories import FeedbackFactory, ModuleFactory, UserFactory
+from tests.factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("admin:classifiers_labelitem_changelist")
@@ -18,6 +19,12 @@ LIST = reverse("admin:classifiers_labelitem_changelist")
 @pytest.fixture
 def schema(course):
     return LabelSchema.objects.get(course=course, name="sentiment")
+
+
+def _annotator(course, username=None):
+    """Annotations are recorded by people allowed to annotate the course (record_annotation authorizes)."""
+    user = UserFactory(username=username) if username else UserFactory()
+    return MembershipFactory(course=course, role=Role.ANNOTATOR, user=user).user
 
 
 def _bulk(client, schema, action, query="", **extra):
@@ -56,7 +63,7 @@ def test_accept_suggestion_and_clear_my_labels_in_bulk(client, course, schema, a
     _bulk(client, schema, "accept_model_suggestion", confirm="yes")
     accepted = Annotation.objects.filter(annotator=annotator, is_current=True)
     assert accepted.count() == 3 and set(accepted.values_list("suggested_by", flat=True)) == {version.pk}
-    other = UserFactory(username="bob")
+    other = _annotator(course, "bob")
     record_annotation(predicted[0], schema, [schema.labels.get(name="neutral")], actor=other)
     _bulk(client, schema, "clear_my_labels", confirm="yes")
     assert not Annotation.objects.filter(annotator=annotator, is_current=True).exists()
@@ -68,7 +75,7 @@ def test_filters_label_annotator_prediction_confidence_and_disagreement(client, 
     version = active_version(schema)
     pos, neg = schema.labels.get(name="positive"), schema.labels.get(name="negative")
     agreed, disputed, unsure, plain = (FeedbackFactory(course=course) for _ in range(4))
-    bob = UserFactory(username="bob")
+    bob = _annotator(course, "bob")
     for fb, mine, theirs in ((agreed, pos, pos), (disputed, pos, neg)):
         record_annotation(fb, schema, [mine], actor=annotator)
         record_annotation(fb, schema, [theirs], actor=bob)
@@ -98,7 +105,7 @@ def test_items_list_query_count_does_not_grow_with_rows(client, course, schema, 
         fb = FeedbackFactory(course=course, module=module)
         predict(version, fb, {"negative": 0.2, "neutral": 0.3, "positive": 0.5})
         record_annotation(fb, schema, [schema.labels.get(name="positive")], actor=annotator if i % 2 else
-                          UserFactory(username=f"x{i}"))
+                          _annotator(course, f"x{i}"))
     client.force_login(annotator)
     with django_assert_max_num_queries(25):
         response = client.get(f"{LIST}?schema={schema.pk}")
@@ -124,7 +131,7 @@ def test_schema_page_shows_agreement_progress_and_links_to_adjudication(client, 
 def test_reviewer_settles_in_the_adjudication_queue_and_wins_training(client, course, schema, instructor, annotator):
     fb = FeedbackFactory(course=course, redacted_text="labs were chaotic but fun")
     record_annotation(fb, schema, [schema.labels.get(name="positive")], actor=annotator)
-    record_annotation(fb, schema, [schema.labels.get(name="negative")], actor=UserFactory(username="bob"))
+    record_annotation(fb, schema, [schema.labels.get(name="negative")], actor=_annotator(course, "bob"))
     schema.training_policy, schema.reviewer = TrainingPolicy.REVIEWER, instructor
     schema.save()
     url = reverse("admin:classifiers_adjudicate", args=[schema.pk, course.pk])

@@ -10,8 +10,10 @@ from classifiers.labelling.progress import disagreeing_feedback_ids, schema_agre
 from classifiers.labelling.services import AnnotationRejected, record_annotation, settle_disagreement
 from classifiers.models import LabelSchema, TrainingPolicy
 from classifiers.selectors import training_labels
+from courses.models import Role
+from eduplatform.errors import PermissionRefused
 from tests.classifiers.labelling.annotate_helpers import active_version, predict
-from tests.factories import FeedbackFactory, ModuleFactory, UserFactory
+from tests.factories import FeedbackFactory, MembershipFactory, ModuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +49,7 @@ def test_queue_skips_items_this_annotator_labelled_but_not_others(course, schema
     mine, theirs, fresh = (FeedbackFactory(course=course, submitted_at=timezone.now() - timedelta(hours=h))
                            for h in (1, 2, 3))
     record_annotation(mine, schema, [_label(schema, "positive")], actor=annotator)
-    record_annotation(theirs, schema, [_label(schema, "positive")], actor=UserFactory())
+    record_annotation(theirs, schema, [_label(schema, "positive")], actor=_annotator(course))
     for order in ("newest", RANDOM, UNCERTAIN):
         got = [fb.pk for fb in annotation_queue(schema, course=course, user=annotator, order=order)]
         assert sorted(got) == sorted([theirs.pk, fresh.pk]), order
@@ -76,9 +78,15 @@ def test_balanced_queue_alternates_modules(course, schema, annotator):
     assert [fb.module.title for fb in balanced] == ["Week 1", "Week 2", "Week 1", "Week 2"]
 
 
+def _annotator(course, username=None):
+    """Annotations are recorded by people allowed to annotate the course (record_annotation authorizes)."""
+    user = UserFactory(username=username) if username else UserFactory()
+    return MembershipFactory(course=course, role=Role.ANNOTATOR, user=user).user
+
+
 def _three_votes(course, schema, names):
     fb = FeedbackFactory(course=course)
-    users = [UserFactory(username=f"u{i}") for i in range(len(names))]
+    users = [_annotator(course, f"u{i}") for i in range(len(names))]
     for user, name in zip(users, names, strict=True):
         record_annotation(fb, schema, [_label(schema, name)], actor=user)
     return fb, users
@@ -89,18 +97,20 @@ def test_majority_policy_takes_the_majority_and_leaves_ties_out(course, schema):
     schema.save()
     clear, _ = _three_votes(course, schema, ["positive", "negative", "positive"])
     tie = FeedbackFactory(course=course)
-    record_annotation(tie, schema, [_label(schema, "positive")], actor=UserFactory(username="a1"))
-    record_annotation(tie, schema, [_label(schema, "negative")], actor=UserFactory(username="a2"))
+    record_annotation(tie, schema, [_label(schema, "positive")], actor=_annotator(course, "a1"))
+    record_annotation(tie, schema, [_label(schema, "negative")], actor=_annotator(course, "a2"))
     assert training_labels(schema, course=course) == {clear.pk: ["positive"]}
 
 
-def test_reviewer_policy_settled_label_wins(course, schema, instructor):
+def test_reviewer_policy_settled_label_wins(course, schema, instructor, teaching_assistant):
     fb, users = _three_votes(course, schema, ["positive", "positive", "negative"])
     schema.training_policy, schema.reviewer = TrainingPolicy.REVIEWER, instructor
     schema.save()
     assert disagreeing_feedback_ids(schema, course=course) == [fb.pk]
     assert training_labels(schema, course=course) == {fb.pk: ["positive"]}  # majority until settled
-    with pytest.raises(AnnotationRejected, match="only the reviewer"):
+    with pytest.raises(AnnotationRejected, match="only the reviewer"):  # may settle, but is not the reviewer
+        settle_disagreement(fb, schema, [_label(schema, "neutral")], actor=teaching_assistant)
+    with pytest.raises(PermissionRefused, match="anna|u0 may not settle"):  # an annotator may not settle at all
         settle_disagreement(fb, schema, [_label(schema, "neutral")], actor=users[0])
     settle_disagreement(fb, schema, [_label(schema, "negative")], actor=instructor)
     assert training_labels(schema, course=course) == {fb.pk: ["negative"]}
