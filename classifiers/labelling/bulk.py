@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from classifiers.labelling.services import AnnotationRejected, confirmed_suggestions, validate_label_choice
-from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema, ModelVersion
+from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema
 from classifiers.selectors import serving_predictions
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
@@ -44,15 +44,15 @@ def _record(schema: LabelSchema, chosen: dict[int, tuple[Label, ...]], course_id
     """Write `actor`'s annotations, `suggested_by` decided by the same rule as `record_annotation`."""
     names = {fid: [lb.name for lb in labels] for fid, labels in chosen.items()}
     suggested = confirmed_suggestions(schema, names, course_ids=course_ids)
-    groups: dict[tuple[tuple[Label, ...], ModelVersion | None], list[int]] = defaultdict(list)
+    groups: dict[tuple[tuple[Label, ...], int | None], list[int]] = defaultdict(list)
     for fid, labels in chosen.items():
         groups[(labels, suggested.get(fid))].append(fid)
-    for (labels, version), ids in groups.items():
-        _write(schema, ids, labels, actor=actor, suggested_by=version)
+    for (labels, version_id), ids in groups.items():
+        _write(schema, ids, labels, actor=actor, suggested_by_id=version_id)
 
 
 def _write(schema: LabelSchema, ids: Sequence[int], labels: Sequence[Label], *, actor: AbstractBaseUser,
-           suggested_by: ModelVersion | None = None) -> None:
+           suggested_by_id: int | None = None) -> None:
     """`actor`'s new current annotation with `labels` on every item of `ids`, set-based.
 
     Two INSERT … SELECT unnest() statements instead of building one model object per row: labelling a
@@ -67,7 +67,7 @@ def _write(schema: LabelSchema, ids: Sequence[int], labels: Sequence[Label], *, 
             f"INSERT INTO {annotation} (feedback_id, schema_id, annotator_id, source, is_current, suggested_by_id,"  # noqa: S608 - table names from model meta
             " created_at, updated_at) SELECT f, %s, %s, %s, true, %s, now(), now() FROM unnest(%s::bigint[]) AS f"
             " RETURNING id",
-            [schema.pk, actor.pk, AnnotationSource.HUMAN, suggested_by.pk if suggested_by else None, list(ids)],
+            [schema.pk, actor.pk, AnnotationSource.HUMAN, suggested_by_id, list(ids)],
         )
         created = [row[0] for row in cursor.fetchall()]
         cursor.execute(

@@ -17,10 +17,9 @@ from classifiers.models import (
     AnnotationSource,
     Label,
     LabelSchema,
-    ModelVersion,
     SchemaKind,
 )
-from classifiers.selectors import serving_predictions, versions_serving
+from classifiers.selectors import serving_predictions
 from courses.models import Feedback
 from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
@@ -41,19 +40,17 @@ def validate_label_choice(schema: LabelSchema, labels: Sequence[Label]) -> None:
 
 def confirmed_suggestions(
     schema: LabelSchema, chosen: Mapping[int, Collection[str]], *, course_ids: Mapping[int, int]
-) -> dict[int, ModelVersion]:
-    """feedback id → the version whose suggestion the chosen labels confirm (items where none does are left out).
+) -> dict[int, int]:
+    """feedback id → id of the version whose suggestion the chosen labels confirm (items where none does are
+    left out).
 
     The one rule of suggestion acceptance: a person's labels confirm a suggestion when they are exactly the
     labels predicted by the version that serves the item's course. `course_ids` maps feedback id → course id.
     """
-    serving = versions_serving(schema, course_ids.values())
-    if not serving:
-        return {}
     predicted = serving_predictions(schema, course_ids.values()).filter(feedback_id__in=list(chosen))
     return {
-        fid: serving[course_ids[fid]]
-        for fid, names in predicted.values_list("feedback_id", "label_names")
+        fid: version_id
+        for fid, names, version_id in predicted.values_list("feedback_id", "label_names", "model_version_id")
         if set(names) == set(chosen[fid])
     }
 
@@ -71,7 +68,7 @@ def record_annotation(
     if schema.course_id not in (None, feedback.course_id):
         raise AnnotationRejected("the schema belongs to another course")
     validate_label_choice(schema, labels)
-    suggested_by = confirmed_suggestions(
+    suggested_by_id = confirmed_suggestions(
         schema, {feedback.pk: [lb.name for lb in labels]}, course_ids={feedback.pk: feedback.course_id}
     ).get(feedback.pk)
     with transaction.atomic():
@@ -80,7 +77,7 @@ def record_annotation(
         ).update(is_current=False)
         annotation = Annotation.objects.create(
             feedback=feedback, schema=schema, annotator=actor, source=AnnotationSource.HUMAN,
-            suggested_by=suggested_by,
+            suggested_by_id=suggested_by_id,
         )
         AnnotationLabel.objects.bulk_create(AnnotationLabel(annotation=annotation, label=lb) for lb in labels)
     return annotation
