@@ -1,4 +1,4 @@
-"""Shared by the commands: who acts (--as), course lookup, a terminal progress bar, and waiting on a job row."""
+"""Shared by the commands: who acts (--as USER), course lookup, a terminal progress bar, waiting on a job row."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.management.base import CommandError, CommandParser, OutputWrapper
+from django.core.management.base import CommandError, OutputWrapper
 
 from courses.models import Course
 from courses.selectors import course_by_code
@@ -85,19 +85,17 @@ def course_or_exit(code: str) -> Course:
     return course
 
 
-def add_actor_argument(parser: CommandParser) -> None:
-    parser.add_argument(
-        "--as", dest="as_user", metavar="USERNAME",
-        help="act as this user: the command may do only what they may (default: the system)",
-    )
+def add_actor_argument(parser) -> None:  # noqa: ANN001 - argparse's parser
+    parser.add_argument("--as", dest="as_user", metavar="USERNAME",
+                        help="act as this user, with their permissions (default: the system)")
 
 
-def acting_user(username: str | None, err: OutputWrapper) -> AbstractBaseUser | None:
-    """The active user named by --as; without --as, None (the system), and the command says so on stderr."""
+def actor_or_exit(username: str | None, err: OutputWrapper) -> AbstractBaseUser | None:
+    """The user named by --as (exit 2 when there is none), or None, the system, which the command says."""
     if not username:
-        err.write("acting as the system (no --as USERNAME given): every permission check passes")
+        err.write("acting as the system (no --as USER given): no permission check applies")
         return None
-    user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}, is_active=True).first()
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
         raise CommandError(f"--as {username}: no active user with that username", returncode=2)
     return user

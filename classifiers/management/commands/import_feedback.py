@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from classifiers.imports.services import import_feedback_file
-from classifiers.management.commands._cli import acting_user, add_actor_argument
+from classifiers.management.commands._cli import actor_or_exit, add_actor_argument
 from classifiers.models import SchemaKind
 from courses.importers import ROW_NUMBER, ImportOptions
 from eduplatform.errors import DomainError
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         add_actor_argument(parser)
 
     def handle(self, *args: object, **opts: object) -> None:
-        actor = acting_user(opts["as_user"], self.stderr)  # type: ignore[arg-type]
+        actor = actor_or_exit(opts["as_user"], self.stderr)  # type: ignore[arg-type]
         path: Path = opts["file"]  # type: ignore[assignment]
         if not path.is_file():
             raise CommandError(f"{path}: no such file", returncode=2)

@@ -6,15 +6,28 @@ from django.urls import reverse
 
 from classifiers.labelling.bulk import label_items
 from classifiers.labelling.schemas import create_schema
-from classifiers.models import Annotation, LabelSchema
+from classifiers.models import Annotation, LabelSchema, ModelVersion, Prediction
 from classifiers.selectors import active_version_for, schema_named, schemas_for_course
 from courses.models import Feedback
 from tests.api.conftest import token_client
-from tests.classifiers.labelling.annotate_helpers import active_version, predict
 from tests.factories import FeedbackFactory
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("admin:classifiers_labelitem_changelist")
+
+
+def active_version(schema, course=None, number=1):  # noqa: ANN001, ANN201
+    # Written out here (not annotate_helpers, which main replaces by ModelVersionFactory/PredictionFactory).
+    return ModelVersion.objects.create(
+        schema=schema, course=course if course is not None else schema.course, number=number, path=f"v{number}",
+        base_model="tiny", label_names=list(schema.labels.values_list("name", flat=True)), is_active=True)
+
+
+def predict(version, feedback, scores):  # noqa: ANN001, ANN201
+    top = max(scores, key=scores.get)
+    return Prediction.objects.create(
+        feedback=feedback, schema=version.schema, model_version=version, label=version.schema.labels.get(name=top),
+        label_names=[top], scores=scores, confidence=scores[top])
 
 
 @pytest.fixture
