@@ -79,7 +79,7 @@ def register(course, model_dir: Path, val: list[tuple[str, str]]):  # noqa: ANN0
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     names = label_names(model)
-    schema = create_schema("emotion", kind="single", course=course, labels=names)
+    schema = create_schema("emotion", kind="single", course=course, labels=names, actor=None)
     build = registry.new_temp_dir()
     registry.save_artifacts(build, model, tokenizer, {
         "label_names": names, "kind": "single", "threshold": 0.5, "max_length": MAX_LENGTH,

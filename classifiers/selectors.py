@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
+from operator import or_
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
-from classifiers.models import AnnotationLabel, AnnotationSource, LabelSchema, ModelVersion, SchemaKind, TrainingPolicy
+from classifiers.models import (
+    AnnotationLabel,
+    AnnotationSource,
+    LabelSchema,
+    ModelVersion,
+    Prediction,
+    SchemaKind,
+    TrainingPolicy,
+)
 from courses.models import Course
+from courses.permissions import ANNOTATE_ROLES, User, courses_for_user
+
+
+def _visible_in(courses: Iterable[Course] | QuerySet[Course]) -> Q:
+    # The one rule: a course sees its own schemas and the institution-wide ones.
+    return Q(course__in=courses) | Q(course__isnull=True)
 
 
 def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:
     """The course's own schemas and the institution-wide ones."""
-    return LabelSchema.objects.filter(Q(course=course) | Q(course__isnull=True)).order_by("name")
+    return LabelSchema.objects.filter(_visible_in([course])).order_by("name")
+
+
+def schemas_for_user(user: User, roles: tuple[str, ...] = ANNOTATE_ROLES) -> QuerySet[LabelSchema]:
+    """Every schema visible in a course where `user` holds one of `roles` (institution-wide ones included)."""
+    return LabelSchema.objects.filter(_visible_in(courses_for_user(user, roles))).order_by("name")
+
+
+def schema_named(course: Course, name: str) -> LabelSchema | None:
+    """The schema called `name` in `course`: the course's own one, else the institution-wide one."""
+    return schemas_for_course(course).filter(name=name).order_by(F("course").asc(nulls_last=True)).first()
 
 
 def training_labels(schema: LabelSchema, *, course: Course | None) -> dict[int, list[str]]:
@@ -106,18 +133,43 @@ def latest_labels(schema: LabelSchema, *, course: Course | None = None) -> dict[
     return dict(labels)
 
 
-def active_version_for(schema: LabelSchema, course: Course | None) -> ModelVersion | None:
-    """The version whose predictions count for `course`: its own active one, else the institution's.
+def _serving(versions: Iterable[ModelVersion], course_id: int | None) -> ModelVersion | None:
+    """The one rule of which version serves a course: its own active one, else the institution-wide one."""
+    versions = list(versions)
+    own = next((v for v in versions if course_id is not None and v.course_id == course_id), None)
+    return own or next((v for v in versions if v.course_id is None), None)
 
-    An institution-wide schema can have a per-course model and an institution-wide model; a course
-    without its own active model falls back to the institution-wide one.
-    """
-    # course and schema too: str(version) names both, and report pages show it on every view.
-    versions = ModelVersion.objects.filter(schema=schema, is_active=True).select_related(
+
+def _active_versions(schema: LabelSchema) -> QuerySet[ModelVersion]:
+    # course and schema too: str(version) names both, and pages show it.
+    return ModelVersion.objects.filter(schema=schema, is_active=True).select_related(
         "training_run", "course", "schema"
     )
-    if course is not None:
-        own = versions.filter(course=course).first()
-        if own is not None or not schema.is_institution_wide:
-            return own
-    return versions.filter(course__isnull=True).first()
+
+
+def active_version_for(schema: LabelSchema, course: Course | None) -> ModelVersion | None:
+    """The version whose predictions count for `course`: its own active one, else the institution-wide one.
+
+    `course=None` asks for the institution-wide active version.
+    """
+    return _serving(_active_versions(schema), course.pk if course is not None else None)
+
+
+def versions_serving(schema: LabelSchema, course_ids: Iterable[int]) -> dict[int, ModelVersion]:
+    """course id → the version that serves it (courses no version serves are left out); one query."""
+    versions = list(_active_versions(schema))
+    serving = {cid: _serving(versions, cid) for cid in set(course_ids)}
+    return {cid: v for cid, v in serving.items() if v is not None}
+
+
+def serving_predictions(schema: LabelSchema, course_ids: Iterable[int]) -> QuerySet[Prediction]:
+    """Predictions under `schema` made by the version that serves each item's course; others don't count."""
+    by_version: dict[ModelVersion, list[int]] = {}
+    for cid, version in versions_serving(schema, course_ids).items():
+        by_version.setdefault(version, []).append(cid)
+    if not by_version:
+        return Prediction.objects.none()
+    return Prediction.objects.filter(
+        reduce(or_, (Q(model_version=v, feedback__course_id__in=cids) for v, cids in by_version.items())),
+        schema=schema,
+    )

@@ -209,3 +209,9 @@ class PredictionFactory(factory.django.DjangoModelFactory):
     label = factory.LazyAttribute(lambda o: o.schema.labels.get(name=max(o.scores, key=o.scores.get)))
     label_names = factory.LazyAttribute(lambda o: [o.label.name])
     confidence = factory.LazyAttribute(lambda o: o.scores.get(o.label.name, max(o.scores.values())))
+
+
+def annotator_of(course: Course, username: str | None = None):  # noqa: ANN201 - the user model
+    """A user holding the annotator role in `course` (record_annotation authorizes its actor)."""
+    user = UserFactory(username=username) if username else UserFactory()
+    return MembershipFactory(course=course, role=Role.ANNOTATOR, user=user).user

@@ -10,57 +10,45 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from classifiers.imports.forms import ImportUploadForm
-from classifiers.imports.services import create_import_job, import_feedback_file
+from classifiers.imports.services import upload_feedback
 from courses.admin import ImportJobAdmin
-from courses.importers import ImportOptions
 from courses.models import ImportJob
-from courses.permissions import can_manage_course
-from courses.selectors import course_by_code
-from eduplatform.errors import DomainError
+from eduplatform.errors import DomainError, PermissionRefused
 from eduplatform.workers import start_worker_hint, workers_consuming
 
 
 def import_upload_view(request: HttpRequest) -> HttpResponse:
-    """Small files import inside the request; large ones run as an import job on the worker."""
+    """Upload a feedback file; the import service decides who may and whether it runs here or as a job."""
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        code = form.cleaned_data["course_code"]
-        course = course_by_code(code)
-        allowed = request.user.is_superuser if course is None else can_manage_course(request.user, course)
-        if not allowed:
-            raise PermissionDenied("You cannot import into this course.")
         upload = form.cleaned_data["file"]
-        data = upload.read()
-        columns = form.column_options()
-        job_options = {
-            "columns": columns, "schema": form.cleaned_data["schema"],
-            "create_labels": form.cleaned_data["create_labels"], "schema_kind": form.cleaned_data["schema_kind"],
-        }
-        if len(data) > settings.IMPORT_INLINE_MAX_BYTES:
-            return _queue_import(request, code, upload.name, data, job_options)
         try:
-            result = import_feedback_file(
-                code, data, filename=upload.name, options=ImportOptions(**columns),
-                schema_name=job_options["schema"], create_labels=job_options["create_labels"],
-                schema_kind=job_options["schema_kind"], actor=request.user,
+            outcome = upload_feedback(
+                form.cleaned_data["course_code"], upload.read(), filename=upload.name,
+                columns=form.column_options(), schema_name=form.cleaned_data["schema"],
+                create_labels=form.cleaned_data["create_labels"], schema_kind=form.cleaned_data["schema_kind"],
+                actor=request.user,
             )
+        except PermissionRefused as exc:
+            raise PermissionDenied(str(exc)) from None
         except DomainError as exc:
             messages.error(request, f"{upload.name}: {exc}. Nothing was imported.")
         else:
+            if isinstance(outcome, ImportJob):
+                return _queued(request, upload.name, outcome)
             messages.success(
                 request,
-                f"Imported {result.created} feedback items and {result.annotations} annotations into "
-                f"{result.course.code} ({result.skipped_existing} already present were skipped).",
+                f"Imported {outcome.created} feedback items and {outcome.annotations} annotations into "
+                f"{outcome.course.code} ({outcome.skipped_existing} already present were skipped).",
             )
             changelist = reverse("admin:courses_feedback_changelist")
-            return HttpResponseRedirect(f"{changelist}?course__id__exact={result.course.pk}")
+            return HttpResponseRedirect(f"{changelist}?course__id__exact={outcome.course.pk}")
     context = {**admin.site.each_context(request), "form": form, "title": "Import feedback",
                "inline_limit_mb": settings.IMPORT_INLINE_MAX_BYTES / 1024 / 1024}
     return TemplateResponse(request, "admin/classifiers/import_upload.html", context)
 
 
-def _queue_import(request: HttpRequest, code: str, name: str, data: bytes, options: dict) -> HttpResponse:
-    job = create_import_job(code, filename=name, data=data, options=options, actor=request.user)
+def _queued(request: HttpRequest, name: str, job: ImportJob) -> HttpResponse:
     if workers_consuming("default"):
         messages.info(request, f"{name} is large: it is importing on the worker. This page shows its progress.")
     else:

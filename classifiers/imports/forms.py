@@ -9,7 +9,7 @@ from courses.importers import ROW_NUMBER
 
 
 class ImportUploadForm(forms.Form):
-    course_code = forms.SlugField(label="Course code", help_text="Created when it does not exist (superusers).")
+    course_code = forms.SlugField(label="Course code", help_text="Created if missing (administrators only).")
     file = forms.FileField(help_text="CSV, TSV or JSONL, UTF-8 (with or without BOM).")
     text_col = forms.CharField(initial="text", label="Text column")
     module_col = forms.CharField(required=False, label="Module column")

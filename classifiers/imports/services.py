@@ -15,11 +15,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from classifiers.labelling.schemas import add_labels, schema_for_course
+from classifiers.labelling.schemas import add_labels
 from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema, SchemaKind
+from classifiers.selectors import schema_named
 from courses.importers import ImportOptions, ImportRejected, ImportRow, detect_format, parse_rows
 from courses.models import Course, ImportJob
-from courses.selectors import existing_external_ids
+from courses.permissions import Action, authorize
+from courses.selectors import course_by_code, existing_external_ids
 from courses.services import bulk_create_feedback, ensure_modules, get_or_create_course
 from eduplatform.jobs import JobStatus, claim_job, finish_job
 
@@ -40,6 +42,36 @@ class ImportResult:
         }
 
 
+def authorize_import(
+    course_code: str, *, actor: AbstractBaseUser | None, schema_name: str, with_labels: bool, create_labels: bool
+) -> None:
+    """Refuse, before anything is read or written, an import `actor` may not make: into an existing course
+    its managers; a new course administrators; new labels whoever may add labels to the schema's scope
+    (an institution-wide schema: administrators only, whichever course the file is for)."""
+    course = course_by_code(course_code)
+    authorize(actor, Action.IMPORT_FEEDBACK if course else Action.CREATE_COURSE, course)
+    if with_labels and create_labels:
+        schema = (schema_named(course, schema_name) if course
+                  else LabelSchema.objects.filter(course__isnull=True, name=schema_name).first())
+        authorize(actor, Action.CREATE_LABELS, schema.course if schema else course)
+
+
+def upload_feedback(
+    course_code: str, data: bytes, *, filename: str, columns: dict, schema_name: str, create_labels: bool,
+    schema_kind: str, actor: AbstractBaseUser | None,
+) -> ImportResult | ImportJob:
+    """An uploaded file: small ones import at once (the result), larger ones become an import job that
+    runs on the worker (the job), so a web request never parses a large file."""
+    if len(data) > settings.IMPORT_INLINE_MAX_BYTES:
+        options = {"columns": columns, "schema": schema_name, "create_labels": create_labels,
+                   "schema_kind": schema_kind}
+        return create_import_job(course_code, filename=filename, data=data, options=options, actor=actor)
+    return import_feedback_file(
+        course_code, data, filename=filename, options=ImportOptions(**columns), schema_name=schema_name,
+        create_labels=create_labels, schema_kind=schema_kind, actor=actor,
+    )
+
+
 def import_feedback_file(
     course_code: str,
     data: bytes,
@@ -57,7 +89,10 @@ def import_feedback_file(
     """Parse and import a whole file in one transaction; the first bad row aborts and nothing is written.
 
     Rows whose id already exists in the course are skipped, so importing the same file twice is safe.
+    `actor=None` is the system (an operator's command without --as, or the worker on an authorized job).
     """
+    authorize_import(course_code, actor=actor, schema_name=schema_name, with_labels=bool(options.label_col),
+                     create_labels=create_labels)
     options = dataclasses.replace(options, max_chars=settings.FEEDBACK_MAX_CHARS)
     rows = parse_rows(data, fmt or detect_format(filename), options, tz=timezone.get_current_timezone())
     if import_job is not None:
@@ -85,7 +120,7 @@ def import_feedback_file(
 
 
 def _schema_for_labels(course: Course, name: str, *, create_labels: bool, kind: str) -> LabelSchema:
-    schema = schema_for_course(course, name)
+    schema = schema_named(course, name)
     if schema is not None:
         return schema
     if not create_labels:
@@ -119,7 +154,8 @@ def _labels_by_name(
                     "fix the value or pass --create-labels",
                 )
             new_names.append(name)
-    labels.update({label.name: label for label in add_labels(schema, new_names)})
+    # Already authorized (authorize_import) before anything was written; the import acts for `actor`.
+    labels.update({label.name: label for label in add_labels(schema, new_names, actor=None)})
     return labels
 
 
@@ -151,6 +187,11 @@ def create_import_job(
     """Store the upload and queue it; the job row is the user's handle on progress and errors."""
     from classifiers.tasks import run_import_task
 
+    authorize_import(
+        course_code, actor=actor, schema_name=options.get("schema", "sentiment"),
+        with_labels=bool(options.get("columns", {}).get("label_col")),
+        create_labels=options.get("create_labels", False),
+    )
     upload_dir = Path(settings.IMPORT_UPLOAD_DIR)
     upload_dir.mkdir(parents=True, exist_ok=True)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
@@ -182,7 +223,7 @@ def run_import_job(job_id: int) -> ImportJob:
             schema_name=opts.get("schema", "sentiment"),
             create_labels=opts.get("create_labels", False),
             schema_kind=opts.get("schema_kind", SchemaKind.SINGLE),
-            actor=job.actor,
+            actor=None,  # the system, on a job `job.actor` was allowed to start (create_import_job)
             import_job=job,
         )
     except ImportRejected as exc:

@@ -6,17 +6,18 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from classifiers.labelling import views as views
-from classifiers.labelling.progress import schema_agreement, schema_progress
+from classifiers.labelling.progress import schema_course_stats
 from classifiers.labelling.schemas import ensure_label_deletable
 from classifiers.models import Annotation, AnnotationLabel, Label, LabelSchema
+from classifiers.selectors import schemas_for_user
 from classifiers.training.admin import train_schemas
-from courses.permissions import ANNOTATE_ROLES, MANAGE_ROLES, courses_for_user
+from courses.permissions import ANNOTATE_ROLES, MANAGE_ROLES, Action, can_manage_institution, courses_for_user, may
 from courses.scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
 from eduplatform.errors import DomainError
 
@@ -52,11 +53,29 @@ class LabelSchemaAdmin(CourseScopedAdmin):
     actions = (train_schemas,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return qs
-        # Institution-wide schemas are visible to every course's staff; edits need a superuser.
-        return qs.filter(Q(course__in=courses_for_user(request.user, ANNOTATE_ROLES)) | Q(course__isnull=True))
+        # Institution-wide schemas are visible to every course's staff; edits need an administrator.
+        return admin.ModelAdmin.get_queryset(self, request).filter(pk__in=schemas_for_user(request.user).values("pk"))
+
+    # Administrators change institution-wide schemas without a course role; the policy (`may`) decides,
+    # as it does for the API and the commands.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or can_manage_institution(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        if can_manage_institution(request.user):
+            return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+        return super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: LabelSchema | None = None) -> bool:
+        if obj is None:
+            return super().has_change_permission(request) or can_manage_institution(request.user)
+        answers = request.__dict__.setdefault("_may_edit_schema", {})  # asked once per inline form otherwise
+        if obj.course_id not in answers:
+            answers[obj.course_id] = request.user.is_staff and may(request.user, Action.EDIT_SCHEMA, obj.course)
+        return answers[obj.course_id]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) or can_manage_institution(request.user)
 
     @admin.display(description="")
     def work(self, obj: LabelSchema) -> str:
@@ -69,8 +88,8 @@ class LabelSchemaAdmin(CourseScopedAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):  # noqa: ANN001, ANN201 - Django's signature
         form = super().get_form(request, obj, change, **kwargs)
-        if not request.user.is_superuser and "course" in form.base_fields:
-            # An empty course means institution-wide, which only a superuser may create.
+        if not may(request.user, Action.EDIT_SCHEMA, None) and "course" in form.base_fields:
+            # An empty course means institution-wide, which only an administrator may create.
             form.base_fields["course"].required = True
         return form
 
@@ -98,17 +117,7 @@ class LabelSchemaAdmin(CourseScopedAdmin):
         schema = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if schema is not None:
-            courses = courses_for_user(request.user, ANNOTATE_ROLES)
-            if schema.course_id:
-                courses = courses.filter(pk=schema.course_id)
-            extra["course_stats"] = []
-            for course in courses[:20]:
-                agreement = schema_agreement(schema, course=course)
-                extra["course_stats"].append({
-                    "course": course, "progress": schema_progress(schema, course=course),
-                    "agreement": None if isinstance(agreement, dict) else agreement,
-                    "agreement_by_label": sorted(agreement.items()) if isinstance(agreement, dict) else [],
-                })
+            extra["course_stats"] = schema_course_stats(schema, courses_for_user(request.user, ANNOTATE_ROLES))
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 

@@ -14,17 +14,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from classifiers.labelling.services import AnnotationRejected, validate_label_choice
-from classifiers.models import (
-    Annotation,
-    AnnotationLabel,
-    AnnotationSource,
-    Label,
-    LabelSchema,
-    ModelVersion,
-    Prediction,
-)
-from courses.models import Feedback
+from classifiers.labelling.services import AnnotationRejected, confirmed_suggestions, validate_label_choice
+from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema
+from classifiers.selectors import serving_predictions
+from courses.models import Course, Feedback
+from courses.permissions import Action, authorize
 
 CHUNK = 20_000
 
@@ -35,13 +29,30 @@ class BulkResult:
     skipped: int = 0
 
 
-def _check_scope(items: QuerySet[Feedback], schema: LabelSchema) -> None:
-    if schema.course_id is not None and items.exclude(course_id=schema.course_id).exists():
+def _authorize(items: QuerySet[Feedback], schema: LabelSchema, actor: AbstractBaseUser) -> dict[int, int]:
+    """feedback id → course id of `items`, once `actor` may annotate in every course they span."""
+    course_ids = dict(items.order_by().values_list("pk", "course_id"))
+    for course in Course.objects.filter(pk__in=set(course_ids.values())):
+        authorize(actor, Action.ANNOTATE, course)
+    if schema.course_id is not None and set(course_ids.values()) - {schema.course_id}:
         raise AnnotationRejected(f'some items are not in course of schema "{schema.name}"; nothing was changed')
+    return course_ids
+
+
+def _record(schema: LabelSchema, chosen: dict[int, tuple[Label, ...]], course_ids: dict[int, int], *,
+            actor: AbstractBaseUser) -> None:
+    """Write `actor`'s annotations, `suggested_by` decided by the same rule as `record_annotation`."""
+    names = {fid: [lb.name for lb in labels] for fid, labels in chosen.items()}
+    suggested = confirmed_suggestions(schema, names, course_ids=course_ids)
+    groups: dict[tuple[tuple[Label, ...], int | None], list[int]] = defaultdict(list)
+    for fid, labels in chosen.items():
+        groups[(labels, suggested.get(fid))].append(fid)
+    for (labels, version_id), ids in groups.items():
+        _write(schema, ids, labels, actor=actor, suggested_by_id=version_id)
 
 
 def _write(schema: LabelSchema, ids: Sequence[int], labels: Sequence[Label], *, actor: AbstractBaseUser,
-           suggested_by: ModelVersion | None = None) -> None:
+           suggested_by_id: int | None = None) -> None:
     """`actor`'s new current annotation with `labels` on every item of `ids`, set-based.
 
     Two INSERT … SELECT unnest() statements instead of building one model object per row: labelling a
@@ -56,7 +67,7 @@ def _write(schema: LabelSchema, ids: Sequence[int], labels: Sequence[Label], *, 
             f"INSERT INTO {annotation} (feedback_id, schema_id, annotator_id, source, is_current, suggested_by_id,"  # noqa: S608 - table names from model meta
             " created_at, updated_at) SELECT f, %s, %s, %s, true, %s, now(), now() FROM unnest(%s::bigint[]) AS f"
             " RETURNING id",
-            [schema.pk, actor.pk, AnnotationSource.HUMAN, suggested_by.pk if suggested_by else None, list(ids)],
+            [schema.pk, actor.pk, AnnotationSource.HUMAN, suggested_by_id, list(ids)],
         )
         created = [row[0] for row in cursor.fetchall()]
         cursor.execute(
@@ -69,41 +80,38 @@ def _write(schema: LabelSchema, ids: Sequence[int], labels: Sequence[Label], *, 
 def label_items(items: QuerySet[Feedback], schema: LabelSchema, labels: Sequence[Label], *,
                 actor: AbstractBaseUser) -> BulkResult:
     """`actor` labels every item of `items` with `labels` (their earlier labels stay as history)."""
+    course_ids = _authorize(items, schema, actor)
     validate_label_choice(schema, labels)
-    _check_scope(items, schema)
-    ids = list(items.order_by().values_list("pk", flat=True))
+    ids, chosen = list(course_ids), tuple(labels)
     with transaction.atomic():
         for start in range(0, len(ids), CHUNK):
-            _write(schema, ids[start:start + CHUNK], labels, actor=actor)
+            _record(schema, dict.fromkeys(ids[start:start + CHUNK], chosen), course_ids, actor=actor)
     return BulkResult(changed=len(ids))
 
 
-def accept_suggestions(items: QuerySet[Feedback], schema: LabelSchema, version: ModelVersion, *,
-                       actor: AbstractBaseUser) -> BulkResult:
-    """`actor` confirms `version`'s suggestion for every item that has one; the others are skipped."""
-    if version.schema_id != schema.pk:
-        raise AnnotationRejected("the model version belongs to another schema")
-    _check_scope(items, schema)
+def accept_suggestions(items: QuerySet[Feedback], schema: LabelSchema, *, actor: AbstractBaseUser) -> BulkResult:
+    """`actor` confirms the suggestion of the version serving each item's course; items without one are skipped."""
+    course_ids = _authorize(items, schema, actor)
     labels = {lb.name: lb for lb in schema.labels.all()}
-    ids = list(items.order_by().values_list("pk", flat=True))
+    ids = list(course_ids)
+    predicted = serving_predictions(schema, course_ids.values())
     changed = 0
     with transaction.atomic():
         for start in range(0, len(ids), CHUNK):
-            suggested = Prediction.objects.filter(model_version=version, feedback_id__in=ids[start:start + CHUNK])
-            by_label_set: dict[tuple[str, ...], list[int]] = defaultdict(list)
-            for fid, names in suggested.values_list("feedback_id", "label_names"):
-                known = tuple(sorted(n for n in names if n in labels))
+            chosen: dict[int, tuple[Label, ...]] = {}
+            for fid, names in predicted.filter(feedback_id__in=ids[start:start + CHUNK]).values_list(
+                    "feedback_id", "label_names"):
+                known = tuple(labels[n] for n in sorted(names) if n in labels)
                 if known:
-                    by_label_set[known].append(fid)
-            for names, group in by_label_set.items():
-                _write(schema, group, [labels[n] for n in names], actor=actor, suggested_by=version)
-                changed += len(group)
+                    chosen[fid] = known
+            _record(schema, chosen, course_ids, actor=actor)
+            changed += len(chosen)
     return BulkResult(changed=changed, skipped=len(ids) - changed)
 
 
 def clear_labels(items: QuerySet[Feedback], schema: LabelSchema, *, actor: AbstractBaseUser) -> BulkResult:
     """Withdraw `actor`'s current labels on `items`; the rows stay as (non-current) history."""
-    _check_scope(items, schema)
+    _authorize(items, schema, actor)
     with transaction.atomic():
         changed = Annotation.objects.filter(
             feedback__in=items.order_by().values("pk"), schema=schema, annotator=actor,

@@ -10,7 +10,7 @@ import threading
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -19,7 +19,8 @@ from django.utils.html import format_html, format_html_join
 from classifiers.labelling.bulk import accept_suggestions, clear_labels, label_items
 from classifiers.labelling.progress import disagreeing_feedback_ids
 from classifiers.models import Annotation, LabelItem, LabelSchema, Prediction
-from classifiers.selectors import active_version_for
+from classifiers.selectors import schemas_for_user, serving_predictions, versions_serving
+from courses.models import Course
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
 from courses.scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
 from eduplatform.errors import DomainError
@@ -31,20 +32,34 @@ _page = threading.local()
 def schema_of(request: HttpRequest) -> LabelSchema | None:
     """The schema named by `?schema=`, looked up inside the user's courses (cached on the request)."""
     if not hasattr(request, "_label_schema"):
-        courses = courses_for_user(request.user, ANNOTATE_ROLES)
-        request._label_schema = LabelSchema.objects.filter(
-            Q(course__in=courses) | Q(course__isnull=True), pk=request.GET.get("schema") or 0
+        request._label_schema = schemas_for_user(request.user).filter(
+            pk=request.GET.get("schema")
         ).first() if str(request.GET.get("schema", "")).isdigit() else None
     return request._label_schema
+
+
+def _course_ids(request: HttpRequest, schema: LabelSchema) -> list[int]:
+    """The courses whose items the list shows under `schema` (cached on the request)."""
+    if not hasattr(request, "_label_course_ids"):
+        # schema_of only finds schemas of the user's courses, so a course schema's course is one of them.
+        request._label_course_ids = [schema.course_id] if schema.course_id else list(
+            courses_for_user(request.user, ANNOTATE_ROLES).values_list("pk", flat=True))
+    return request._label_course_ids
+
+
+def _serving_predictions(request: HttpRequest, schema: LabelSchema) -> QuerySet[Prediction]:
+    """Only the version serving each item's course counts (its own, else the institution-wide one); the
+    versions are looked up once per request, the lazy queryset is reused by the filters and the columns."""
+    if not hasattr(request, "_label_serving"):
+        request._label_serving = serving_predictions(schema, _course_ids(request, schema))
+    return request._label_serving
 
 
 class SchemaFilter(admin.SimpleListFilter):
     title, parameter_name = "schema", "schema"
 
     def lookups(self, request, model_admin):  # noqa: ANN001, ANN201
-        courses = courses_for_user(request.user, ANNOTATE_ROLES)
-        return [(s.pk, str(s)) for s in LabelSchema.objects.filter(Q(course__in=courses) | Q(course__isnull=True))
-                .select_related("course")]
+        return [(s.pk, str(s)) for s in schemas_for_user(request.user).select_related("course")]
 
     def queryset(self, request, queryset):  # noqa: ANN001, ANN201
         schema = schema_of(request)
@@ -103,10 +118,6 @@ class LabelledByFilter(_SchemaDependentFilter):
         return queryset.filter(pk__in=current.filter(source=value).values("feedback_id"))
 
 
-def _active_predictions(schema: LabelSchema) -> QuerySet[Prediction]:
-    return Prediction.objects.filter(schema=schema, model_version__is_active=True)
-
-
 class PredictionFilter(_SchemaDependentFilter):
     title, parameter_name = "model suggestion", "predicted"
 
@@ -114,7 +125,7 @@ class PredictionFilter(_SchemaDependentFilter):
         return [("yes", "has a suggestion"), ("no", "no suggestion")]
 
     def apply(self, request, queryset, schema, value):  # noqa: ANN001, ANN201
-        predicted = _active_predictions(schema).values("feedback_id")
+        predicted = _serving_predictions(request, schema).values("feedback_id")
         return queryset.filter(pk__in=predicted) if value == "yes" else queryset.exclude(pk__in=predicted)
 
 
@@ -129,7 +140,7 @@ class ConfidenceFilter(_SchemaDependentFilter):
 
     def apply(self, request, queryset, schema, value):  # noqa: ANN001, ANN201
         low, high = CONFIDENCE_RANGES.get(value, (0.0, 1.01))
-        return queryset.filter(pk__in=_active_predictions(schema).filter(
+        return queryset.filter(pk__in=_serving_predictions(request, schema).filter(
             confidence__gte=low, confidence__lt=high).values("feedback_id"))
 
 
@@ -141,8 +152,7 @@ class DisagreementFilter(_SchemaDependentFilter):
 
     def apply(self, request, queryset, schema, value):  # noqa: ANN001, ANN201
         ids: list[int] = []
-        for course in courses_for_user(request.user, ANNOTATE_ROLES).filter(
-                **({"pk": schema.course_id} if schema.course_id else {})):
+        for course in Course.objects.filter(pk__in=_course_ids(request, schema)):
             ids += disagreeing_feedback_ids(schema, course=course, settled=value == "yes")
         return queryset.filter(pk__in=ids)
 
@@ -189,15 +199,15 @@ def label_selected_as(modeladmin, request, queryset):  # noqa: ANN001, ANN201
 @admin.action(description="Accept the model's suggestion")
 def accept_model_suggestion(modeladmin, request, queryset):  # noqa: ANN001, ANN201
     schema = schema_of(request)
-    version = active_version_for(schema, schema.course)
-    if version is None:
+    if not versions_serving(schema, _course_ids(request, schema)):
         modeladmin.message_user(request, f"Schema “{schema.name}” has no active model.", messages.ERROR)
         return None
     response = _confirm(modeladmin, request, queryset, action="accept_model_suggestion",
-                        question=f"Record {version}'s suggestion as your label for these items?")
+                        question="Record the model's suggestion (the version serving each item's course) as your "
+                                 "label for these items?")
     if response is not None:
         return response
-    _run(modeladmin, request, lambda: accept_suggestions(queryset, schema, version, actor=request.user))
+    _run(modeladmin, request, lambda: accept_suggestions(queryset, schema, actor=request.user))
     return None
 
 
@@ -285,7 +295,7 @@ class LabelItemAdmin(CourseScopedAdmin):
             Prefetch("annotations", to_attr="schema_annotations", queryset=Annotation.objects.filter(
                 schema=schema, is_current=True).select_related("annotator").prefetch_related("labels")),
             Prefetch("predictions", to_attr="active_predictions",
-                     queryset=_active_predictions(schema).select_related(
+                     queryset=_serving_predictions(request, schema).select_related(
                          "model_version__schema", "model_version__course", "label")),
         )
 
@@ -307,11 +317,10 @@ class LabelItemAdmin(CourseScopedAdmin):
 
     @admin.display(description="Model suggestion")
     def suggestion(self, obj: LabelItem) -> str:
-        predictions = getattr(obj, "active_predictions", [])
-        own = [p for p in predictions if p.model_version.course_id == obj.course_id] or predictions
-        if not own:
+        predictions = getattr(obj, "active_predictions", [])  # already only the serving version's
+        if not predictions:
             return "—"
-        p = own[0]
+        p = predictions[0]
         return format_html('<span style="border:1px dashed #7c3aed;padding:1px 4px;color:#5b21b6" '
                            'title="suggested by {} (not a label until someone confirms it)">{} {}%</span>',
                            str(p.model_version), ", ".join(p.label_names), round(p.confidence * 100))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from classifiers.ml.agreement import Agreement, agreement
 from classifiers.models import Annotation, AnnotationLabel, LabelSchema, SchemaKind
@@ -45,6 +45,43 @@ def disagreeing_feedback_ids(schema: LabelSchema, *, course: Course, settled: bo
         if settled or reviewer is None or reviewer not in item.by_annotator:
             ids.append(fid)
     return sorted(ids)
+
+
+ADJUDICATION_PAGE = 50  # disagreeing items shown at once: a reviewer settles them one by one
+
+
+def adjudication_rows(schema: LabelSchema, *, course: Course, limit: int = ADJUDICATION_PAGE) -> tuple[list[dict], int]:
+    """The newest disagreeing items with every current vote as (annotator name or "import", labels), and
+    how many items disagree in all."""
+    ids = disagreeing_feedback_ids(schema, course=course)
+    page = ids[:limit]
+    votes = current_votes(schema, course=course)
+    annotators = {vote_by for fid in page for vote_by in votes[fid].by_annotator if vote_by is not None}
+    user_model = get_user_model()
+    names = dict(user_model.objects.filter(pk__in=annotators).values_list("pk", user_model.USERNAME_FIELD))
+    rows = [
+        {"feedback": fb, "votes": sorted((names.get(a, "?") if a is not None else "import", sorted(v.labels))
+                                         for a, v in votes[fb.pk].by_annotator.items())}
+        for fb in Feedback.objects.filter(pk__in=page).select_related("module").order_by("-submitted_at")
+    ]
+    return rows, len(ids)
+
+
+def schema_course_stats(schema: LabelSchema, courses: QuerySet[Course], *, limit: int = 20) -> list[dict]:
+    """Progress and agreement per course for the schema page: the schema's own course, or (institution-wide)
+    each of `courses`."""
+    if schema.course_id:
+        courses = courses.filter(pk=schema.course_id)
+    stats = []
+    for course in courses[:limit]:
+        agreement_ = schema_agreement(schema, course=course)
+        per_label = isinstance(agreement_, dict)
+        stats.append({
+            "course": course, "progress": schema_progress(schema, course=course),
+            "agreement": None if per_label else agreement_,
+            "agreement_by_label": sorted(agreement_.items()) if per_label else [],
+        })
+    return stats
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
-"""Label schemas and their labels."""
+"""Label schemas and their labels. An institution-wide schema (course None) is changed by administrators only."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
 from classifiers.models import Label, LabelSchema, SchemaKind
 from courses.models import Course
+from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
 
 DEFAULT_SCHEMA = "sentiment"
@@ -38,26 +40,27 @@ def create_default_sentiment_schema(course: Course) -> LabelSchema:
     return schema
 
 
-def schema_for_course(course: Course, name: str) -> LabelSchema | None:
-    """The course's own schema of that name, else the institution-wide one."""
-    return (
-        LabelSchema.objects.filter(course=course, name=name).first()
-        or LabelSchema.objects.filter(course__isnull=True, name=name).first()
-    )
-
-
 def create_schema(
-    name: str, *, kind: str, course: Course | None = None, labels: Sequence[str] = (), description: str = ""
+    name: str, *, kind: str, course: Course | None = None, labels: Sequence[str] = (), description: str = "",
+    actor: AbstractBaseUser | None,
 ) -> LabelSchema:
+    """A new schema of `course` (None: institution-wide) with `labels` in order."""
+    authorize(actor, Action.EDIT_SCHEMA, course)
     if kind not in SchemaKind.values:
         raise SchemaError(f"{kind!r} is not a schema kind ({', '.join(SchemaKind.values)})")
     with transaction.atomic():
         schema = LabelSchema.objects.create(course=course, name=name, kind=kind, description=description)
-        add_labels(schema, labels)
+        _append_labels(schema, labels)
     return schema
 
 
-def add_labels(schema: LabelSchema, names: Sequence[str]) -> list[Label]:
+def add_labels(schema: LabelSchema, names: Sequence[str], *, actor: AbstractBaseUser | None) -> list[Label]:
+    """Append `names` to the schema's labels, after the existing ones."""
+    authorize(actor, Action.CREATE_LABELS, schema.course)
+    return _append_labels(schema, names)
+
+
+def _append_labels(schema: LabelSchema, names: Sequence[str]) -> list[Label]:
     start = (schema.labels.aggregate(m=Max("position"))["m"] or -1) + 1
     return Label.objects.bulk_create(
         Label(schema=schema, name=n, position=start + i, color=PALETTE[(start + i) % len(PALETTE)])
@@ -65,8 +68,9 @@ def add_labels(schema: LabelSchema, names: Sequence[str]) -> list[Label]:
     )
 
 
-def delete_label(label: Label) -> None:
+def delete_label(label: Label, *, actor: AbstractBaseUser | None) -> None:
     """Refuse to delete a label that annotations use, saying how many."""
+    authorize(actor, Action.EDIT_SCHEMA, label.schema.course)
     ensure_label_deletable(label)
     label.delete()
 

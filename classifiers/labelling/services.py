@@ -1,8 +1,12 @@
-"""Recording annotations: one current annotation per annotator per item, history kept."""
+"""Recording annotations: one current annotation per annotator per item, history kept.
+
+Every door (annotate page, items list, bulk actions, API) records through here, so who may annotate and
+whether a label confirmed the model's suggestion are decided once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -13,10 +17,11 @@ from classifiers.models import (
     AnnotationSource,
     Label,
     LabelSchema,
-    ModelVersion,
     SchemaKind,
 )
+from classifiers.selectors import serving_predictions
 from courses.models import Feedback
+from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
 
 
@@ -33,31 +38,46 @@ def validate_label_choice(schema: LabelSchema, labels: Sequence[Label]) -> None:
         raise AnnotationRejected(f'schema "{schema.name}" is {schema.get_kind_display()}: choose exactly one label')
 
 
+def confirmed_suggestions(
+    schema: LabelSchema, chosen: Mapping[int, Collection[str]], *, course_ids: Mapping[int, int]
+) -> dict[int, int]:
+    """feedback id → id of the version whose suggestion the chosen labels confirm (items where none does are
+    left out).
+
+    The one rule of suggestion acceptance: a person's labels confirm a suggestion when they are exactly the
+    labels predicted by the version that serves the item's course. `course_ids` maps feedback id → course id.
+    """
+    predicted = serving_predictions(schema, course_ids.values()).filter(feedback_id__in=list(chosen))
+    return {
+        fid: version_id
+        for fid, names, version_id in predicted.values_list("feedback_id", "label_names", "model_version_id")
+        if set(names) == set(chosen[fid])
+    }
+
+
 def record_annotation(
-    feedback: Feedback,
-    schema: LabelSchema,
-    labels: Sequence[Label],
-    *,
-    actor: AbstractBaseUser,
-    suggested_by: ModelVersion | None = None,
+    feedback: Feedback, schema: LabelSchema, labels: Sequence[Label], *, actor: AbstractBaseUser
 ) -> Annotation:
     """Save `actor`'s labels for `feedback`; their previous annotation stays as history.
 
-    `suggested_by` records that the person confirmed that model version's suggestion: the annotation is
-    still theirs (a human one); the version is kept so we can tell how often suggestions are accepted.
+    When the labels are the serving model's suggestion, `suggested_by` records that version: the
+    annotation is still the person's (a human one); the version is kept so we can tell how often
+    suggestions are accepted.
     """
+    authorize(actor, Action.ANNOTATE, feedback.course)
     if schema.course_id not in (None, feedback.course_id):
         raise AnnotationRejected("the schema belongs to another course")
-    if suggested_by is not None and suggested_by.schema_id != schema.pk:
-        raise AnnotationRejected("the suggesting model version belongs to another schema")
     validate_label_choice(schema, labels)
+    suggested_by_id = confirmed_suggestions(
+        schema, {feedback.pk: [lb.name for lb in labels]}, course_ids={feedback.pk: feedback.course_id}
+    ).get(feedback.pk)
     with transaction.atomic():
         Annotation.objects.filter(
             feedback=feedback, schema=schema, annotator=actor, source=AnnotationSource.HUMAN, is_current=True
         ).update(is_current=False)
         annotation = Annotation.objects.create(
             feedback=feedback, schema=schema, annotator=actor, source=AnnotationSource.HUMAN,
-            suggested_by=suggested_by,
+            suggested_by_id=suggested_by_id,
         )
         AnnotationLabel.objects.bulk_create(AnnotationLabel(annotation=annotation, label=lb) for lb in labels)
     return annotation
@@ -67,6 +87,7 @@ def undo_annotation(annotation: Annotation, *, actor: AbstractBaseUser) -> Annot
     """Take back `actor`'s latest annotation of an item: it is deleted and their previous one (if any)
     becomes current again. Returns the restored annotation. Only one's own current annotation can be undone.
     """
+    authorize(actor, Action.ANNOTATE, annotation.feedback.course)
     if annotation.annotator_id != actor.pk or annotation.source != AnnotationSource.HUMAN:
         raise AnnotationRejected("you can only undo your own annotations")
     if not annotation.is_current:
@@ -90,6 +111,7 @@ def settle_disagreement(
     feedback: Feedback, schema: LabelSchema, labels: Sequence[Label], *, actor: AbstractBaseUser
 ) -> Annotation:
     """The schema's designated reviewer settles an item; under the reviewer policy their label wins."""
+    authorize(actor, Action.SETTLE_DISAGREEMENT, feedback.course)
     if schema.reviewer_id is None:
         raise AnnotationRejected(f'schema "{schema.name}" has no reviewer; set one on the schema page first')
     if schema.reviewer_id != actor.pk:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -17,13 +16,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from classifiers.labelling.ordering import ORDERS, annotation_queue, item_payloads
-from classifiers.labelling.progress import disagreeing_feedback_ids
+from classifiers.labelling.progress import ADJUDICATION_PAGE, adjudication_rows
 from classifiers.labelling.services import record_annotation, settle_disagreement, undo_annotation
-from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, Prediction, SchemaKind
-from classifiers.selectors import active_version_for, current_votes
+from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, SchemaKind
+from classifiers.selectors import active_version_for, schemas_for_course
 from courses.models import Course, Feedback
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
-from eduplatform.errors import DomainError
+from eduplatform.errors import DomainError, PermissionRefused
 
 PREFETCH = 8  # items the page holds ahead, so the next one is on screen the moment a label is saved
 
@@ -31,7 +30,7 @@ PREFETCH = 8  # items the page holds ahead, so the next one is on screen the mom
 def scoped(request: HttpRequest, schema_id: int, course_id: int) -> tuple[LabelSchema, Course]:
     course = get_object_or_404(courses_for_user(request.user, ANNOTATE_ROLES), pk=course_id)
     schema = get_object_or_404(
-        LabelSchema.objects.filter(Q(course=course) | Q(course__isnull=True)).select_related("reviewer"),
+        schemas_for_course(course).select_related("reviewer"),
         pk=schema_id,
     )
     return schema, course
@@ -132,18 +131,15 @@ def save_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
         labels = [lb for lb in all_labels if lb.pk in wanted]
         if len(labels) != len(wanted):
             raise DomainError(f'a chosen label is not part of schema "{schema.name}"')
-        version = active_version_for(schema, course)
-        suggested = None
-        if version is not None:
-            prediction = Prediction.objects.filter(model_version=version, feedback=feedback).first()
-            if prediction and set(prediction.label_names) == {lb.name for lb in labels}:
-                suggested = version  # the person confirmed the suggestion: it is now their label
-        annotation = record_annotation(feedback, schema, labels, actor=request.user, suggested_by=suggested)
+        annotation = record_annotation(feedback, schema, labels, actor=request.user)
+    except PermissionRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
     except DomainError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     exclude.append(feedback.pk)
+    version = active_version_for(schema, course)
     return JsonResponse({
-        "annotation": annotation.pk, "suggested_by": suggested.pk if suggested else None,
+        "annotation": annotation.pk, "suggested_by": annotation.suggested_by_id,
         "next": _next_items(request, schema, course, order=order, balance=balance, exclude=exclude, limit=need,
                             version=version, labels=all_labels) if need else [],
     })
@@ -159,6 +155,8 @@ def undo_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
             pk=_one_id(data.get("annotation")),
         )
         undo_annotation(annotation, actor=request.user)
+    except PermissionRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
     except DomainError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     item = item_payloads(schema, [annotation.feedback], user=request.user, version=active_version_for(schema, course))
@@ -179,19 +177,10 @@ def adjudicate_view(request: HttpRequest, schema_id: int, course_id: int) -> Htt
         else:
             messages.success(request, f"Settled item {feedback.pk}.")
         return redirect(request.get_full_path())
-    ids = disagreeing_feedback_ids(schema, course=course)
-    page = ids[:50]
-    votes = current_votes(schema, course=course)
-    names = {a.annotator_id: a.annotator.get_username() for a in Annotation.objects.filter(
-        feedback_id__in=page, schema=schema, is_current=True, annotator__isnull=False).select_related("annotator")}
-    rows = [
-        {"feedback": fb, "votes": sorted((names.get(a, "import") if a else "import", sorted(v.labels))
-                                         for a, v in votes[fb.pk].by_annotator.items())}
-        for fb in Feedback.objects.filter(pk__in=page).select_related("module").order_by("-submitted_at")
-    ]
+    rows, total = adjudication_rows(schema, course=course, limit=ADJUDICATION_PAGE)
     context = {
         **admin.site.each_context(request), "title": f"Adjudicate · {schema.name} · {course.code}",
-        "schema": schema, "course": course, "labels": labels, "rows": rows, "total": len(ids),
+        "schema": schema, "course": course, "labels": labels, "rows": rows, "total": total,
         "is_reviewer": schema.reviewer_id == request.user.pk, "opts": LabelSchema._meta,
         "multi": schema.kind == SchemaKind.MULTI,
     }

@@ -9,11 +9,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from classifiers.labelling.schemas import schema_for_course
 from classifiers.models import LabelSchema
 from classifiers.reports.selectors import module_report
 from classifiers.reports.serializers import ModuleReportSerializer, ReportQuerySerializer
-from classifiers.selectors import schemas_for_course
+from classifiers.selectors import schema_named, schemas_for_course
 from courses.models import Course
 from courses.scoping import COURSE_CODE, CourseScopedMixin
 
@@ -33,7 +32,7 @@ class ModuleReportView(CourseScopedMixin, generics.GenericAPIView):
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         query = ReportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        schema = schema_for_course(self.course, query.validated_data["schema"])
+        schema = schema_named(self.course, query.validated_data["schema"])
         if schema is None:
             raise NotFound(f'Course {self.course.code} has no label schema "{query.validated_data["schema"]}".')
         report = module_report(

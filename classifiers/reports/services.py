@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +17,7 @@ from classifiers.models import Label, LabelSchema, ModelVersion
 from classifiers.reports.models import Alert, BaselineOverride, ReportCell, ReportSettings
 from classifiers.reports.summary import ensure_summary, version_for_reports
 from classifiers.reports.weeks import week_of
+from classifiers.selectors import schemas_for_course
 from courses.models import Course, CourseMembership, Role
 from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
@@ -134,7 +134,7 @@ def scan_all_courses() -> dict[str, int]:
     """Beat entry point: detect alerts in every course with feedback, then send the e-mails."""
     raised = 0
     for course in Course.objects.filter(feedback__isnull=False).distinct():
-        for schema in LabelSchema.objects.filter(Q(course=course) | Q(course__isnull=True)):
+        for schema in schemas_for_course(course):
             raised += len(detect_alerts(course, schema))
     return {"raised": raised, "emailed": send_alert_emails()}
 

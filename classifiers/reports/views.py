@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from classifiers.labelling.schemas import DEFAULT_SCHEMA, schema_for_course
+from classifiers.labelling.schemas import DEFAULT_SCHEMA
 from classifiers.models import LabelSchema
 from classifiers.reports import charts
 from classifiers.reports.csv_export import CSV_CHARTS, write_chart_csv
@@ -32,7 +32,7 @@ from classifiers.reports.selectors import (
     version_to_override,
 )
 from classifiers.reports.services import override_baseline_gate
-from classifiers.selectors import schemas_for_course
+from classifiers.selectors import schema_named, schemas_for_course
 from courses.models import Course
 from courses.permissions import can_manage_course, courses_for_user
 from eduplatform.errors import DomainError
@@ -46,7 +46,7 @@ def _course(request: HttpRequest, code: str) -> Course:
 
 
 def _schema(course: Course, name: str) -> LabelSchema:
-    schema = schema_for_course(course, name)
+    schema = schema_named(course, name)
     if schema is None:
         raise Http404(f'Course {course.code} has no label schema "{name}".')
     return schema

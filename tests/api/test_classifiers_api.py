@@ -28,7 +28,7 @@ def test_create_schema_with_labels_and_refuse_a_second_of_the_same_name(client, 
 
 
 def test_schema_list_includes_institution_wide_schemas_but_a_course_role_cannot_change_them(client, course):
-    shared = create_schema("workload", kind="ordinal", labels=["low", "high"])
+    shared = create_schema("workload", kind="ordinal", labels=["low", "high"], actor=None)
     names = {s["name"]: s["institution_wide"] for s in client.get(f"{BASE}/schemas/").json()["results"]}
     assert names == {"sentiment": False, "workload": True}
     response = client.post(f"{BASE}/labels/", {"schema": shared.pk, "name": "extreme"})

@@ -55,7 +55,7 @@ def _trainable(w: World) -> None:
 
 
 def _trainable_institution(w: World) -> None:
-    w.target = create_schema("topic", kind="single", labels=["a", "b"])
+    w.target = create_schema("topic", kind="single", labels=["a", "b"], actor=None)
     label_feedback(w.course, w.target, {"a": 8, "b": 8})
 
 

@@ -11,7 +11,6 @@ from classifiers.classification.services import (
     run_classification_inline,
     start_classification_run,
 )
-from classifiers.labelling.schemas import schema_for_course
 from classifiers.management.commands._cli import (
     actor_or_exit,
     add_actor_argument,
@@ -22,7 +21,7 @@ from classifiers.management.commands._cli import (
     wait_for,
 )
 from classifiers.models import ClassificationRun
-from classifiers.selectors import active_version_for
+from classifiers.selectors import active_version_for, schema_named
 from eduplatform.errors import DomainError
 from eduplatform.workers import start_worker_hint, workers_consuming
 
@@ -44,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **opts: object) -> None:
         actor = actor_or_exit(opts["as_user"], self.stderr)
         course = course_or_exit(opts["course_code"])
-        schema = schema_for_course(course, opts["schema"])
+        schema = schema_named(course, opts["schema"])
         version = active_version_for(schema, course) if schema else None
         if version is None:
             message = f"course {course.code} has no active model for schema {opts['schema']!r}; train and activate one"

@@ -8,9 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from classifiers.classification.services import classification_coverage
-from classifiers.labelling.schemas import schema_for_course
 from classifiers.management.commands._cli import course_or_exit
-from classifiers.selectors import active_version_for
+from classifiers.selectors import active_version_for, schema_named
 
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -24,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **opts: object) -> None:
         course = course_or_exit(opts["course_code"])
-        schema = schema_for_course(course, opts["schema"])
+        schema = schema_named(course, opts["schema"])
         version = active_version_for(schema, course) if schema else None
         if version is None:
             raise CommandError(f"course {course.code} has no active {opts['schema']!r} model", returncode=2)

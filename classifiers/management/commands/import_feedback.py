@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from classifiers.imports.services import import_feedback_file
+from classifiers.management.commands._cli import actor_or_exit, add_actor_argument
 from classifiers.models import SchemaKind
 from courses.importers import ROW_NUMBER, ImportOptions
 from eduplatform.errors import DomainError
@@ -36,8 +37,10 @@ class Command(BaseCommand):
         parser.add_argument("--split-col", help="column with train/dev/test")
         parser.add_argument("--create-labels", action="store_true", help="create unknown labels (and the schema)")
         parser.add_argument("--schema-kind", choices=list(KINDS), default="single")
+        add_actor_argument(parser)
 
     def handle(self, *args: object, **opts: object) -> None:
+        actor = actor_or_exit(opts["as_user"], self.stderr)  # type: ignore[arg-type]
         path: Path = opts["file"]  # type: ignore[assignment]
         if not path.is_file():
             raise CommandError(f"{path}: no such file", returncode=2)
@@ -50,7 +53,7 @@ class Command(BaseCommand):
             result = import_feedback_file(
                 opts["course_code"], path.read_bytes(), filename=path.name, options=options, fmt=opts["format"],
                 schema_name=opts["schema"], create_labels=opts["create_labels"],
-                schema_kind=KINDS[opts["schema_kind"]], course_title=opts["title"],
+                schema_kind=KINDS[opts["schema_kind"]], course_title=opts["title"], actor=actor,
             )
         except DomainError as exc:
             raise CommandError(f"{path.name}: {exc}. Nothing was imported.", returncode=2) from None

@@ -7,7 +7,6 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from classifiers.labelling.schemas import schema_for_course
 from classifiers.management.commands._cli import (
     ProgressPrinter,
     actor_or_exit,
@@ -19,6 +18,7 @@ from classifiers.management.commands._cli import (
     wait_for,
 )
 from classifiers.models import TrainingRun
+from classifiers.selectors import schema_named
 from classifiers.training.services import current_version_for_data, run_training, start_training_run
 from eduplatform.errors import DomainError
 from eduplatform.workers import start_worker_hint, workers_consuming
@@ -45,7 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **opts: object) -> None:
         actor = actor_or_exit(opts["as_user"], self.stderr)
         course = course_or_exit(opts["course_code"])
-        schema = schema_for_course(course, opts["schema"])
+        schema = schema_named(course, opts["schema"])
         if schema is None:
             raise CommandError(f"course {course.code} has no schema {opts['schema']!r}", returncode=2)
         try:

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from classifiers.labelling.schemas import SchemaError, create_schema, delete_label
 from classifiers.labelling.services import AnnotationRejected, record_annotation
 from classifiers.models import Annotation, LabelSchema, SchemaKind
-from tests.factories import FeedbackFactory, ModuleFactory, UserFactory
+from tests.factories import FeedbackFactory, ModuleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,27 +35,26 @@ def test_single_label_schema_refuses_two_labels_and_foreign_labels(course, other
 
 
 def test_deleting_a_used_label_is_refused_with_the_count(course, annotator):
-    schema = create_schema("topics", kind=SchemaKind.MULTI, course=course, labels=["labs", "exams"])
+    schema = create_schema("topics", kind=SchemaKind.MULTI, course=course, labels=["labs", "exams"], actor=None)
     labs = schema.labels.get(name="labs")
     for _ in range(2):
         record_annotation(FeedbackFactory(course=course), schema, [labs], actor=annotator)
     with pytest.raises(SchemaError, match="used by 2 annotation"):
-        delete_label(labs)
+        delete_label(labs, actor=None)
     labs.name = "practicals"  # rename keeps the annotations: they point at the same row
     labs.save()
     assert Annotation.objects.filter(labels__name="practicals").count() == 2
 
 
-def test_export_feedback_writes_redacted_text_and_labels_per_schema(course, tmp_path):
+def test_export_feedback_writes_redacted_text_and_labels_per_schema(course, annotator, tmp_path):
     schema = LabelSchema.objects.get(course=course, name="sentiment")
-    topics = create_schema("topics", kind=SchemaKind.MULTI, course=course, labels=["labs", "exams"])
+    topics = create_schema("topics", kind=SchemaKind.MULTI, course=course, labels=["labs", "exams"], actor=None)
     module = ModuleFactory(course=course, title="Week 1")
     fb = FeedbackFactory(course=course, module=module, external_id="e1",
                          original_text="mail a@b.org", redacted_text="mail [EMAIL]")
     FeedbackFactory(course=course)
-    user = UserFactory()
-    record_annotation(fb, schema, [schema.labels.get(name="neutral")], actor=user)
-    record_annotation(fb, topics, list(topics.labels.all()), actor=user)
+    record_annotation(fb, schema, [schema.labels.get(name="neutral")], actor=annotator)
+    record_annotation(fb, topics, list(topics.labels.all()), actor=annotator)
     path = tmp_path / "out.csv"
     call_command("export_feedback", course.code, str(path), stdout=io.StringIO())
     rows = list(csv.DictReader(path.open()))

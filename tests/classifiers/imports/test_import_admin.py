@@ -80,3 +80,40 @@ def test_large_upload_runs_as_job_on_a_real_worker(client, celery_worker_process
     assert Feedback.objects.filter(course__code="UP2", import_job=job).count() == 2
     page = client.get(reverse("admin:courses_importjob_change", args=[job.pk])).content.decode()
     assert "2 feedback items and 2 annotations imported" in page
+
+
+@pytest.mark.django_db
+def test_course_staff_cannot_add_labels_to_an_institution_wide_schema_by_import(course, instructor, tmp_path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from classifiers.labelling.schemas import create_schema
+    from classifiers.models import Label
+
+    shared = create_schema("workload", kind="single", labels=["light", "heavy"], actor=None)
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"text,label\nSo much reading,extreme\n")
+    with pytest.raises(CommandError) as refused:
+        call_command("import_feedback", course.code, str(path), "--label-col", "label", "--schema", "workload",
+                     "--create-labels", "--as", instructor.username, stdout=io.StringIO(), stderr=io.StringIO())
+    assert refused.value.returncode == 2
+    assert "ines may not add labels to a schema institution-wide: only administrators may" in str(refused.value)
+    assert not Label.objects.filter(name="extreme").exists() and list(shared.labels.values_list("name", flat=True)) \
+        == ["light", "heavy"]
+    assert not Feedback.objects.filter(course=course).exists()
+
+
+@pytest.mark.django_db
+def test_import_command_without_as_says_it_acts_as_the_system(tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"text\nGood\n")
+    err = io.StringIO()
+    call_command("import_feedback", "SYS1", str(path), stdout=io.StringIO(), stderr=err)
+    assert "acting as the system" in err.getvalue()
+    assert Feedback.objects.filter(course__code="SYS1").count() == 1

@@ -16,6 +16,7 @@ from tests.factories import (
     ModuleFactory,
     PredictionFactory,
     UserFactory,
+    annotator_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +92,8 @@ def test_annotator_of_course_a_gets_404_or_403_for_every_course_b_url(
         client, course, other_course, sentiment, other_sentiment, annotator):
     theirs = FeedbackFactory(course=other_course, redacted_text="history secret comment")
     mine = FeedbackFactory(course=course)
-    annotation = record_annotation(theirs, other_sentiment, [other_sentiment.labels.first()], actor=UserFactory())
+    annotation = record_annotation(theirs, other_sentiment, [other_sentiment.labels.first()],
+                                   actor=annotator_of(other_course))
     client.force_login(annotator)
     forbidden = [
         _url("annotate", other_sentiment, other_course), _url("annotate_items", other_sentiment, other_course),
@@ -169,8 +171,8 @@ def test_viewer_role_cannot_annotate(client, course, sentiment):
 def test_multi_label_saves_several_labels_and_ordinal_shows_the_scale(client, course, annotator):
     from classifiers.labelling.schemas import create_schema
 
-    topics = create_schema("topics", kind="multi", course=course, labels=["labs", "exams", "pace"])
-    stars = create_schema("stars", kind="ordinal", course=course, labels=["poor", "fair", "good", "great"])
+    topics = create_schema("topics", kind="multi", course=course, labels=["labs", "exams", "pace"], actor=None)
+    stars = create_schema("stars", kind="ordinal", course=course, labels=["poor", "fair", "good", "great"], actor=None)
     fb = FeedbackFactory(course=course)
     client.force_login(annotator)
     page = client.get(_url("annotate", topics, course)).content.decode()
@@ -215,7 +217,7 @@ def test_institution_wide_schema_is_annotated_per_course_with_the_course_model_f
         client, course, other_course, annotator):
     from classifiers.labelling.schemas import create_schema
 
-    shared = create_schema("workload", kind="ordinal", labels=["light", "fair", "heavy"])
+    shared = create_schema("workload", kind="ordinal", labels=["light", "fair", "heavy"], actor=None)
     mine, theirs = FeedbackFactory(course=course), FeedbackFactory(course=other_course)
     institution = ModelVersionFactory(schema=shared, course=None, is_active=True)
     own = ModelVersionFactory(schema=shared, course=course, number=2, is_active=True)

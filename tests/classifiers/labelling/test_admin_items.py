@@ -8,7 +8,13 @@ from django.urls import reverse
 from classifiers.labelling.services import record_annotation
 from classifiers.models import Annotation, TrainingPolicy
 from classifiers.selectors import training_labels
-from tests.factories import FeedbackFactory, ModelVersionFactory, ModuleFactory, PredictionFactory, UserFactory
+from tests.factories import (
+    FeedbackFactory,
+    ModelVersionFactory,
+    ModuleFactory,
+    PredictionFactory,
+    annotator_of,
+)
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("admin:classifiers_labelitem_changelist")
@@ -50,7 +56,7 @@ def test_accept_suggestion_and_clear_my_labels_in_bulk(client, course, sentiment
     _bulk(client, sentiment, "accept_model_suggestion", confirm="yes")
     accepted = Annotation.objects.filter(annotator=annotator, is_current=True)
     assert accepted.count() == 3 and set(accepted.values_list("suggested_by", flat=True)) == {version.pk}
-    other = UserFactory(username="bob")
+    other = annotator_of(course, "bob")
     record_annotation(predicted[0], sentiment, [sentiment.labels.get(name="neutral")], actor=other)
     _bulk(client, sentiment, "clear_my_labels", confirm="yes")
     assert not Annotation.objects.filter(annotator=annotator, is_current=True).exists()
@@ -62,7 +68,7 @@ def test_filters_label_annotator_prediction_confidence_and_disagreement(client, 
     version = ModelVersionFactory(schema=sentiment, is_active=True)
     pos, neg = sentiment.labels.get(name="positive"), sentiment.labels.get(name="negative")
     agreed, disputed, unsure, plain = (FeedbackFactory(course=course) for _ in range(4))
-    bob = UserFactory(username="bob")
+    bob = annotator_of(course, "bob")
     for fb, mine, theirs in ((agreed, pos, pos), (disputed, pos, neg)):
         record_annotation(fb, sentiment, [mine], actor=annotator)
         record_annotation(fb, sentiment, [theirs], actor=bob)
@@ -94,7 +100,7 @@ def test_items_list_query_count_does_not_grow_with_rows(client, course, sentimen
         fb = FeedbackFactory(course=course, module=module)
         PredictionFactory(model_version=version, feedback=fb, scores={"negative": 0.2, "neutral": 0.3, "positive": 0.5})
         record_annotation(fb, sentiment, [sentiment.labels.get(name="positive")], actor=annotator if i % 2 else
-                          UserFactory(username=f"x{i}"))
+                          annotator_of(course, f"x{i}"))
     client.force_login(annotator)
     with django_assert_max_num_queries(25):
         response = client.get(f"{LIST}?schema={sentiment.pk}")
@@ -121,7 +127,7 @@ def test_schema_page_shows_agreement_progress_and_links_to_adjudication(client, 
 def test_reviewer_settles_in_the_adjudication_queue_and_wins_training(client, course, sentiment, instructor, annotator):
     fb = FeedbackFactory(course=course, redacted_text="labs were chaotic but fun")
     record_annotation(fb, sentiment, [sentiment.labels.get(name="positive")], actor=annotator)
-    record_annotation(fb, sentiment, [sentiment.labels.get(name="negative")], actor=UserFactory(username="bob"))
+    record_annotation(fb, sentiment, [sentiment.labels.get(name="negative")], actor=annotator_of(course, "bob"))
     sentiment.training_policy, sentiment.reviewer = TrainingPolicy.REVIEWER, instructor
     sentiment.save()
     url = reverse("admin:classifiers_adjudicate", args=[sentiment.pk, course.pk])

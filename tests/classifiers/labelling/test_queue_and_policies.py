@@ -10,7 +10,14 @@ from classifiers.labelling.progress import disagreeing_feedback_ids, schema_agre
 from classifiers.labelling.services import AnnotationRejected, record_annotation, settle_disagreement
 from classifiers.models import TrainingPolicy
 from classifiers.selectors import training_labels
-from tests.factories import FeedbackFactory, ModelVersionFactory, ModuleFactory, PredictionFactory, UserFactory
+from eduplatform.errors import PermissionRefused
+from tests.factories import (
+    FeedbackFactory,
+    ModelVersionFactory,
+    ModuleFactory,
+    PredictionFactory,
+    annotator_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +51,7 @@ def test_queue_skips_items_this_annotator_labelled_but_not_others(course, sentim
     mine, theirs, fresh = (FeedbackFactory(course=course, submitted_at=timezone.now() - timedelta(hours=h))
                            for h in (1, 2, 3))
     record_annotation(mine, sentiment, [_label(sentiment, "positive")], actor=annotator)
-    record_annotation(theirs, sentiment, [_label(sentiment, "positive")], actor=UserFactory())
+    record_annotation(theirs, sentiment, [_label(sentiment, "positive")], actor=annotator_of(course))
     for order in ("newest", RANDOM, UNCERTAIN):
         got = [fb.pk for fb in annotation_queue(sentiment, course=course, user=annotator, order=order)]
         assert sorted(got) == sorted([theirs.pk, fresh.pk]), order
@@ -75,7 +82,7 @@ def test_balanced_queue_alternates_modules(course, sentiment, annotator):
 
 def _three_votes(course, schema, names):
     fb = FeedbackFactory(course=course)
-    users = [UserFactory(username=f"u{i}") for i in range(len(names))]
+    users = [annotator_of(course, f"u{i}") for i in range(len(names))]
     for user, name in zip(users, names, strict=True):
         record_annotation(fb, schema, [_label(schema, name)], actor=user)
     return fb, users
@@ -86,18 +93,20 @@ def test_majority_policy_takes_the_majority_and_leaves_ties_out(course, sentimen
     sentiment.save()
     clear, _ = _three_votes(course, sentiment, ["positive", "negative", "positive"])
     tie = FeedbackFactory(course=course)
-    record_annotation(tie, sentiment, [_label(sentiment, "positive")], actor=UserFactory(username="a1"))
-    record_annotation(tie, sentiment, [_label(sentiment, "negative")], actor=UserFactory(username="a2"))
+    record_annotation(tie, sentiment, [_label(sentiment, "positive")], actor=annotator_of(course, "a1"))
+    record_annotation(tie, sentiment, [_label(sentiment, "negative")], actor=annotator_of(course, "a2"))
     assert training_labels(sentiment, course=course) == {clear.pk: ["positive"]}
 
 
-def test_reviewer_policy_settled_label_wins(course, sentiment, instructor):
+def test_reviewer_policy_settled_label_wins(course, sentiment, instructor, teaching_assistant):
     fb, users = _three_votes(course, sentiment, ["positive", "positive", "negative"])
     sentiment.training_policy, sentiment.reviewer = TrainingPolicy.REVIEWER, instructor
     sentiment.save()
     assert disagreeing_feedback_ids(sentiment, course=course) == [fb.pk]
     assert training_labels(sentiment, course=course) == {fb.pk: ["positive"]}  # majority until settled
-    with pytest.raises(AnnotationRejected, match="only the reviewer"):
+    with pytest.raises(AnnotationRejected, match="only the reviewer"):  # may settle, but is not the reviewer
+        settle_disagreement(fb, sentiment, [_label(sentiment, "neutral")], actor=teaching_assistant)
+    with pytest.raises(PermissionRefused, match="anna|u0 may not settle"):  # an annotator may not settle at all
         settle_disagreement(fb, sentiment, [_label(sentiment, "neutral")], actor=users[0])
     settle_disagreement(fb, sentiment, [_label(sentiment, "negative")], actor=instructor)
     assert training_labels(sentiment, course=course) == {fb.pk: ["negative"]}

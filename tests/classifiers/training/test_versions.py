@@ -66,7 +66,7 @@ def test_rollback_without_active_version_is_refused(course, instructor):
 
 
 def test_course_without_own_model_falls_back_to_institution_model(course, other_course, instructor, administrator):
-    schema = create_schema("topic", kind="single", labels=["a", "b"])
+    schema = create_schema("topic", kind="single", labels=["a", "b"], actor=None)
     institution = make_version(schema, course=None, number=1)
     own = make_version(schema, course=course, number=1)
     activate_model_version(institution, actor=administrator)  # institution-wide: an administrator's decision
