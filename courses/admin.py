@@ -30,7 +30,7 @@ from .models import (
 )
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, Action, can_manage_institution, courses_for_user, may
 from .scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
-from .services import COURSE_PRIVACY_FIELDS, create_course, update_course_settings
+from .services import COURSE_PRIVACY_FIELDS, create_course, delete_course, update_course_settings
 from .surveys.services import (
     MAX_INVITATIONS,
     SURVEY_EDITABLE_FIELDS,
@@ -72,6 +72,21 @@ class CourseAdmin(CourseScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return may(request.user, Action.CREATE_COURSE, None)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Course | None = None) -> bool:
+        return may(request.user, Action.DELETE_COURSE, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Course) -> None:
+        delete_course(obj, actor=request.user)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):  # noqa: ANN001, ANN201 - Django's signature
+        # DELETE_COURSE covers everything the course holds: an administrator needs no role on its rows.
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Course]) -> None:
+        for course in queryset:
+            delete_course(course, actor=request.user)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Course | None = None) -> tuple[str, ...]:
         if obj is None:

@@ -113,6 +113,7 @@ class Action(Enum):
     CHANGE_PRIVACY_SETTINGS = Policy("change the course's privacy settings", Level.ADMINISTER)
     CREATE_COURSE = Policy("create a course", Level.ADMINISTER)
     EDIT_COURSE = Policy("change the course", Level.MANAGE)
+    DELETE_COURSE = Policy("delete the course and all its feedback", Level.ADMINISTER)
 
 
 def may(actor: User | None, action: Action, course: Course | None) -> bool:
@@ -153,14 +154,3 @@ class CourseRolePermission(BasePermission):
         if request.method in SAFE_METHODS:
             return True
         return _has_role(request.user, course, view.write_roles)
-
-
-class CourseManagerPermission(BasePermission):
-    """Every method, reads included, needs a managing role: for downloads as sensitive as a write."""
-
-    message = "Only the course's instructors and teaching assistants may do this."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        return can_manage_course(request.user, view.course)  # view.course raises NotFound for outsiders

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from classifiers.models import LabelSchema
 from courses.models import Role
 from tests.factories import CourseFactory, MembershipFactory, UserFactory
-from tests.support import ROOT, database_url
+from tests.support import ROLES, ROOT, database_url
 
 
 @pytest.fixture
@@ -89,7 +89,6 @@ def superuser(db):
     return UserFactory(username="root", is_superuser=True)
 
 
-ROLES = ("outsider", "viewer", "annotator", "teaching_assistant", "instructor", "administrator", "superuser")
 
 
 @pytest.fixture

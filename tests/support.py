@@ -10,6 +10,9 @@ from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The door matrices' personas, each a fixture of tests/conftest.py (the `personas` fixture gives all seven).
+ROLES = ("outsider", "viewer", "annotator", "teaching_assistant", "instructor", "administrator", "superuser")
+
 
 def database_url() -> str:
     """The test database as a DATABASE_URL, for subprocesses (workers, benchmarks) that must read it."""

@@ -74,6 +74,12 @@ class LabelSchemaAdmin(CourseScopedAdmin):
             answers[obj.course_id] = request.user.is_staff and may(request.user, Action.EDIT_SCHEMA, obj.course)
         return answers[obj.course_id]
 
+    def _edits_rows(self, request: HttpRequest, obj: LabelSchema | None = None) -> bool:
+        # The labels inline asks this: the same EDIT_SCHEMA answer as the schema itself.
+        if obj is None:
+            return super()._edits_rows(request) or can_manage_institution(request.user)
+        return self.has_change_permission(request, obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) or can_manage_institution(request.user)
 

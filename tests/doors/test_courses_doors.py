@@ -14,8 +14,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from courses.models import Course, Feedback, Module, SurveyResponse
-from tests.conftest import ROLES
 from tests.factories import FeedbackFactory, ModuleFactory, SurveyFactory, UserFactory
+from tests.support import ROLES
 
 pytestmark = pytest.mark.django_db
 

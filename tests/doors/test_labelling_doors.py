@@ -21,8 +21,8 @@ from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, La
 from courses.models import Feedback
 from eduplatform.errors import DomainError
 from tests.api.conftest import token_client
-from tests.conftest import ROLES
 from tests.factories import FeedbackFactory, UserFactory
+from tests.support import ROLES
 
 pytestmark = pytest.mark.django_db
 
