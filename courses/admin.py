@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from eduplatform.errors import PermissionRefused
@@ -132,8 +133,9 @@ class InvitationForm(forms.Form):
                                help_text="Links not tied to anyone (for anonymous surveys, hand them out at random).")
     recipients = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 6}), max_length=200 * MAX_INVITATIONS,
-        help_text="One recipient per line (e.g. e-mail), one link each, for your mail merge. For anonymous "
-                  "surveys the link itself never contains the recipient.",
+        help_text="Identified surveys only: one recipient per line (e.g. e-mail), one link each, for your "
+                  "mail merge. Anonymous surveys take a number of links instead, so no list pairs a "
+                  "student with a link.",
     )
     expires_at = forms.DateTimeField(required=False, help_text="Default: when the survey closes.")
 
@@ -219,9 +221,12 @@ class SurveyAdmin(CourseScopedAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-invitations.csv"'
         writer = csv.writer(response)
-        writer.writerow(["recipient", "link"])
+        # Anonymous surveys: links only, no recipient column (issue_invitations took no names).
+        named = not survey.is_anonymous
+        writer.writerow(["recipient", "link"] if named else ["link"])
         for recipient, token in issued:
-            writer.writerow([recipient, f"{base}?{urlencode({'invite': token})}"])
+            link = f"{base}?{urlencode({'invite': token})}"
+            writer.writerow([recipient, link] if named else [link])
         return response
 
 
@@ -254,12 +259,26 @@ class SurveyResponseAdmin(CourseScopedAdmin):
     """Responses show no identity: the respondent key is a keyed hash and is not displayed."""
 
     course_path = "survey__course"
-    list_display = ("id", "survey", "respondent", "submitted_at", "updated_at")
+    # Anonymous responses have random ids and day-only times (courses.surveys.anonymity): the default
+    # order by id is no order of arrival, and the times show the day alone.
+    list_display = ("id", "survey", "respondent", "submitted", "updated")
     list_filter = (("survey__course", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("survey", "user")
-    fields = ("survey", "respondent", "submitted_at", "updated_at")
+    fields = ("survey", "respondent", "submitted", "updated")
     readonly_fields = fields
     inlines = (AnswerInline,)
+
+    @staticmethod
+    def _when(obj: SurveyResponse, moment: object) -> object:
+        return moment.date() if obj.survey.is_anonymous else moment  # type: ignore[attr-defined]
+
+    @admin.display(description="Submitted", ordering="submitted_at")
+    def submitted(self, obj: SurveyResponse) -> object:
+        return self._when(obj, timezone.localtime(obj.submitted_at))
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, obj: SurveyResponse) -> object:
+        return self._when(obj, timezone.localtime(obj.updated_at))
 
     @admin.display(description="Respondent")
     def respondent(self, obj: SurveyResponse) -> str:

@@ -6,4 +6,4 @@ class CoursesConfig(AppConfig):
     verbose_name = "Courses and feedback"
 
     def ready(self) -> None:
-        from .surveys import selectors  # noqa: F401 - connects the survey-definition cache invalidation
+        from .surveys import checks, selectors  # noqa: F401 - registers the checks; connects cache invalidation

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
 
 from eduplatform.jobs import Job
 
@@ -163,8 +164,12 @@ class SurveyResponse(models.Model):
     # Identified surveys only: who answered (LTI issuer and subject, or the invitation's recipient).
     # Always empty for anonymous surveys (the submission service never writes it there).
     respondent_label = models.CharField(max_length=255, blank=True, default="")
-    submitted_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Anonymous surveys: the keyed hash of the respondent's edit code (courses.surveys.identity); the
+    # invitation link alone never reopens an anonymous answer.
+    edit_key_digest = models.CharField(max_length=64, blank=True, default="")
+    # Set by the submission service: the day only for anonymous surveys (courses.surveys.anonymity).
+    submitted_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -227,7 +232,8 @@ class Feedback(models.Model):
     import_job = models.ForeignKey(
         "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default, not auto_now_add: anonymous survey answers store the day only (courses.surveys.anonymity).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name_plural = "feedback"

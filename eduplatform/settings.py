@@ -249,9 +249,11 @@ MIN_GROUP_SIZE_FLOOR = env.int("MIN_GROUP_SIZE_FLOOR", default=5)
 PII_STUDENT_ID_PATTERN = env("PII_STUDENT_ID_PATTERN", default=r"\b[A-Za-z]{0,2}\d{7,10}\b")
 
 # --- Surveys ----------------------------------------------------------------------------------------
-# Key of the respondent HMAC; rotating it mid-survey would let students answer twice, so it can be
-# pinned separately from SECRET_KEY.
-SURVEY_RESPONDENT_SECRET = env("SURVEY_RESPONDENT_SECRET", default="") or SECRET_KEY
+# Key of the respondent HMAC (and of anonymous responses' edit codes). A dedicated secret: whoever holds
+# it can recompute a student's respondent key, so it must not be the SECRET_KEY every web process and
+# backup of settings carries, and rotating SECRET_KEY mid-survey must not let students answer twice.
+# Required in production (check `courses.E001`); DEBUG alone falls back to SECRET_KEY.
+SURVEY_RESPONDENT_SECRET = env("SURVEY_RESPONDENT_SECRET", default="") or (SECRET_KEY if DEBUG else "")
 # Submissions per minute. Per IP is generous: a campus NAT puts many students behind one address.
 SURVEY_RATE_LIMIT_PER_RESPONDENT = env.int("SURVEY_RATE_LIMIT_PER_RESPONDENT", default=10)
 SURVEY_RATE_LIMIT_PER_IP = env.int("SURVEY_RATE_LIMIT_PER_IP", default=600)

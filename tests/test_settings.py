@@ -9,18 +9,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_check_deploy_passes_with_production_like_environment():
+def _check_deploy(**overrides: str) -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SURVEY_RESPONDENT_SECRET"},
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "false",
         "ALLOWED_HOSTS": "eduplatform.example.edu",
+        **overrides,
     }
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
+
+
+def test_check_deploy_passes_with_production_like_environment():
+    proc = _check_deploy(SURVEY_RESPONDENT_SECRET=secrets.token_urlsafe(50))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_check_deploy_fails_without_a_dedicated_respondent_secret():
+    # Issue 18: the respondent secret fell back to SECRET_KEY; production now needs its own.
+    missing = _check_deploy()
+    assert missing.returncode != 0 and "courses.E001" in missing.stdout + missing.stderr
+    key = secrets.token_urlsafe(50)
+    same = _check_deploy(SECRET_KEY=key, SURVEY_RESPONDENT_SECRET=key)
+    assert same.returncode != 0 and "courses.E001" in same.stdout + same.stderr
 
 
 def test_settings_refuse_to_start_without_a_secret_key(tmp_path):

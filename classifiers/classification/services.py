@@ -28,6 +28,7 @@ from classifiers.models import ClassificationRun, ModelVersion, Prediction, Pred
 from classifiers.selectors import active_version_for, schemas_for_course
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
+from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
 from eduplatform.errors import BROKER_ERRORS, BrokerUnavailable, DomainError
 from eduplatform.jobs import ACTIVE_STATUSES, FINAL_STATUSES, JobStatus, claim_job, finish_job, heartbeat
 
@@ -66,10 +67,14 @@ def scope_courses(version: ModelVersion, course: Course | None = None) -> QueryS
 
 
 def pending_feedback(version: ModelVersion, *, course: Course | None = None) -> QuerySet[Feedback]:
-    """Feedback in the version's scope with neither a prediction nor a skip from it."""
+    """Feedback in the version's scope with neither a prediction nor a skip from it.
+
+    Anonymous survey answers (random ids, see courses.surveys.anonymity) wait until their day is over:
+    a prediction's time and id would otherwise date them to the minute."""
     done = Prediction.objects.filter(feedback=OuterRef("pk"), model_version=version)
     skipped = PredictionSkip.objects.filter(feedback=OuterRef("pk"), model_version=version)
-    return Feedback.objects.filter(course__in=scope_courses(version, course)).filter(~Exists(done), ~Exists(skipped))
+    return (Feedback.objects.filter(course__in=scope_courses(version, course)).filter(~Exists(done), ~Exists(skipped))
+            .exclude(pk__gte=RANDOM_ID_FLOOR, created_at__gte=day_of(timezone.now())))
 
 
 def chunk_size() -> int:

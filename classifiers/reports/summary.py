@@ -21,6 +21,7 @@ from classifiers.models import LabelSchema, ModelVersion
 from classifiers.reports.models import BaselineOverride, ReportCell, ReportComment, ReportSnapshot
 from classifiers.selectors import active_version_for
 from courses.models import Course
+from courses.surveys.anonymity import RANDOM_ID_FLOOR
 
 COMMENTS_PER_CELL = 3  # per module, week and label; the page shows the top 3 over the chosen weeks
 
@@ -50,14 +51,17 @@ def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | Non
     """Watermarks of everything the summary depends on, in one query of three index lookups."""
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s),"
+            # Anonymous survey answers have random ids at or above RANDOM_ID_FLOOR (no order to take a
+            # max of): their count and id sum move on every insert and on every edit instead.
+            "SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s AND id < %s),"
+            " (SELECT count(*) || ':' || coalesce(sum(id), 0) FROM courses_feedback WHERE course_id = %s AND id >= %s),"
             " (SELECT max(updated_at) FROM classifiers_annotation WHERE schema_id = %s),"
             " (SELECT max(id) FROM classifiers_prediction WHERE model_version_id = %s)",
-            [course.pk, schema.pk, version.pk if version else None],
+            [course.pk, RANDOM_ID_FLOOR, course.pk, RANDOM_ID_FLOOR, schema.pk, version.pk if version else None],
         )
-        feedback, annotations, predictions = cur.fetchone()
+        feedback, anonymous, annotations, predictions = cur.fetchone()
     return {
-        "feedback": feedback, "annotations": annotations.isoformat() if annotations else None,
+        "feedback": feedback, "anonymous": anonymous, "annotations": annotations.isoformat() if annotations else None,
         "predictions": predictions, "version": version.pk if version else None, "tz": settings.TIME_ZONE,
     }
 

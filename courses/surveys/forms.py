@@ -7,7 +7,7 @@ from django.conf import settings
 
 from courses.models import Question, QuestionKind
 
-from .identity import INVITATION_MAX_CHARS
+from .identity import EDIT_KEY_MAX_CHARS, INVITATION_MAX_CHARS
 
 LIKERT_CHOICES = [
     ("1", "Strongly disagree"),
@@ -32,9 +32,15 @@ def max_body_bytes(questions: list[Question]) -> int:
 class SurveyForm(forms.Form):
     invite = forms.CharField(required=False, max_length=INVITATION_MAX_CHARS, widget=forms.HiddenInput)
 
-    def __init__(self, *args: object, questions: list[Question], **kwargs: object) -> None:
+    def __init__(self, *args: object, questions: list[Question], edit_code: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.questions = questions
+        if edit_code:  # anonymous surveys with edits: the student's own code reopens their answers
+            self.fields["edit_code"] = forms.CharField(
+                required=False, max_length=EDIT_KEY_MAX_CHARS, strip=True, label="Edit code",
+                help_text="Only if you already answered and want to change your answers: the code shown "
+                          "when you first sent them. Leave empty otherwise.",
+            )
         for question in questions:
             self.fields[field_name(question)] = self._field_for(question)
 

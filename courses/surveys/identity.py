@@ -7,6 +7,7 @@ never stored for anonymous surveys.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -22,6 +24,8 @@ from eduplatform.errors import DomainError
 
 INVITATION_SALT = "courses.surveys.invitation"
 RESPONDENT_SALT = "courses.surveys.respondent"
+EDIT_KEY_SALT = "courses.surveys.edit-key"
+EDIT_KEY_MAX_CHARS = 64
 # A token is ~100 characters; anything far longer is not ours and is refused before any crypto.
 INVITATION_MAX_CHARS = 512
 LEARNER_ROLE_SUFFIXES = ("#Learner", "/Learner", "#Student")
@@ -48,10 +52,35 @@ class Respondent:
     is_learner: bool = True  # staff launching from the LMS get a preview and cannot submit
 
 
+def _secret() -> str:
+    secret = settings.SURVEY_RESPONDENT_SECRET
+    if not secret:  # production without its own secret: refuse rather than key hashes with ""
+        raise ImproperlyConfigured("SURVEY_RESPONDENT_SECRET is not set (see `manage.py check --deploy`).")
+    return secret
+
+
 def respondent_key(survey_id: int, identity: str) -> str:
-    return salted_hmac(
-        RESPONDENT_SALT, f"{survey_id}|{identity}", secret=settings.SURVEY_RESPONDENT_SECRET, algorithm="sha256"
-    ).hexdigest()
+    return salted_hmac(RESPONDENT_SALT, f"{survey_id}|{identity}", secret=_secret(), algorithm="sha256").hexdigest()
+
+
+# --- Edit codes of anonymous responses -----------------------------------------------------------------
+# An invitation link of an anonymous survey is a bearer token that staff handed out; holding it must not
+# reopen someone's answers. On a first answer the student gets a random edit code (shown once and kept
+# in a cookie of their browser); only its keyed hash is stored, and editing needs the code itself.
+
+
+def new_edit_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def edit_key_digest(survey_id: int, key: str) -> str:
+    return salted_hmac(EDIT_KEY_SALT, f"{survey_id}|{key}", secret=_secret(), algorithm="sha256").hexdigest()
+
+
+def edit_key_matches(survey_id: int, key: str, digest: str) -> bool:
+    if not key or not digest or len(key) > EDIT_KEY_MAX_CHARS:
+        return False
+    return hmac.compare_digest(edit_key_digest(survey_id, key.strip()), digest)
 
 
 def make_invitation(survey: Survey, *, recipient: str = "", expires_at: datetime | None = None) -> str:

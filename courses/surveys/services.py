@@ -15,7 +15,8 @@ from courses.permissions import Action, User, authorize
 from courses.services import announce_feedback, build_feedback, check_group_size
 from eduplatform.errors import DomainError
 
-from .identity import Respondent, make_invitation
+from .anonymity import day_of, random_id
+from .identity import Respondent, edit_key_digest, edit_key_matches, make_invitation, new_edit_key
 from .storage import insert_response
 
 UNIQUE_RESPONSE_CONSTRAINT = "one_response_per_respondent"
@@ -35,14 +36,19 @@ class SurveyNotOpen(DomainError):
 
 
 class AlreadyResponded(DomainError):
-    def __init__(self) -> None:
-        super().__init__("You have already answered this survey; each student can answer once.")
+    def __init__(self, message: str = "You have already answered this survey; each student can answer once.") -> None:
+        super().__init__(message)
+
+
+EDIT_CODE_NEEDED = ("This link has already been used to answer. To change those answers, enter the edit code "
+                    "shown when they were first sent.")
 
 
 @dataclass(frozen=True)
 class SubmissionResult:
     response: SurveyResponse
     created: bool
+    edit_key: str = ""  # anonymous surveys with edits: the new response's edit code, for the student only
 
 
 def survey_state(survey: Survey, *, now: datetime | None = None) -> str:
@@ -58,11 +64,14 @@ def submit_survey_response(
     respondent: Respondent,
     answers: Mapping[Question, AnswerValue],
     user_id: int | None = None,
+    edit_key: str = "",
     now: datetime | None = None,
 ) -> SubmissionResult:
     """Store a first response, or replace the answers of an existing one when the survey allows edits.
 
     The database's unique (survey, respondent_key) decides between two simultaneous first submissions.
+    Anonymous surveys: rows keep only the day and get random ids (see `anonymity`), and an existing
+    response is changed only with its edit code (`edit_key`): the invitation link was in staff's hands.
     """
     now = now or timezone.now()
     state = survey_state(survey, now=now)
@@ -70,16 +79,22 @@ def submit_survey_response(
         raise SurveyNotOpen(survey, state)
     if not respondent.is_learner:
         raise DomainError("Staff see a preview of the survey; only students can submit answers.")
+    anonymous = survey.is_anonymous
+    stamp = day_of(now) if anonymous else now
+    new_key = new_edit_key() if anonymous and survey.allow_edit else ""
     response = SurveyResponse(
         survey=survey,
         respondent_key=respondent.key,
-        user_id=None if survey.is_anonymous else user_id,
-        respondent_label="" if survey.is_anonymous else respondent.label,
+        user_id=None if anonymous else user_id,
+        respondent_label="" if anonymous else respondent.label,
+        edit_key_digest=edit_key_digest(survey.pk, new_key) if new_key else "",
+        submitted_at=stamp,
+        updated_at=stamp,
     )
     try:
-        feedback = _create_first_response(survey, response, answers, now=now)
-        announce_feedback(survey.course_id, feedback)
-        return SubmissionResult(response=response, created=True)
+        feedback = _create_first_response(survey, response, answers, now=stamp)
+        announce_feedback(survey.course_id, [] if anonymous else feedback)
+        return SubmissionResult(response=response, created=True, edit_key=new_key)
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != UNIQUE_RESPONSE_CONSTRAINT:
             raise
@@ -88,8 +103,10 @@ def submit_survey_response(
     with transaction.atomic():
         # The row lock serialises two edits of the same response.
         response = SurveyResponse.objects.select_for_update().get(survey=survey, respondent_key=respondent.key)
-        _replace_answers(survey, response, answers, now=now)
-        response.save(update_fields=["updated_at"])
+        if anonymous and not edit_key_matches(survey.pk, edit_key, response.edit_key_digest):
+            raise AlreadyResponded(EDIT_CODE_NEEDED)
+        _replace_answers(survey, response, answers, now=stamp)
+        SurveyResponse.objects.filter(pk=response.pk).update(updated_at=stamp)
     return SubmissionResult(response=response, created=False)
 
 
@@ -117,24 +134,43 @@ def _answer_rows(
     return feedback, rows
 
 
+def _preset_ids(survey: Survey, rows: Sequence[Feedback | Answer | SurveyResponse]) -> None:
+    """Anonymous surveys: random ids and the day as creation time (the row's order and minute stay unknown)."""
+    if survey.is_anonymous:
+        for row in rows:
+            row.pk = random_id()
+            if isinstance(row, Feedback):
+                row.created_at = row.submitted_at
+
+
 def _create_first_response(
     survey: Survey, response: SurveyResponse, answers: Mapping[Question, AnswerValue], *, now: datetime
 ) -> list[int]:
     feedback, rows = _answer_rows(survey, answers, now=now)
-    return insert_response(response, feedback, rows)
+    for attempt in (1, 2):  # a random id taken already (about 1 in 10^9 per row): draw again, once
+        _preset_ids(survey, [response, *feedback, *(a for a, _ in rows)])
+        try:
+            return insert_response(response, feedback, rows, preset_ids=survey.is_anonymous)
+        except IntegrityError as exc:
+            name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
+            if attempt == 2 or not (survey.is_anonymous and name.endswith("_pkey")):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _create_answers(
     survey: Survey, response: SurveyResponse, answers: Mapping[Question, AnswerValue], *, now: datetime
 ) -> None:
     feedback, rows = _answer_rows(survey, answers, now=now)
+    _preset_ids(survey, feedback)
     created = Feedback.objects.bulk_create(feedback)
-    Answer.objects.bulk_create([
-        Answer(response=response, question=a.question, likert_value=a.likert_value,
-               feedback=None if i is None else created[i])
-        for a, i in rows
-    ])
-    announce_feedback(survey.course_id, [f.pk for f in created])
+    new_answers = [Answer(response=response, question=a.question, likert_value=a.likert_value,
+                          feedback=None if i is None else created[i]) for a, i in rows]
+    _preset_ids(survey, new_answers)
+    Answer.objects.bulk_create(new_answers)
+    # Anonymous feedback waits for the next day's classification sweep: a prediction made on arrival
+    # would carry the exact time (and place in the prediction sequence) that the row itself no longer has.
+    announce_feedback(survey.course_id, [] if survey.is_anonymous else [f.pk for f in created])
 
 
 def _replace_answers(
@@ -213,10 +249,18 @@ def issue_invitations(
     """One signed link token per recipient ("" for a link tied to nobody), as (recipient, token) pairs.
 
     Nothing is stored (a token is verified by its signature); who issued how many is logged.
+    Anonymous surveys take no names, only a number of unassigned links ("" recipients): no list the
+    server makes, stores or logs pairs a person with a link. Staff hand the links out at random (one
+    each, e.g. in class or by a mail merge of their own that keeps no copy); and since a link alone never
+    reopens an anonymous answer (see `submit_survey_response`), whoever keeps a link learns nothing from it.
     """
     authorize(actor, Action.ISSUE_INVITATIONS, survey.course)
     if not recipients:
         raise SurveyRejected("give a number of links or a list of recipients", field="recipients")
+    if survey.is_anonymous and any(recipients):
+        raise SurveyRejected("this survey is anonymous: ask for a number of links not tied to anyone and hand "
+                             "them out at random, so that no list pairs a student with a link",
+                             field="recipients")
     if len(recipients) > MAX_INVITATIONS:
         raise SurveyRejected(f"{len(recipients)} links asked for; at most {MAX_INVITATIONS} at a time",
                              field="recipients")

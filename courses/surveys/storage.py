@@ -46,17 +46,24 @@ def _values(conn: BaseDatabaseWrapper, obj: Model, model_columns: tuple, params:
 
 
 def insert_response(
-    response: SurveyResponse, feedback: list[Feedback], answers: list[tuple[Answer, int | None]]
+    response: SurveyResponse, feedback: list[Feedback], answers: list[tuple[Answer, int | None]],
+    *, preset_ids: bool = False,
 ) -> list[int]:
     """Insert `response` (its pk is set), `feedback` and `answers` (each with the index of its feedback
-    item or None); returns the new feedback ids in order."""
+    item or None); returns the new feedback ids in order. With `preset_ids` every row keeps the pk it
+    carries (anonymous surveys' random ids) instead of the next value of its sequence."""
     conn = connections[DEFAULT_DB_ALIAS]
     params: list = []
     r_cols = _columns(SurveyResponse)
-    sql = [f"WITH response AS (INSERT INTO {_table(SurveyResponse)} ({r_cols[1]}) "
-           f"VALUES {_values(conn, response, r_cols, params)} RETURNING id)",
-           f", ids AS (SELECT nextval(pg_get_serial_sequence('{Feedback._meta.db_table}', 'id')) AS id, ord "
-           f"FROM generate_series(1, {len(feedback):d}) AS ord)"]
+    r_extra = ((response.pk, "bigint"),) if preset_ids else ()
+    sql = [f"WITH response AS (INSERT INTO {_table(SurveyResponse)} ({r_cols[1]}{', id' if preset_ids else ''}) "
+           f"VALUES {_values(conn, response, r_cols, params, r_extra)} RETURNING id)"]
+    if preset_ids:
+        params.append([fb.pk for fb in feedback])
+        sql.append(", ids AS (SELECT id, ord FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, ord))")
+    else:
+        sql.append(f", ids AS (SELECT nextval(pg_get_serial_sequence('{Feedback._meta.db_table}', 'id')) AS id, ord "
+                   f"FROM generate_series(1, {len(feedback):d}) AS ord)")
     if feedback:
         f_cols = _columns(Feedback)
         names = ", ".join(f"c{i}" for i in range(len(f_cols[0])))
@@ -66,11 +73,14 @@ def insert_response(
     if answers:
         a_cols = _columns(Answer, ("response_id", "feedback_id"))
         names = ", ".join(f"c{i}" for i in range(len(a_cols[0])))
-        rows = ", ".join(_values(conn, a, a_cols, params, ((None if i is None else i + 1, "bigint"),))
-                         for a, i in answers)
-        sql.append(f", answers AS (INSERT INTO {_table(Answer)} (response_id, feedback_id, {a_cols[1]}) "
-                   f"SELECT response.id, ids.id, {names} FROM response CROSS JOIN (VALUES {rows}) "
-                   f"AS v({names}, ord) LEFT JOIN ids ON ids.ord = v.ord)")
+        rows = ", ".join(
+            _values(conn, a, a_cols, params,
+                    ((None if i is None else i + 1, "bigint"), *(((a.pk, "bigint"),) if preset_ids else ())))
+            for a, i in answers)
+        own_id = (", id", ", aid", ", aid") if preset_ids else ("", "", "")
+        sql.append(f", answers AS (INSERT INTO {_table(Answer)} (response_id, feedback_id, {a_cols[1]}{own_id[0]}) "
+                   f"SELECT response.id, ids.id, {names}{own_id[1]} FROM response CROSS JOIN (VALUES {rows}) "
+                   f"AS v({names}, ord{own_id[2]}) LEFT JOIN ids ON ids.ord = v.ord)")
     sql.append(" SELECT (SELECT id FROM response), ARRAY(SELECT id FROM ids ORDER BY ord)")
     if conn.in_atomic_block:  # inside a caller's transaction: a savepoint keeps it usable on conflict
         with transaction.atomic():

@@ -18,6 +18,7 @@ from .identity import (
     InvalidInvitation,
     Respondent,
     WrongCourse,
+    edit_key_matches,
     respondent_from_invitation,
     respondent_from_lti,
 )
@@ -25,6 +26,18 @@ from .selectors import answers_for_form, response_for, survey_with_questions
 from .services import AlreadyResponded, SurveyNotOpen, submit_survey_response, survey_state
 
 LTI_SESSION_KEY = "lti_identity"
+
+
+def _edit_cookie(survey: Survey) -> str:
+    return f"survey_edit_{survey.pk}"
+
+
+def _remember_edit_key(response: HttpResponse, survey: Survey, key: str) -> None:
+    """The anonymous response's edit code, kept by the student's browser only (for this survey's pages)."""
+    secure = settings.SESSION_COOKIE_SECURE
+    response.set_cookie(_edit_cookie(survey), key, expires=survey.closes_at, httponly=True, secure=secure,
+                        path=reverse("surveys:survey", kwargs={"survey_id": survey.pk}),
+                        samesite="None" if secure else "Lax")  # None: the LMS iframe is a third-party frame
 
 
 def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -108,15 +121,28 @@ def survey_page(request: HttpRequest, survey_id: int) -> HttpResponse:
     return _show(request, survey, questions, respondent)
 
 
+def _own_anonymous_response(request: HttpRequest, survey: Survey, respondent: Respondent):  # noqa: ANN202
+    """The anonymous response this browser's edit code opens, else None. Without the code the page is the
+    same whether the link was used or not: the link went through staff's hands."""
+    key = request.COOKIES.get(_edit_cookie(survey), "")
+    existing = response_for(survey, respondent.key) if key and survey.allow_edit else None
+    if existing is not None and edit_key_matches(survey.pk, key, existing.edit_key_digest):
+        return existing
+    return None
+
+
 def _show(request: HttpRequest, survey: Survey, questions: list[Question], respondent: Respondent) -> HttpResponse:
-    existing = response_for(survey, respondent.key)
+    if survey.is_anonymous:
+        existing = _own_anonymous_response(request, survey, respondent)
+    else:
+        existing = response_for(survey, respondent.key)
     if existing is not None and not survey.allow_edit:
         return _notice(request, survey, title="You have already answered", status=200,
                        message="Thank you: your answers to this survey are already recorded.")
     initial = {"invite": respondent.invitation}
     if existing is not None:
         initial.update({f"q{qid}": value for qid, value in answers_for_form(existing).items()})
-    form = SurveyForm(initial=initial, questions=questions)
+    form = SurveyForm(initial=initial, questions=questions, edit_code=_asks_edit_code(survey, existing is not None))
     return _render_form(request, survey, form, respondent, editing=existing is not None)
 
 
@@ -129,18 +155,24 @@ def _render_form(
     }, status=status)
 
 
+def _asks_edit_code(survey: Survey, editing: bool) -> bool:
+    return survey.is_anonymous and survey.allow_edit and not editing  # editing: the browser's code is in use
+
+
 def _submit(request: HttpRequest, survey: Survey, questions: list[Question], respondent: Respondent) -> HttpResponse:
     if not respondent.is_learner:
         return _notice(request, survey, title="Preview only", status=403,
                        message="Staff see a preview of the survey; only students can submit answers.")
-    form = SurveyForm(request.POST, questions=questions)
+    form = SurveyForm(request.POST, questions=questions, edit_code=_asks_edit_code(survey, False))
     if not form.is_valid():
         return _render_form(request, survey, form, respondent, editing=False, status=400)
     user_id = None
     if not survey.is_anonymous and request.user.is_authenticated:
         user_id = request.user.pk
+    edit_key = form.cleaned_data.get("edit_code") or request.COOKIES.get(_edit_cookie(survey), "")
     try:
-        result = submit_survey_response(survey, respondent=respondent, answers=form.answers(), user_id=user_id)
+        result = submit_survey_response(survey, respondent=respondent, answers=form.answers(), user_id=user_id,
+                                        edit_key=edit_key if survey.is_anonymous else "")
     except AlreadyResponded as exc:
         return _notice(request, survey, title="You have already answered", message=str(exc), status=409,
                        questions=questions)
@@ -149,7 +181,10 @@ def _submit(request: HttpRequest, survey: Survey, questions: list[Question], res
                        questions=questions)
     url = reverse("surveys:thanks", kwargs={"survey_id": survey.pk})
     # 303: the browser follows with a GET, so reloading the thank-you page never re-sends the answers.
-    return HttpResponseRedirect(url if result.created else f"{url}?edited=1", status=303)
+    redirect = HttpResponseRedirect(url if result.created else f"{url}?edited=1", status=303)
+    if result.edit_key:
+        _remember_edit_key(redirect, survey, result.edit_key)
+    return redirect
 
 
 @xframe_options_exempt
@@ -161,4 +196,6 @@ def thanks_page(request: HttpRequest, survey_id: int) -> HttpResponse:
     return _page(request, "surveys/thanks.html", {
         "survey": survey, "edited": request.GET.get("edited") == "1",
         "can_edit": survey.allow_edit and survey_state(survey) == "open",
+        # Anonymous surveys: the code that reopens the answers, from this browser's own cookie.
+        "edit_code": request.COOKIES.get(_edit_cookie(survey), "")[:64] if survey.is_anonymous else "",
     })

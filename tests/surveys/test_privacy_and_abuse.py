@@ -12,7 +12,7 @@ from django.core import signing
 from django.utils import timezone
 
 from classifiers.imports.exports import write_feedback_csv
-from courses.models import Feedback, SurveyResponse
+from courses.models import Feedback, Survey, SurveyResponse
 from courses.surveys.identity import INVITATION_SALT, make_invitation, respondent_key
 from tests.factories import UserFactory
 from tests.surveys.conftest import build_survey, form_data, lti_login, survey_url
@@ -103,15 +103,27 @@ def test_admin_locks_anonymity_once_answered_for_course_staff(course, survey, st
 
 
 def test_admin_issues_invitation_links_that_work(client, course, survey, superuser_client):
-    resp = superuser_client.post(f"/admin/courses/survey/{survey.pk}/invitations/",
-                                 {"count": "2", "recipients": "ana@uni.example\nbo@uni.example"})
+    # Was: names accepted for an anonymous survey and paired with links in the CSV (issue 18: that list
+    # de-anonymises); now an anonymous survey takes a number of unassigned links and the CSV has no names.
+    url = f"/admin/courses/survey/{survey.pk}/invitations/"
+    refused = superuser_client.post(url, {"count": "2", "recipients": "ana@uni.example\nbo@uni.example"})
+    assert refused["Content-Type"].startswith("text/html") and b"anonymous" in refused.content
+    resp = superuser_client.post(url, {"count": "2"})
     assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
     lines = resp.content.decode().strip().splitlines()
-    assert len(lines) == 5 and lines[1].startswith("ana@uni.example,http://testserver/surveys/")
-    link = lines[1].split(",", 1)[1]
-    token = parse_qs(urlsplit(link).query)["invite"][0]
+    assert lines[0] == "link" and len(lines) == 3 and lines[1].startswith("http://testserver/surveys/")
+    token = parse_qs(urlsplit(lines[1]).query)["invite"][0]
     assert "r" not in signing.loads(token, salt=INVITATION_SALT)  # anonymous: no recipient inside
-    assert client.get(link).status_code == 200
+    assert client.get(lines[1]).status_code == 200
+
+
+def test_admin_issues_named_links_for_identified_surveys(client, course, survey, superuser_client):
+    Survey.objects.filter(pk=survey.pk).update(is_anonymous=False)
+    resp = superuser_client.post(f"/admin/courses/survey/{survey.pk}/invitations/",
+                                 {"count": "1", "recipients": "ana@uni.example"})
+    lines = resp.content.decode().strip().splitlines()
+    assert lines[0] == "recipient,link" and lines[1].startswith("ana@uni.example,http://testserver/surveys/")
+    assert len(lines) == 3 and client.get(lines[1].split(",", 1)[1]).status_code == 200
 
 
 def test_outsider_cannot_issue_invitations_for_another_course(client, survey, outsider):

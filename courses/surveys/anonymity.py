@@ -1,0 +1,28 @@
+"""What anonymous survey rows may reveal: the day, never the minute; ids that say nothing of order.
+
+Staff can line up a response's timestamp or its place in an id sequence with the LMS access log, and so
+with a name. Anonymous responses, their answers and their feedback therefore get:
+- times truncated to the local day at write time (the finer time is never stored), and
+- random primary keys in [RANDOM_ID_FLOOR, 2**53): unique, below JavaScript's exact-integer limit, and
+  in no relation to when they were written. Sequences keep numbering everything else below the floor;
+  they would need 4.5e15 rows to reach it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.utils import timezone
+
+RANDOM_ID_FLOOR = 2**52
+RANDOM_ID_CEILING = 2**53  # exclusive: JSON clients in JavaScript read ids below it exactly
+
+
+def random_id() -> int:
+    return RANDOM_ID_FLOOR + secrets.randbelow(RANDOM_ID_CEILING - RANDOM_ID_FLOOR)
+
+
+def day_of(moment: datetime) -> datetime:
+    """Midnight (TIME_ZONE) of `moment`'s day: reports bucket by local week, so the week stays right."""
+    return timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
