@@ -24,6 +24,7 @@ from courses.csv_safety import safe_cell
 from courses.models import Role
 from tests.factories import (
     FeedbackFactory,
+    LabelFactory,
     MembershipFactory,
     ModuleFactory,
     QuestionFactory,
@@ -242,6 +243,22 @@ def test_fuzz_every_html_endpoint_with_xss_strings(client, superuser, course, su
                 assert_inert(response, payload, f"{path}?{param}=")
                 checked += 1
     assert checked > 500
+
+
+def test_stored_titles_and_label_names_are_escaped_on_report_and_admin_pages(client, superuser, course, sentiment):
+    """Module titles, survey titles and label names come from staff and imports: every page escapes them."""
+    payload = '"><svg/onload=alert(1)>'
+    ModuleFactory(course=course, title=payload)
+    LabelFactory(schema=sentiment, name=payload, position=99)
+    SurveyFactory(course=course, title=payload)
+    FeedbackFactory(course=course, original_text=payload)
+    client.force_login(superuser)
+    for path in (f"/reports/{course.code}/", "/admin/courses/module/", "/admin/courses/survey/",
+                 f"/admin/classifiers/labelschema/{sentiment.pk}/change/", "/admin/courses/feedback/",
+                 reverse("admin:classifiers_annotate", args=[sentiment.pk, course.pk])):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert_inert(response, payload, path)
 
 
 # --- 6. CSV formula injection -----------------------------------------------------------------------------
