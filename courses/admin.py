@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
 from django import forms
@@ -18,6 +17,7 @@ from django.utils.html import format_html
 
 from eduplatform.errors import PermissionRefused
 
+from .csv_safety import safe_writer
 from .models import (
     Answer,
     Course,
@@ -220,7 +220,7 @@ class SurveyAdmin(CourseScopedAdmin):
         base = request.build_absolute_uri(reverse("surveys:survey", kwargs={"survey_id": survey.pk}))
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-invitations.csv"'
-        writer = csv.writer(response)
+        writer = safe_writer(response)  # a recipient such as =HYPERLINK(...) must stay text
         # Anonymous surveys: links only, no recipient column (issue_invitations took no names).
         named = not survey.is_anonymous
         writer.writerow(["recipient", "link"] if named else ["link"])

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside LtiFrameMiddleware: merges the frame-ancestors that one (and the survey pages) set.
+    "eduplatform.security.ContentSecurityPolicyMiddleware",
     # Outside the session middleware so that it sees the cookies that middleware sets.
     "courses.lti.middleware.LtiFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

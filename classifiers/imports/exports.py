@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from typing import TextIO
 
 from classifiers.models import LabelSchema, Prediction
 from classifiers.selectors import active_version_for, latest_labels, schemas_for_course
+from courses.csv_safety import safe_writer
 from courses.models import Course
 from courses.selectors import feedback_for_course
 
@@ -30,7 +30,7 @@ def write_feedback_csv(course: Course, out: TextIO) -> int:
     annotations = {s.name: latest_labels(s, course=course) for s in schemas}
     predictions = {s.name: _active_predictions(s, course) for s in schemas}
     with_predictions = [s for s in schemas if predictions[s.name]]
-    writer = csv.writer(out)
+    writer = safe_writer(out)  # comments and module titles are text a spreadsheet must not run
     writer.writerow(
         ["id", "external_id", "module", "submitted_at", "redacted_text"]
         + [f"annotation:{s.name}" for s in schemas]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -12,7 +11,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -33,9 +32,11 @@ from classifiers.reports.selectors import (
 )
 from classifiers.reports.services import override_baseline_gate
 from classifiers.selectors import schema_named, schemas_for_course
+from courses.csv_safety import safe_writer
 from courses.models import Course
 from courses.permissions import Action, courses_for_user, may
 from eduplatform.errors import DomainError, PermissionRefused
+from eduplatform.security import bad_request
 
 LOGIN_URL = "/admin/login/"
 
@@ -86,7 +87,7 @@ def _report_view(view: Callable[[HttpRequest, ReportQuery], HttpResponse]) -> Ca
         try:
             since, until = _dates(request)
         except ValueError as exc:
-            return HttpResponseBadRequest(str(exc))
+            return bad_request(str(exc))  # quotes the bad value: plain text, never HTML
         return view(request, ReportQuery(course, schema, since, until))
     return wrapper
 
@@ -135,12 +136,12 @@ def _report_body(course: Course, report: ModuleReport) -> SafeString:
 def course_report_csv(request: HttpRequest, query: ReportQuery) -> HttpResponse:
     chart = request.GET.get("chart", "modules")
     if chart not in CSV_CHARTS:
-        return HttpResponseBadRequest(f'"chart" must be one of {", ".join(CSV_CHARTS)}, not "{chart[:40]}".')
+        return bad_request(f'"chart" must be one of {", ".join(CSV_CHARTS)}, not "{chart[:40]}".')
     report = module_report(query.course, query.schema, since=query.since, until=query.until)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{query.course.code}-{query.schema.name}-{chart}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    write_chart_csv(csv.writer(response), report, chart)
+    write_chart_csv(safe_writer(response), report, chart)  # module titles and label names are text
     return response
 
 

@@ -19,6 +19,7 @@ from . import selectors, services
 from .tool import HardenedMessageLaunch, LaunchRejected, ToolConfig
 
 SALT = "eduplatform.lti.deep-link"
+DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 
 
 def chooser(request: HttpRequest, message_launch: HardenedMessageLaunch, launch: services.Launch) -> HttpResponse:
@@ -61,5 +62,10 @@ def respond(request: HttpRequest) -> HttpResponse:
         raise LaunchRejected("The course of this deep-linking request no longer exists.", status=404)
     message_launch = HardenedMessageLaunch.from_cache(data["launch_id"], request, ToolConfig())
     resource = content_item(request, course, request.POST.get("choice", ""))
-    html = message_launch.get_deep_link().output_response_form([resource])
-    return HttpResponse(f"<!DOCTYPE html><html><body>{html}</body></html>")
+    deep_link = message_launch.get_deep_link()
+    # Our template, not pylti1p3's form: its inline script would need a CSP exception, and it does not
+    # escape the return URL.
+    return render(request, "lti/deep_link_return.html", {
+        "action": message_launch.get_launch_data()[DL_SETTINGS]["deep_link_return_url"],
+        "jwt": deep_link.get_response_jwt([resource]),
+    })

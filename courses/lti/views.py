@@ -28,6 +28,7 @@ from pylti1p3.exception import LtiException, OIDCException
 
 from courses.models import Course
 from courses.permissions import can_view_course
+from eduplatform.security import allow_inline_scripts
 
 from . import deep_linking, selectors, services
 from .middleware import SCOPE_SESSION_KEY
@@ -87,7 +88,9 @@ def login_initiation(request: HttpRequest, registration_uuid: str | None = None)
             main_msg="Your browser blocks cookies inside the course page, so EduPlatform must open in its own "
             "window.", click_msg="Open EduPlatform in a new window", loading_msg="Loading EduPlatform…",
         )
-        return oidc.redirect(request.build_absolute_uri(reverse("lti:launch")))
+        response = oidc.redirect(request.build_absolute_uri(reverse("lti:launch")))
+        # pylti1p3's cookie-check page is an inline script (request values JSON-encoded, HTML-escaped).
+        return allow_inline_scripts(response) if response.status_code == 200 else response
     except LaunchRejected as exc:
         return _rejected(request, exc.reason, exc.status, params)
     except (LtiException, OIDCException) as exc:

@@ -76,16 +76,16 @@ def test_annotator_labels_twenty_items_with_the_keyboard_and_undoes_one(live_ser
     assert page.inner_text("#item-text") != skipped_text
     keys = ["1", "2", "3"]
     for i in range(20):
-        page.wait_for_function("window.annotateState().current !== null", timeout=10000)
+        page.wait_for_function("() => window.annotateState().current !== null", timeout=10000)
         shown = page.inner_text("#item-text")
         if i:
             page.keyboard.press(keys[i % 3])
         page.keyboard.press(" " if i % 2 else "Enter")
         # The next item is on screen at once, before the save's response arrives.
         assert page.inner_text("#item-text") != shown
-    page.wait_for_function("window.annotateState().saved === 20", timeout=15000)
+    page.wait_for_function("() => window.annotateState().saved === 20", timeout=15000)
     page.keyboard.press("u")
-    page.wait_for_function("window.annotateState().saved === 19", timeout=15000)
+    page.wait_for_function("() => window.annotateState().saved === 19", timeout=15000)
     page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / "annotate-after-undo.png"), full_page=True)
 
