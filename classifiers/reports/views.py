@@ -32,6 +32,7 @@ from classifiers.reports.selectors import (
     version_to_override,
 )
 from classifiers.reports.services import override_baseline_gate
+from classifiers.reports.weeks import report_period
 from classifiers.selectors import schema_named, schemas_for_course
 from courses.models import Course
 from courses.permissions import Action, courses_for_user, may
@@ -84,7 +85,7 @@ def _report_view(view: Callable[[HttpRequest, ReportQuery], HttpResponse]) -> Ca
         course = _course(request, course_code)
         schema = _schema(course, request.GET.get("schema", DEFAULT_SCHEMA))
         try:
-            since, until = _dates(request)
+            since, until = report_period(*_dates(request))  # whole course or one week (selectors' rule)
         except ValueError as exc:
             return HttpResponseBadRequest(str(exc))
         return view(request, ReportQuery(course, schema, since, until))
