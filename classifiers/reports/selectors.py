@@ -21,16 +21,22 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F, Window
-from django.db.models.functions import RowNumber, TruncDate
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from classifiers.models import Label, LabelSchema, ModelVersion
 from classifiers.reports.models import Alert, ReportCell, ReportComment, ReportSettings, ReportSnapshot
 from classifiers.reports.summary import VersionChoice, ensure_summary, version_for_reports
-from classifiers.reports.suppression import GroupMinimums, group_minimums, hidden_weeks
-from classifiers.reports.weeks import in_weeks, report_period, week_of
+from classifiers.reports.suppression import (
+    GroupMinimums,
+    group_minimums,
+    hidden_weeks,
+    respondents_by_week,
+    respondents_shown,
+)
+from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
-from courses.models import Course, Module, SurveyResponse
+from courses.models import Course, Module
 from eduplatform.errors import DomainError
 
 COMMENTS_SHOWN = 3
@@ -186,7 +192,7 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     labels = list(Label.objects.filter(schema=schema).order_by("position").values_list("id", "name", "color"))
     modules = list(Module.objects.filter(course=course).order_by("position", "title").values_list("id", "title"))
     enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
-    minimums, respondents = group_minimums(course), _respondents(course)
+    minimums, respondents = group_minimums(course), respondents_by_week(course)
     alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)
     key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
@@ -223,7 +229,7 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
     counts = _tally(rows, names)
     module_rows = [
         _module_row(mid, title, counts, names, weeks, inputs.minimums.of(mid),
-                    _respondents_of(inputs.respondents, mid, inputs.minimums.of(mid), None), inputs.enrolled)
+                    respondents_shown(inputs.respondents, mid, inputs.minimums.of(mid), None), inputs.enrolled)
         for mid, title in inputs.modules + ([(None, "(no module)")] if counts["modules"].get(None) else [])
     ]
     if since is not None:  # report_period made it a Monday
@@ -254,28 +260,6 @@ def version_to_override(course: Course, schema: LabelSchema) -> ModelVersion:
     if version is None:
         raise DomainError(f"Schema {schema.name} has no active model in {course.code}.")
     return version
-
-
-def _respondents(course: Course) -> dict[tuple[int, date], int]:
-    """Survey respondents by module and week (all weeks: a week's report is a column of the whole table)."""
-    per_day = (SurveyResponse.objects.filter(survey__course=course, survey__module__isnull=False)
-               .annotate(day=TruncDate("submitted_at")).values("survey__module_id", "day").annotate(n=Count("id"))
-               .values_list("survey__module_id", "day", "n"))
-    out: dict[tuple[int, date], int] = defaultdict(int)
-    for module_id, day, n in per_day:
-        out[(module_id, week_of(day))] += n
-    return dict(out)
-
-
-def _respondents_of(respondents: dict[tuple[int, date], int], module_id: int | None, minimum: int,
-                    week: date | None) -> int | None:
-    """The module's respondents in all weeks (or in `week`); None when it has none or they are hidden."""
-    series = {w: n for (m, w), n in respondents.items() if m == module_id}
-    if week is None:
-        total = sum(series.values())
-        return total if series and total >= minimum else None
-    hidden = hidden_weeks({w: (n, n) for w, n in series.items()}, minimum)
-    return series[week] if week in series and week not in hidden else None
 
 
 def _week_range(rows: list[tuple]) -> list[date]:
@@ -348,7 +332,7 @@ def _week_row(row: ModuleRow, week: date, counts: dict, names: dict[int, str], i
     if cell is None:
         return ModuleRow(row.module_id, row.title, row.min_group_size, False, fewer_than(row.min_group_size),
                          None, None, [], [], {})
-    respondents = _respondents_of(inputs.respondents, row.module_id, row.min_group_size, week)
+    respondents = respondents_shown(inputs.respondents, row.module_id, row.min_group_size, week)
     return ModuleRow(
         row.module_id, row.title, row.min_group_size, True, "", counts["responses"][(row.module_id, week)],
         cell.labelled, _distribution(cell.counts, names), [cell], {}, respondents=respondents,

@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
+from django.db.models import Count
+from django.db.models.functions import TruncDate
 
-from courses.models import Course, Survey
+from classifiers.reports.weeks import week_of
+from courses.models import Course, Survey, SurveyResponse
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,25 @@ def hidden_weeks(cells: dict[date, tuple[int, int]], minimum: int) -> set[date]:
             break
         hidden.add(shown[0][1])
     return hidden
+
+
+def respondents_by_week(course: Course) -> dict[tuple[int, date], int]:
+    """Survey respondents by module and week (all weeks: a week's report is a column of the whole table)."""
+    per_day = (SurveyResponse.objects.filter(survey__course=course, survey__module__isnull=False)
+               .annotate(day=TruncDate("submitted_at")).values("survey__module_id", "day").annotate(n=Count("id"))
+               .values_list("survey__module_id", "day", "n"))
+    out: dict[tuple[int, date], int] = defaultdict(int)
+    for module_id, day, n in per_day:
+        out[(module_id, week_of(day))] += n
+    return dict(out)
+
+
+def respondents_shown(respondents: dict[tuple[int, date], int], module_id: int | None, minimum: int,
+                      week: date | None) -> int | None:
+    """The module's respondents in all weeks (or in `week`); None when it has none or they are hidden."""
+    series = {w: n for (m, w), n in respondents.items() if m == module_id}
+    if week is None:
+        total = sum(series.values())
+        return total if series and total >= minimum else None
+    hidden = hidden_weeks({w: (n, n) for w, n in series.items()}, minimum)
+    return series[week] if week in series and week not in hidden else None
