@@ -109,6 +109,7 @@ class AlertInfo:
     share: float
     previous_share: float
     count: int
+    module_id: int | None = None  # not in the API: to show an alert only beside shown cells
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,11 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
                     respondents_shown(inputs.respondents, mid, inputs.minimums.of(mid), None), inputs.enrolled)
         for mid, title in inputs.modules + ([(None, "(no module)")] if counts["modules"].get(None) else [])
     ]
+    # An alert names a week's count and share: only beside weeks the table shows (both of its weeks), else
+    # an alert on a week hidden to protect a smaller one would undo that.
+    shown = {(row.module_id, c.week) for row in module_rows if row.shown for c in row.trend if c.shown}
+    alerts = [a for a in inputs.alerts
+              if {(a.module_id, a.week), (a.module_id, a.week - timedelta(weeks=1))} <= shown]
     if since is not None:  # report_period made it a Monday
         module_rows = [_week_row(row, since, counts, names, inputs) for row in module_rows]
         weeks = [since] if since in weeks else []
@@ -248,7 +254,7 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
         labelled_by_humans=sum(humans.get(r.module_id, 0) for r in module_rows if r.shown),
         modules=module_rows, course_average=average,
         course_trend=_course_trend(module_rows, weeks, names, inputs.minimums.course),
-        alerts=inputs.alerts, built_at=snapshot.built_at, cache_key=inputs.key,
+        alerts=alerts, built_at=snapshot.built_at, cache_key=inputs.key,
     )
     cache.set(inputs.key, report, REPORT_CACHE_S)
     return report
@@ -411,7 +417,7 @@ def _alerts(course: Course, schema: LabelSchema, since: date | None, until: date
     """The latest alerts; one raised under a minimum since made stricter is not shown (it has counts)."""
     alerts = in_weeks(Alert.objects.filter(course=course, schema=schema).select_related("module"), "week",
                       since, until)
-    return [AlertInfo(a.module.title, a.week, a.share, a.previous_share, a.count) for a in alerts[:20]
+    return [AlertInfo(a.module.title, a.week, a.share, a.previous_share, a.count, a.module_id) for a in alerts[:20]
             if min(a.count, a.previous_count) >= minimums.of(a.module_id)]
 
 

@@ -3,6 +3,8 @@ the page and CSV where the numbers are the same), must recover no group smaller 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from datetime import timedelta
 
@@ -71,6 +73,12 @@ def test_weeks_one_to_three_minus_weeks_one_to_two_reveals_nothing(client, cours
     remainder = _shown_counts(whole) - sum((_shown_counts(w) for w in weeks), Counter())
     assert sum(remainder.values()) == 0 or sum(remainder.values()) >= MINIMUM, remainder
     assert not weeks[2]["shown"] and weeks[2]["distribution"] == []
+    # The page and the CSV of week 3 say the same, with no number for the module.
+    week3 = {"since": _day(2), "until": _day(2, 6)}
+    rows = [r for r in csv.DictReader(io.StringIO(client.get(csv_url, {**week3, "chart": "modules"}).content.decode()))
+            if r["module"] == "Recursion"]
+    assert rows == [{**rows[0], "responses": "", "count": "", "note": "fewer than 5 responses"}]
+    assert "the lonely one" not in client.get(page, week3).content.decode()
     # Nor the trend of the whole course: the hidden weeks together hold at least the minimum.
     hidden = [c for c in whole["trend"] if not c["shown"]]
     shown_total = sum(c["labelled"] for c in whole["trend"] if c["shown"])
@@ -119,3 +127,22 @@ def test_alert_obeys_the_strictest_minimum(course, sentiment, instructor, settin
     else:
         assert created == [] and emailed == 0
         assert not Alert.objects.exists() and mail.outbox == []
+
+
+def test_an_alert_does_not_publish_a_week_the_trend_hides(course, sentiment, viewer, settings):
+    """Week 2 (12 answers) is hidden to protect week 3 (one answer); an alert on week 2 showing its count
+    would give back week 3 as "module total - week 1 - alert count" ({"negative": 1})."""
+    settings.REPORT_ALERT_RISE, settings.REPORT_ALERT_MIN_COUNT = 0.25, 5
+    model = version(course)
+    module = ModuleFactory(course=course, title="Loops")
+    add_feedback(course, module, ["negative"] * 2 + ["positive"] * 12, week=0, model=model)
+    add_feedback(course, module, ["negative"] * 10 + ["positive"] * 2, week=1, model=model)
+    add_feedback(course, module, ["negative"], week=2, model=model)
+    assert detect_alerts(course, sentiment, week=MONDAY.date() + timedelta(weeks=1))  # the rule itself holds
+    body = token_client(viewer).get(API).json()
+    row = _rows(body)["Loops"]
+    shown = sum(c["labelled"] for c in row["trend"] if c["shown"])
+    alerted = sum(a["count"] for a in body["alerts"])
+    assert row["labelled"] - shown - alerted not in range(1, MINIMUM)
+    hidden_weeks = {c["week"] for c in row["trend"] if not c["shown"]}
+    assert not {a["week"] for a in body["alerts"]} & hidden_weeks
