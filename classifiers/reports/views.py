@@ -62,7 +62,7 @@ def _dates(request: HttpRequest) -> tuple[date | None, date | None]:
             out.append(date.fromisoformat(raw) if raw else None)
         except ValueError as exc:
             raise ValueError(f'"{key}" must be a date like 2026-03-02, not "{raw[:40]}".') from exc
-    return out[0], out[1]
+    return report_period(out[0], out[1])  # the whole course or one week (a ValueError too: a 400)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _report_view(view: Callable[[HttpRequest, ReportQuery], HttpResponse]) -> Ca
         course = _course(request, course_code)
         schema = _schema(course, request.GET.get("schema", DEFAULT_SCHEMA))
         try:
-            since, until = report_period(*_dates(request))  # whole course or one week (selectors' rule)
+            since, until = _dates(request)
         except ValueError as exc:
             return HttpResponseBadRequest(str(exc))
         return view(request, ReportQuery(course, schema, since, until))
