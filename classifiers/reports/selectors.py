@@ -5,7 +5,9 @@ Privacy is applied here, on the server, for every caller (superusers included):
   breakdown; its cell says "fewer than N responses" (N: the course's minimum, or a stricter survey's);
 - secondary suppression: when a module's hidden weeks add up to fewer than N, more weeks are hidden, so the
   module total minus its shown weeks never reveals a small group;
-- the course average and the course trend are sums over the shown cells only, for the same reason;
+- a report covers the whole course or one week (`weeks.report_period`); a week's report is that week's
+  column of the whole-course table, hidden cells included, so no two reports subtract into a small group;
+- the course totals, average and trend are sums over the shown cells only, for the same reason;
 - representative comments appear only for a module and label with at least N responses each; they are
   redacted text without author, time or id, so anonymous respondents cannot be singled out.
 """
@@ -19,15 +21,22 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F, Window
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
 from classifiers.models import Label, LabelSchema, ModelVersion
 from classifiers.reports.models import Alert, ReportCell, ReportComment, ReportSettings, ReportSnapshot
 from classifiers.reports.summary import VersionChoice, ensure_summary, version_for_reports
-from classifiers.reports.weeks import in_weeks
+from classifiers.reports.suppression import (
+    GroupMinimums,
+    group_minimums,
+    hidden_weeks,
+    respondents_by_week,
+    respondents_shown,
+)
+from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
-from courses.models import Course, Module, Survey, SurveyResponse
+from courses.models import Course, Module
 from eduplatform.errors import DomainError
 
 COMMENTS_SHOWN = 3
@@ -100,6 +109,7 @@ class AlertInfo:
     share: float
     previous_share: float
     count: int
+    module_id: int | None = None  # not in the API: to show an alert only beside shown cells
 
 
 @dataclass(frozen=True)
@@ -162,8 +172,8 @@ class ReportInputs:
     snapshot: ReportSnapshot
     labels: list[tuple[int, str, str]]  # (id, name, colour) in schema order
     modules: list[tuple[int, str]]  # (id, title) in course order
-    minimums: dict[int, int]
-    respondents: dict[int, int]
+    minimums: GroupMinimums
+    respondents: dict[tuple[int, date], int]  # survey respondents by module and week, all weeks
     enrolled: int | None
     alerts: list[AlertInfo]
     version: VersionInfo | None
@@ -177,16 +187,18 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     A page whose rendering is cached under `key` need not load the report itself (~2,000 objects to
     unpickle at 40 modules); on a miss it passes these same inputs to `report_from`, so they are read once.
     """
+    since, until = report_period(since, until)
     choice = version_for_reports(course, schema)
     snapshot = ensure_summary(course, schema, choice.used)
     labels = list(Label.objects.filter(schema=schema).order_by("position").values_list("id", "name", "color"))
     modules = list(Module.objects.filter(course=course).order_by("position", "title").values_list("id", "title"))
-    minimums, respondents = _survey_facts(course, since, until)
     enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
-    alerts = _alerts(course, schema, since, until)
+    minimums, respondents = group_minimums(course), respondents_by_week(course)
+    alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)
     key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
-                 course.min_group_size, schema.name, since, until, labels, modules, minimums, respondents,
+                 course.min_group_size, schema.name, since, until, labels, modules, minimums,
+                 sorted(respondents.items()),
                  enrolled, alerts, version)
     key = "report:" + hashlib.sha256(_canonical(key_parts).encode()).hexdigest()
     return ReportInputs(course, schema, since, until, snapshot, labels, modules, minimums, respondents, enrolled,
@@ -211,26 +223,38 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
         return cached
     course, since, until, snapshot = inputs.course, inputs.since, inputs.until, inputs.snapshot
     names = {pk: name for pk, name, _ in inputs.labels}
-    cells = in_weeks(ReportCell.objects.filter(snapshot=snapshot), "week", since, until)
-    rows = list(cells.values_list("module_id", "week", "label_id", "count", "human_count"))
+    # Always the whole course, suppressed as one table; a week's report is then one column of it.
+    rows = list(ReportCell.objects.filter(snapshot=snapshot).values_list(
+        "module_id", "week", "label_id", "count", "human_count"))
     weeks = _week_range(rows)
     counts = _tally(rows, names)
     module_rows = [
-        _module_row(mid, title, counts, names, weeks, max(course.min_group_size, inputs.minimums.get(mid, 0)),
-                    inputs.respondents.get(mid), inputs.enrolled)
+        _module_row(mid, title, counts, names, weeks, inputs.minimums.of(mid),
+                    respondents_shown(inputs.respondents, mid, inputs.minimums.of(mid), None), inputs.enrolled)
         for mid, title in inputs.modules + ([(None, "(no module)")] if counts["modules"].get(None) else [])
     ]
+    # An alert names a week's count and share: only beside weeks the table shows (both of its weeks), else
+    # an alert on a week hidden to protect a smaller one would undo that.
+    shown = {(row.module_id, c.week) for row in module_rows if row.shown for c in row.trend if c.shown}
+    alerts = [a for a in inputs.alerts
+              if {(a.module_id, a.week), (a.module_id, a.week - timedelta(weeks=1))} <= shown]
+    if since is not None:  # report_period made it a Monday
+        module_rows = [_week_row(row, since, counts, names, inputs) for row in module_rows]
+        weeks = [since] if since in weeks else []
     module_rows = _with_comments(snapshot.pk, module_rows, names, since, until)
     average = _course_average(module_rows, names)
     module_rows = [_compare(row, average) for row in module_rows]
+    humans = counts["human"] if since is None else {m: counts["week_human"].get((m, since), 0) for m in counts["human"]}
     report = ModuleReport(
         course_code=course.code, course_title=course.title, schema=inputs.schema.name,
-        labels=[(name, color) for _, name, color in inputs.labels], min_group_size=course.min_group_size,
+        labels=[(name, color) for _, name, color in inputs.labels], min_group_size=inputs.minimums.course,
         since=since, until=until, weeks=weeks, version=inputs.version,
-        total_responses=sum(r[3] for r in rows), labelled_by_humans=sum(r[4] for r in rows),
+        # Sums of what is shown: the true total minus the shown modules would be the hidden ones.
+        total_responses=sum(r.responses for r in module_rows if r.responses is not None),
+        labelled_by_humans=sum(humans.get(r.module_id, 0) for r in module_rows if r.shown),
         modules=module_rows, course_average=average,
-        course_trend=_course_trend(module_rows, weeks, names, course.min_group_size),
-        alerts=inputs.alerts, built_at=snapshot.built_at, cache_key=inputs.key,
+        course_trend=_course_trend(module_rows, weeks, names, inputs.minimums.course),
+        alerts=alerts, built_at=snapshot.built_at, cache_key=inputs.key,
     )
     cache.set(inputs.key, report, REPORT_CACHE_S)
     return report
@@ -244,19 +268,6 @@ def version_to_override(course: Course, schema: LabelSchema) -> ModelVersion:
     return version
 
 
-def _survey_facts(course: Course, since: date | None, until: date | None) -> tuple[dict, dict]:
-    """Per module: the strictest survey minimum group size, and the number of survey respondents."""
-    minimums: dict[int, int] = {}
-    for module_id, minimum in Survey.objects.filter(course=course, module__isnull=False, min_group_size__isnull=False
-                                                    ).values_list("module_id", "min_group_size"):
-        minimums[module_id] = max(minimums.get(module_id, 0), minimum)
-    responses = in_weeks(SurveyResponse.objects.filter(survey__course=course, survey__module__isnull=False),
-                         "submitted_at__date", since, until)
-    per_module = responses.values("survey__module_id").annotate(n=Count("id"))
-    respondents = dict(per_module.values_list("survey__module_id", "n"))
-    return minimums, respondents
-
-
 def _week_range(rows: list[tuple]) -> list[date]:
     if not rows:
         return []
@@ -267,12 +278,18 @@ def _week_range(rows: list[tuple]) -> list[date]:
 def _tally(rows: list[tuple], names: dict[int, str]) -> dict:
     modules: dict = defaultdict(lambda: defaultdict(int))  # module → label name (or None) → count
     weekly: dict = defaultdict(lambda: defaultdict(int))  # (module, week) → label name → count
-    for module_id, week, label_id, count, _ in rows:
+    responses: dict = defaultdict(int)  # (module, week) → responses, labelled or not
+    human: dict = defaultdict(int)  # module → human-labelled responses
+    week_human: dict = defaultdict(int)  # (module, week) → human-labelled responses
+    for module_id, week, label_id, count, human_count in rows:
         name = names.get(label_id)
         modules[module_id][name] += count
+        responses[(module_id, week)] += count
+        human[module_id] += human_count
+        week_human[(module_id, week)] += human_count
         if name is not None:
             weekly[(module_id, week)][name] += count
-    return {"modules": modules, "weekly": weekly}
+    return {"modules": modules, "weekly": weekly, "responses": responses, "human": human, "week_human": week_human}
 
 
 def _distribution(counts: dict[str, int], names: dict[int, str]) -> list[LabelShare]:
@@ -293,22 +310,17 @@ def _module_row(module_id: int | None, title: str, counts: dict, names: dict[int
     rate = respondents / enrolled if (respondents is not None and enrolled) else None
     return ModuleRow(
         module_id, title, minimum, True, "", responses, labelled, _distribution(by_label, names),
-        _module_trend(module_id, counts["weekly"], weeks, minimum, list(names.values())), {},
-        respondents=respondents if respondents is not None and respondents >= minimum else None,
-        response_rate=rate if respondents is not None and respondents >= minimum else None,
+        _module_trend(module_id, counts, weeks, minimum, list(names.values())), {},
+        respondents=respondents, response_rate=rate,  # respondents: None when hidden (_respondents_of)
     )
 
 
-def _module_trend(module_id: int | None, weekly: dict, weeks: list[date], minimum: int,
+def _module_trend(module_id: int | None, counts: dict, weeks: list[date], minimum: int,
                   order: list[str]) -> list[WeekCell]:
+    weekly = counts["weekly"]
     totals = {w: sum(weekly.get((module_id, w), {}).values()) for w in weeks}
-    hidden = {w for w, n in totals.items() if 0 < n < minimum}
-    # Secondary suppression: hidden weeks must add up to at least `minimum`, else total - shown = a small group.
-    while 0 < sum(totals[w] for w in hidden) < minimum:
-        shown = sorted((n, w) for w, n in totals.items() if n >= minimum and w not in hidden)
-        if not shown:
-            break
-        hidden.add(shown[0][1])
+    # Primary and secondary suppression over responses and labelled ones (suppression.hidden_weeks).
+    hidden = hidden_weeks({w: (counts["responses"].get((module_id, w), 0), totals[w]) for w in weeks}, minimum)
     trend = []
     for w in weeks:
         n = totals[w]
@@ -318,6 +330,20 @@ def _module_trend(module_id: int | None, weekly: dict, weeks: list[date], minimu
         labels = {name: weekly[(module_id, w)].get(name, 0) for name in order}
         trend.append(WeekCell(w, True, n, {k: v / n for k, v in labels.items()}, labels))
     return trend
+
+
+def _week_row(row: ModuleRow, week: date, counts: dict, names: dict[int, str], inputs: ReportInputs) -> ModuleRow:
+    """The module in one week: the whole-course trend's cell of that week, hidden exactly when it is hidden there."""
+    cell = next((c for c in row.trend if c.week == week and c.shown), None) if row.shown else None
+    if cell is None:
+        return ModuleRow(row.module_id, row.title, row.min_group_size, False, fewer_than(row.min_group_size),
+                         None, None, [], [], {})
+    respondents = respondents_shown(inputs.respondents, row.module_id, row.min_group_size, week)
+    return ModuleRow(
+        row.module_id, row.title, row.min_group_size, True, "", counts["responses"][(row.module_id, week)],
+        cell.labelled, _distribution(cell.counts, names), [cell], {}, respondents=respondents,
+        response_rate=respondents / inputs.enrolled if (respondents is not None and inputs.enrolled) else None,
+    )
 
 
 def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str], since: date | None,
@@ -386,10 +412,13 @@ def _course_trend(rows: list[ModuleRow], weeks: list[date], names: dict[int, str
     return trend
 
 
-def _alerts(course: Course, schema: LabelSchema, since: date | None, until: date | None) -> list[AlertInfo]:
+def _alerts(course: Course, schema: LabelSchema, since: date | None, until: date | None,
+            minimums: GroupMinimums) -> list[AlertInfo]:
+    """The latest alerts; one raised under a minimum since made stricter is not shown (it has counts)."""
     alerts = in_weeks(Alert.objects.filter(course=course, schema=schema).select_related("module"), "week",
                       since, until)
-    return [AlertInfo(a.module.title, a.week, a.share, a.previous_share, a.count) for a in alerts[:20]]
+    return [AlertInfo(a.module.title, a.week, a.share, a.previous_share, a.count, a.module_id) for a in alerts[:20]
+            if min(a.count, a.previous_count) >= minimums.of(a.module_id)]
 
 
 def _version_info(choice: VersionChoice) -> VersionInfo | None:

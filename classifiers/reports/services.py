@@ -16,6 +16,7 @@ from django.utils import timezone
 from classifiers.models import Label, LabelSchema, ModelVersion
 from classifiers.reports.models import Alert, BaselineOverride, ReportCell, ReportSettings
 from classifiers.reports.summary import ensure_summary, version_for_reports
+from classifiers.reports.suppression import group_minimums
 from classifiers.reports.weeks import week_of
 from classifiers.selectors import schemas_for_course
 from courses.models import Course, CourseMembership, Role
@@ -65,12 +66,13 @@ class AlertRule:
     min_count: int
 
 
-def alert_rule(course: Course) -> AlertRule:
-    """Course settings, else site settings; never below the course's minimum group size (privacy)."""
+def alert_rule(course: Course, module_id: int | None = None) -> AlertRule:
+    """Course settings, else site settings; never below the strictest minimum group size of the module
+    (course, MIN_GROUP_SIZE_FLOOR, a stricter survey of the module): an alert and its e-mail show counts."""
     custom = ReportSettings.objects.filter(course=course).first()
     rise = custom.alert_rise if custom and custom.alert_rise is not None else settings.REPORT_ALERT_RISE
     count = custom.alert_min_count if custom and custom.alert_min_count is not None else settings.REPORT_ALERT_MIN_COUNT
-    return AlertRule(rise=rise, min_count=max(count, course.min_group_size))
+    return AlertRule(rise=rise, min_count=max(count, group_minimums(course).of(module_id)))
 
 
 def detect_alerts(course: Course, schema: LabelSchema, *, week: date | None = None) -> list[Alert]:
@@ -87,6 +89,7 @@ def detect_alerts(course: Course, schema: LabelSchema, *, week: date | None = No
     week = week or week_of(timezone.localdate())
     snapshot = ensure_summary(course, schema, version_for_reports(course, schema).used)
     rule = alert_rule(course)
+    minimums = group_minimums(course)
     weeks = {week: "now", week - timedelta(weeks=1): "before"}
     counts: dict = defaultdict(lambda: {"now": [0, 0], "before": [0, 0]})  # module → period → [negative, labelled]
     cells = ReportCell.objects.filter(
@@ -100,7 +103,7 @@ def detect_alerts(course: Course, schema: LabelSchema, *, week: date | None = No
     created = []
     for module_id, periods in counts.items():
         (neg, total), (neg_before, total_before) = periods["now"], periods["before"]
-        if min(total, total_before) < rule.min_count:
+        if min(total, total_before) < max(rule.min_count, minimums.of(module_id)):
             continue
         share, before = neg / total, neg_before / total_before
         if share - before < rule.rise:
@@ -124,7 +127,8 @@ def send_alert_emails() -> int:
             continue
         alert = Alert.objects.select_related("course", "module", "schema").get(pk=alert_id)
         recipients = _instructor_emails(alert.course)
-        if recipients:
+        # An alert raised before a stricter minimum applied (a survey's, a raised floor) is never sent.
+        if recipients and min(alert.count, alert.previous_count) >= group_minimums(alert.course).of(alert.module_id):
             send_mail(_subject(alert), _body(alert), None, recipients)
             sent += 1
     return sent

@@ -31,6 +31,7 @@ from classifiers.reports.selectors import (
     version_to_override,
 )
 from classifiers.reports.services import override_baseline_gate
+from classifiers.reports.weeks import report_period
 from classifiers.selectors import schema_named, schemas_for_course
 from courses.csv_safety import safe_writer
 from courses.models import Course
@@ -62,7 +63,7 @@ def _dates(request: HttpRequest) -> tuple[date | None, date | None]:
             out.append(date.fromisoformat(raw) if raw else None)
         except ValueError as exc:
             raise ValueError(f'"{key}" must be a date like 2026-03-02, not "{raw[:40]}".') from exc
-    return out[0], out[1]
+    return report_period(out[0], out[1])  # the whole course or one week (a ValueError too: a 400)
 
 
 @dataclass(frozen=True)
