@@ -232,6 +232,9 @@ BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
 # Base models an API client may name in a training config (BASE_MODEL always). The worker loads whatever
 # path it is given, so an open field would let a course fine-tune from another course's model directory.
 API_TRAINING_BASE_MODELS = [BASE_MODEL, *env.list("API_TRAINING_BASE_MODELS", default=[])]
+# Queued training runs one course (or the institution-wide scope) may have waiting at once: the training
+# queue is shared, so one course queueing a run per schema would hold everyone else's training for hours.
+TRAINING_MAX_QUEUED_PER_COURSE = env.int("TRAINING_MAX_QUEUED_PER_COURSE", default=3)
 # Classification: feedback ids per `inference` task (small enough to spread a backlog over workers,
 # large enough to batch and bulk-insert well), texts per model batch, and ONNX Runtime/torch threads
 # per process (0 = this machine's cores shared among the Celery worker's processes; see default_threads).
