@@ -244,6 +244,10 @@ INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)
+# Largest import file the admin upload accepts; counted while the file streams in and refused past it (the
+# partial file is deleted). Larger files: `manage.py import_feedback` on the server. Your reverse proxy's
+# body limit (nginx client_max_body_size) should be a little above it.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 FEEDBACK_MAX_CHARS = 10_000
 # The smallest group a report may break down, whatever a course or survey asks: a course's
 # `min_group_size` can be raised per course, never lowered below this (courses.services.update_course_settings).
@@ -289,6 +293,10 @@ EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 EMAIL_URL_BASE = env("EMAIL_URL_BASE", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="eduplatform@localhost")
 
+# Uploaded files above this spool to a temp file instead of memory (Django's default, stated); the import
+# upload caps their total at IMPORT_MAX_UPLOAD_BYTES.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Non-file form fields a request may carry in memory (files do not count).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 LOGGING = {

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
+from classifiers.imports.services import upload_feedback
+from classifiers.imports.uploads import UploadTooLarge
 from classifiers.ml import training
 from classifiers.models import TrainingRun
+from courses.models import Feedback, ImportJob
 from tests.classifiers.helpers import label_feedback
 from tests.factories import LabelFactory, LabelSchemaFactory
 from tests.support import token_client
@@ -68,3 +73,53 @@ def test_queued_runs_of_another_course_do_not_count(instructor, course, other_co
     TrainingRun.objects.create(schema=other_course.schemas.get(name="sentiment"), course=other_course)
     response = token_client(instructor).post(TRAIN_URL, {"schema": trainable.pk}, format="json")
     assert response.status_code == 201, response.content
+
+
+# --- The admin import upload is capped and streamed, never read whole ---
+
+def _upload(client, data: bytes, name: str = "big.csv"):
+    form = {"course_code": "CS101", "file": SimpleUploadedFile(name, data), "text_col": "text",
+            "schema": "sentiment", "schema_kind": "single"}
+    return client.post(reverse("admin:classifiers_import_upload"), form, follow=True)
+
+
+def test_an_upload_over_the_cap_is_refused_and_nothing_is_kept(client, superuser, course, settings, tmp_path):
+    settings.IMPORT_UPLOAD_DIR = tmp_path / "imports"
+    settings.IMPORT_MAX_UPLOAD_BYTES = 1000
+    settings.IMPORT_INLINE_MAX_BYTES = 10  # would otherwise become a queued import job
+    client.force_login(superuser)
+    response = _upload(client, b"text\n" + b"Too much text\n" * 200)
+    assert response.status_code == 200
+    assert "Big.csv is larger than the upload limit of 1000 bytes" in response.content.decode()  # capfirst
+    assert not ImportJob.objects.exists() and not Feedback.objects.exists()
+    assert not any(settings.IMPORT_UPLOAD_DIR.glob("*"))
+
+
+def test_an_upload_under_the_cap_still_imports_inline_and_leaves_no_file(client, superuser, course, settings,
+                                                                         tmp_path):
+    settings.IMPORT_UPLOAD_DIR = tmp_path / "imports"
+    settings.IMPORT_MAX_UPLOAD_BYTES = 1000
+    client.force_login(superuser)
+    response = _upload(client, b"text\nGreat labs\nToo fast\n")
+    assert "Imported 2 feedback items" in response.content.decode()
+    assert Feedback.objects.filter(course=course).count() == 2
+    assert not any(settings.IMPORT_UPLOAD_DIR.glob("*"))
+
+
+def test_the_import_service_streams_and_stops_at_the_cap(superuser, course, settings, tmp_path):
+    """An endless upload: a service that read it whole would never return."""
+    settings.IMPORT_UPLOAD_DIR = tmp_path / "imports"
+    settings.IMPORT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+    pulled = []
+
+    def endless():
+        yield b"text\n"
+        while True:
+            pulled.append(1)
+            yield b"x" * 1024 * 1024
+
+    with pytest.raises(UploadTooLarge, match="larger than the upload limit of 5 MB"):
+        upload_feedback("CS101", endless(), filename="endless.csv", columns={"text_col": "text"},
+                        schema_name="sentiment", create_labels=False, schema_kind="single", actor=superuser)
+    assert len(pulled) == 5  # the sixth megabyte is over the cap: nothing after it was read
+    assert not any(settings.IMPORT_UPLOAD_DIR.glob("*")) and not ImportJob.objects.exists()
