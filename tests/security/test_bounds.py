@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from classifiers.imports.services import upload_feedback
@@ -11,9 +12,11 @@ from classifiers.imports.uploads import UploadTooLarge
 from classifiers.ml import training
 from classifiers.models import TrainingRun
 from courses.models import Feedback, ImportJob
+from courses.surveys.identity import make_invitation
 from tests.classifiers.helpers import label_feedback
 from tests.factories import LabelFactory, LabelSchemaFactory
 from tests.support import token_client
+from tests.surveys.conftest import build_survey, form_data, survey_url
 
 TRAIN_URL = "/api/courses/CS101/training-runs/"
 
@@ -123,3 +126,21 @@ def test_the_import_service_streams_and_stops_at_the_cap(superuser, course, sett
                         schema_name="sentiment", create_labels=False, schema_kind="single", actor=superuser)
     assert len(pulled) == 5  # the sixth megabyte is over the cap: nothing after it was read
     assert not any(settings.IMPORT_UPLOAD_DIR.glob("*")) and not ImportJob.objects.exists()
+
+
+# --- The thank-you page shows a survey's title only to the browser that answered it ---
+
+def test_the_thank_you_page_is_a_404_without_an_answer_from_this_browser(course):
+    survey = build_survey(course, title="Secret pilot survey on staff conduct")
+    stranger = Client()
+    refused = stranger.get(f"/surveys/{survey.pk}/thanks/")
+    assert refused.status_code == 404 and "Secret pilot" not in refused.content.decode()
+    respondent = Client()
+    respondent.post(survey_url(survey), form_data(survey, invite=make_invitation(survey)))
+    answered = respondent.get(f"/surveys/{survey.pk}/thanks/")
+    assert answered.status_code == 200 and "Secret pilot" in answered.content.decode()
+    other = build_survey(course, title="Another survey")  # the mark opens this survey's page only
+    respondent.cookies[f"survey_thanks_{other.pk}"] = respondent.cookies[f"survey_thanks_{survey.pk}"].value
+    assert respondent.get(f"/surveys/{other.pk}/thanks/").status_code == 404
+    stranger.cookies[f"survey_thanks_{survey.pk}"] = "forged"
+    assert stranger.get(f"/surveys/{survey.pk}/thanks/").status_code == 404
