@@ -14,7 +14,7 @@ from classifiers.models import TrainingRun
 from courses.models import Feedback, ImportJob
 from courses.surveys.identity import make_invitation
 from tests.classifiers.helpers import label_feedback
-from tests.factories import LabelFactory, LabelSchemaFactory
+from tests.factories import FeedbackFactory, LabelFactory, LabelSchemaFactory, ModuleFactory
 from tests.support import token_client
 from tests.surveys.conftest import build_survey, form_data, survey_url
 
@@ -144,3 +144,33 @@ def test_the_thank_you_page_is_a_404_without_an_answer_from_this_browser(course)
     assert respondent.get(f"/surveys/{other.pk}/thanks/").status_code == 404
     stranger.cookies[f"survey_thanks_{survey.pk}"] = "forged"
     assert stranger.get(f"/surveys/{survey.pk}/thanks/").status_code == 404
+
+
+# --- An id of another course is a 404 in every filter, exactly like an id that exists nowhere ---
+
+@pytest.mark.parametrize(("url", "param", "foreign"), [
+    ("/api/courses/CS101/feedback/", "module", lambda other: ModuleFactory(course=other).pk),
+    ("/api/courses/CS101/surveys/", "module", lambda other: ModuleFactory(course=other).pk),
+    ("/api/courses/CS101/predictions/", "schema", lambda other: other.schemas.get(name="sentiment").pk),
+    ("/api/courses/CS101/predictions/", "feedback", lambda other: FeedbackFactory(course=other).pk),
+    ("/api/courses/CS101/annotations/", "schema", lambda other: other.schemas.get(name="sentiment").pk),
+    ("/api/courses/CS101/labels/", "schema", lambda other: other.schemas.get(name="sentiment").pk),
+    ("/api/courses/CS101/training-runs/", "schema", lambda other: other.schemas.get(name="sentiment").pk),
+])
+def test_filtering_by_another_courses_id_is_the_same_404_as_a_missing_id(instructor, course, other_course, url,
+                                                                         param, foreign):
+    client = token_client(instructor)
+    other_id = foreign(other_course)
+    elsewhere = client.get(url, {param: other_id})
+    nowhere = client.get(url, {param: 10**9})
+    assert (elsewhere.status_code, nowhere.status_code) == (404, 404), (elsewhere.content, nowhere.content)
+    assert elsewhere.json()["detail"].replace(f"'{other_id}'", "ID") == nowhere.json()["detail"].replace(
+        f"'{10**9}'", "ID")
+
+
+def test_filtering_by_the_courses_own_module_still_works(instructor, course):
+    mine = ModuleFactory(course=course)
+    FeedbackFactory(course=course, module=mine)
+    FeedbackFactory(course=course)
+    response = token_client(instructor).get("/api/courses/CS101/feedback/", {"module": mine.pk})
+    assert response.status_code == 200 and response.json()["count"] == 1
