@@ -4,6 +4,7 @@ Every value has one home here; `.env` (made by `make`) holds local development v
 Docs: https://django-environ.readthedocs.io/ and https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "classifiers.reports",  # nested app: its models keep their classifiers_* tables
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
     "courses.lti",
+    "axes",  # admin login throttling (AXES_* below)
 ]
 
 MIDDLEWARE = [
@@ -62,7 +64,26 @@ MIDDLEWARE = [
     "courses.lti.middleware.LtiScopeMiddleware",  # after auth: marks LTI sessions with their course
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its 429 page
 ]
+
+# --- Login throttling (django-axes) -----------------------------------------------------------------
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Axes checks each password login before Django's ModelBackend; after LOGIN_FAILURE_LIMIT failures for a
+# username from one address (or from one address whatever the usernames: password spraying) further
+# attempts are refused for LOGIN_COOLOFF_MINUTES, the right password included. Counters live in the cache
+# (Redis), so every web process shares them and nothing is written per attempt to the database.
+AUTHENTICATION_BACKENDS = [
+    "eduplatform.auth.ThrottledLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "eduplatform.auth.client_ip"
+AXES_VERBOSE = False  # no banner on every manage.py command
 
 ROOT_URLCONF = "eduplatform.urls"
 WSGI_APPLICATION = "eduplatform.wsgi.application"

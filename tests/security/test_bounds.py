@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -14,7 +15,7 @@ from classifiers.models import TrainingRun
 from courses.models import Feedback, ImportJob
 from courses.surveys.identity import make_invitation
 from tests.classifiers.helpers import label_feedback
-from tests.factories import FeedbackFactory, LabelFactory, LabelSchemaFactory, ModuleFactory
+from tests.factories import FeedbackFactory, LabelFactory, LabelSchemaFactory, ModuleFactory, UserFactory
 from tests.support import token_client
 from tests.surveys.conftest import build_survey, form_data, survey_url
 
@@ -174,3 +175,35 @@ def test_filtering_by_the_courses_own_module_still_works(instructor, course):
     FeedbackFactory(course=course)
     response = token_client(instructor).get("/api/courses/CS101/feedback/", {"module": mine.pk})
     assert response.status_code == 200 and response.json()["count"] == 1
+
+
+# --- The admin login is throttled: guessing stops after a few tries, even at the right password ---
+
+@pytest.fixture
+def login_counters(db):
+    cache.clear()  # axes keeps its counters in the shared cache
+    yield
+    cache.clear()
+
+
+def test_ten_wrong_passwords_lock_the_admin_login_even_for_the_right_one(login_counters, settings):
+    UserFactory(username="dean", is_staff=True, is_superuser=True, password="right horse")
+    client = Client()
+    url = reverse("admin:login")
+    statuses = [client.post(url, {"username": "dean", "password": "battery staple"}).status_code
+                for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]  # the last failure locks
+    refused = client.post(url, {"username": "dean", "password": "right horse"})
+    assert refused.status_code == 429 and "_auth_user_id" not in client.session
+    other_address = Client(REMOTE_ADDR="10.9.8.7")  # the lockout is per address, not the account for everyone
+    assert other_address.post(url, {"username": "dean", "password": "right horse"}).status_code == 302
+    assert "_auth_user_id" in other_address.session
+
+
+def test_a_correct_login_still_works_and_force_login_is_unaffected(login_counters, client, superuser):
+    UserFactory(username="dean", is_staff=True, is_superuser=True, password="right horse")
+    response = Client().post(reverse("admin:login"), {"username": "dean", "password": "right horse"})
+    assert response.status_code == 302
+    client.force_login(superuser)
+    assert client.get(reverse("admin:index")).status_code == 200
+    assert Client().login(username="dean", password="right horse")  # in-process login (no request) too
