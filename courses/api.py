@@ -79,6 +79,9 @@ class SurveyViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     def course_queryset(self, course: Course) -> QuerySet[Survey]:
         return Survey.objects.filter(course=course).prefetch_related("questions")
 
+    def filter_choices(self, course: Course) -> dict[str, QuerySet]:
+        return {"module": Module.objects.filter(course=course)}
+
 
 class UtcIsoDateTimeField(IsoDateTimeField):
     """ISO 8601 allows UTC offsets that PostgreSQL refuses (beyond ±15:59): compare in UTC instead."""
@@ -126,6 +129,9 @@ class FeedbackViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, Co
 
     def course_queryset(self, course: Course) -> QuerySet[Feedback]:
         return feedback_for_course(course)
+
+    def filter_choices(self, course: Course) -> dict[str, QuerySet]:
+        return {"module": Module.objects.filter(course=course)}
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()

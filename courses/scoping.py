@@ -14,11 +14,14 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 
 from courses.models import Course, Feedback, Module, Question, Survey
 from courses.permissions import (
@@ -304,6 +307,40 @@ class CourseScopedMixin:
                 else self.course}
 
 
+class CourseScopedFilterBackend(DjangoFilterBackend):
+    """Filters that name a row by id (`?module=7`) accept only rows the view's `filter_choices(course)` lists.
+
+    Any other id, another course's or one that exists nowhere, is the same 404: before, another course's id
+    answered 200 (empty) and a missing one 400, which told a caller which ids exist in other courses.
+    """
+
+    def get_filterset(self, request: Request, queryset: QuerySet, view: object):  # noqa: ANN201 - django-filter's
+        filterset = super().get_filterset(request, queryset, view)
+        choices = getattr(view, "filter_choices", None)
+        if filterset is None or choices is None or getattr(view, "swagger_fake_view", False):
+            return filterset
+        for name, rows in choices(view.course).items():
+            filterset.filters[name].queryset = rows  # the instance's own (deep-copied) filters
+            filterset.form.fields[name].queryset = rows
+        return filterset
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: object) -> QuerySet:
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        scoped = set(view.filter_choices(view.course)) if hasattr(view, "filter_choices") else set()
+        if not filterset.is_valid():
+            for name in scoped.intersection(filterset.errors):
+                raise NotFound(f"No {name} {request.query_params.get(name)!r} in course {view.course.code}.")
+            raise translate_validation(filterset.errors)
+        return filterset.qs
+
+
 @extend_schema(parameters=[COURSE_CODE])
 class CourseScopedViewSet(CourseScopedMixin, viewsets.GenericViewSet):
-    """Base for the course's resources (list, retrieve, create, …)."""
+    """Base for the course's resources (list, retrieve, create, …).
+
+    A viewset whose filters name rows by id defines `filter_choices(course) -> {filter name: queryset}`.
+    """
+
+    filter_backends = [CourseScopedFilterBackend]

@@ -4,6 +4,7 @@ Every value has one home here; `.env` (made by `make`) holds local development v
 Docs: https://django-environ.readthedocs.io/ and https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "classifiers.reports",  # nested app: its models keep their classifiers_* tables
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
     "courses.lti",
+    "axes",  # admin login throttling (AXES_* below)
 ]
 
 MIDDLEWARE = [
@@ -64,7 +66,26 @@ MIDDLEWARE = [
     "courses.lti.middleware.LtiScopeMiddleware",  # after auth: marks LTI sessions with their course
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its 429 page
 ]
+
+# --- Login throttling (django-axes) -----------------------------------------------------------------
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Axes checks each password login before Django's ModelBackend; after LOGIN_FAILURE_LIMIT failures for a
+# username from one address (or from one address whatever the usernames: password spraying) further
+# attempts are refused for LOGIN_COOLOFF_MINUTES, the right password included. Counters live in the cache
+# (Redis), so every web process shares them and nothing is written per attempt to the database.
+AUTHENTICATION_BACKENDS = [
+    "eduplatform.auth.ThrottledLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "eduplatform.auth.client_ip"
+AXES_VERBOSE = False  # no banner on every manage.py command
 
 ROOT_URLCONF = "eduplatform.urls"
 WSGI_APPLICATION = "eduplatform.wsgi.application"
@@ -234,6 +255,9 @@ BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
 # Base models an API client may name in a training config (BASE_MODEL always). The worker loads whatever
 # path it is given, so an open field would let a course fine-tune from another course's model directory.
 API_TRAINING_BASE_MODELS = [BASE_MODEL, *env.list("API_TRAINING_BASE_MODELS", default=[])]
+# Queued training runs one course (or the institution-wide scope) may have waiting at once: the training
+# queue is shared, so one course queueing a run per schema would hold everyone else's training for hours.
+TRAINING_MAX_QUEUED_PER_COURSE = env.int("TRAINING_MAX_QUEUED_PER_COURSE", default=3)
 # Classification: feedback ids per `inference` task (small enough to spread a backlog over workers,
 # large enough to batch and bulk-insert well), texts per model batch, and ONNX Runtime/torch threads
 # per process (0 = this machine's cores shared among the Celery worker's processes; see default_threads).
@@ -243,6 +267,10 @@ INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)
+# Largest import file the admin upload accepts; counted while the file streams in and refused past it (the
+# partial file is deleted). Larger files: `manage.py import_feedback` on the server. Your reverse proxy's
+# body limit (nginx client_max_body_size) should be a little above it.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 FEEDBACK_MAX_CHARS = 10_000
 # The smallest group a report may break down, whatever a course or survey asks: a course's
 # `min_group_size` can be raised per course, never lowered below this (courses.services.update_course_settings).
@@ -288,6 +316,10 @@ EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 EMAIL_URL_BASE = env("EMAIL_URL_BASE", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="eduplatform@localhost")
 
+# Uploaded files above this spool to a temp file instead of memory (Django's default, stated); the import
+# upload caps their total at IMPORT_MAX_UPLOAD_BYTES.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Non-file form fields a request may carry in memory (files do not count).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 LOGGING = {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from rest_framework import viewsets
 
 from classifiers.classification.serializers import PredictionSerializer
-from classifiers.models import Prediction
-from courses.models import Course
+from classifiers.models import Label, ModelVersion, Prediction
+from classifiers.selectors import schemas_for_course
+from courses.models import Course, Feedback
 from courses.permissions import ANNOTATE_ROLES
 from courses.scoping import CourseScopedViewSet
 
@@ -32,3 +33,12 @@ class PredictionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
 
     def course_queryset(self, course: Course) -> QuerySet[Prediction]:
         return Prediction.objects.filter(feedback__course=course).order_by("-created_at", "-id")
+
+    def filter_choices(self, course: Course) -> dict[str, QuerySet]:
+        schemas = schemas_for_course(course)
+        return {
+            "schema": schemas, "label": Label.objects.filter(schema__in=schemas),
+            "model_version": ModelVersion.objects.filter(Q(course=course) | Q(course__isnull=True,
+                                                                               schema__in=schemas)),
+            "feedback": Feedback.objects.filter(course=course),
+        }

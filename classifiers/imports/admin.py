@@ -8,23 +8,36 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from classifiers.imports.forms import ImportUploadForm
 from classifiers.imports.services import upload_feedback
+from classifiers.imports.uploads import CappedUploadHandler
 from courses.admin import ImportJobAdmin
 from courses.models import ImportJob
 from eduplatform.errors import DomainError, PermissionRefused
 from eduplatform.workers import start_worker_hint, workers_consuming
 
 
+@csrf_exempt  # only so the upload handlers can be set before the body is read: _upload checks CSRF itself
 def import_upload_view(request: HttpRequest) -> HttpResponse:
     """Upload a feedback file; the import service decides who may and whether it runs here or as a job."""
+    cap = CappedUploadHandler(request)
+    request.upload_handlers = [cap, *request.upload_handlers]
+    return _upload(request, cap)
+
+
+@csrf_protect
+def _upload(request: HttpRequest, cap: CappedUploadHandler) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if cap.refused is not None:
+        messages.error(request, f"{cap.refused}. Nothing was imported.")
+        form = ImportUploadForm()
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             outcome = upload_feedback(
-                form.cleaned_data["course_code"], upload.read(), filename=upload.name,
+                form.cleaned_data["course_code"], upload.chunks(), filename=upload.name,
                 columns=form.column_options(), schema_name=form.cleaned_data["schema"],
                 create_labels=form.cleaned_data["create_labels"], schema_kind=form.cleaned_data["schema_kind"],
                 actor=request.user,

@@ -7,6 +7,7 @@ courses services for the feedback itself (imports point one way: classifiers →
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from classifiers.imports.uploads import store_upload
 from classifiers.labelling.schemas import add_labels
 from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema, SchemaKind
 from classifiers.selectors import schema_named
@@ -57,15 +59,27 @@ def authorize_import(
 
 
 def upload_feedback(
-    course_code: str, data: bytes, *, filename: str, columns: dict, schema_name: str, create_labels: bool,
-    schema_kind: str, actor: AbstractBaseUser | None,
+    course_code: str, chunks: Iterable[bytes], *, filename: str, columns: dict, schema_name: str,
+    create_labels: bool, schema_kind: str, actor: AbstractBaseUser | None,
 ) -> ImportResult | ImportJob:
-    """An uploaded file: small ones import at once (the result), larger ones become an import job that
-    runs on the worker (the job), so a web request never parses a large file."""
-    if len(data) > settings.IMPORT_INLINE_MAX_BYTES:
+    """An uploaded file, streamed to the upload directory under IMPORT_MAX_UPLOAD_BYTES (UploadTooLarge past
+    it, keeping nothing): small ones import at once (the result), larger ones become an import job that runs
+    on the worker (the job), so a web request never parses a large file nor holds one in memory."""
+    authorize_import(course_code, actor=actor, schema_name=schema_name, with_labels=bool(columns.get("label_col")),
+                     create_labels=create_labels)
+    path = store_upload(chunks, filename=filename)
+    if path.stat().st_size > settings.IMPORT_INLINE_MAX_BYTES:
         options = {"columns": columns, "schema": schema_name, "create_labels": create_labels,
                    "schema_kind": schema_kind}
-        return create_import_job(course_code, filename=filename, data=data, options=options, actor=actor)
+        try:
+            return create_import_job(course_code, filename=filename, path=path, options=options, actor=actor)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    try:
+        data = path.read_bytes()  # at most IMPORT_INLINE_MAX_BYTES
+    finally:
+        path.unlink(missing_ok=True)
     return import_feedback_file(
         course_code, data, filename=filename, options=ImportOptions(**columns), schema_name=schema_name,
         create_labels=create_labels, schema_kind=schema_kind, actor=actor,
@@ -182,9 +196,10 @@ def _create_import_annotations(
 
 
 def create_import_job(
-    course_code: str, *, filename: str, data: bytes, options: dict, actor: AbstractBaseUser | None
+    course_code: str, *, filename: str, path: Path, options: dict, actor: AbstractBaseUser | None
 ) -> ImportJob:
-    """Store the upload and queue it; the job row is the user's handle on progress and errors."""
+    """Queue the import of an upload stored at `path` (store_upload); the job row is the user's handle on
+    progress and errors."""
     from classifiers.tasks import run_import_task
 
     authorize_import(
@@ -192,11 +207,6 @@ def create_import_job(
         with_labels=bool(options.get("columns", {}).get("label_col")),
         create_labels=options.get("create_labels", False),
     )
-    upload_dir = Path(settings.IMPORT_UPLOAD_DIR)
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
-    path = upload_dir / f"{stamp}-{Path(filename).name}"
-    path.write_bytes(data)
     with transaction.atomic():
         job = ImportJob.objects.create(
             course_code=course_code, file_path=str(path), original_name=Path(filename).name,

@@ -26,7 +26,7 @@ from classifiers.labelling.serializers import (
 from classifiers.labelling.services import record_annotation
 from classifiers.models import Annotation, AnnotationSource, Label, LabelSchema
 from classifiers.selectors import schemas_for_course
-from courses.models import Course
+from courses.models import Course, Feedback
 from courses.permissions import ANNOTATE_ROLES, can_manage_institution
 from courses.scoping import CourseScopedViewSet
 
@@ -94,6 +94,9 @@ class LabelViewSet(
     def course_queryset(self, course: Course) -> QuerySet[Label]:
         return Label.objects.filter(schema__in=schemas_for_course(course)).order_by("schema_id", "position")
 
+    def filter_choices(self, course: Course) -> dict[str, QuerySet]:
+        return {"schema": schemas_for_course(course)}
+
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         data = LabelInSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
@@ -122,6 +125,9 @@ class AnnotationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, 
     read_roles = ANNOTATE_ROLES
     write_roles = ANNOTATE_ROLES
     filterset_class = AnnotationFilter
+
+    def filter_choices(self, course: Course) -> dict[str, QuerySet]:
+        return {"schema": schemas_for_course(course), "feedback": Feedback.objects.filter(course=course)}
 
     def course_queryset(self, course: Course) -> QuerySet[Annotation]:
         return (

@@ -43,6 +43,17 @@ MAX_POSITIVE_WEIGHT = 10.0
 # The progress callback reports at most this often (each report is a database write on the worker).
 PROGRESS_EVERY_S = 2.0
 
+# Upper bounds on the training options. One run holds the (single) training queue until it ends, so an
+# option a caller may raise without limit is a way to block every other course's training for the task's
+# 6-hour limit or to run the worker out of memory. Each bound sits well above what the recipe needs.
+MAX_EPOCHS = 50  # best epochs are 2-5 on every data set we benchmarked; early stopping ends most runs sooner
+MAX_PATIENCE = 20  # more epochs without improvement than this is no early stopping at all
+MAX_STEPS = 100_000  # ~8 epochs of 400k rows at batch 32; larger data sets train by epochs
+MAX_BATCH_SIZE = 512  # activations grow with batch x length; 512 x 512 tokens already needs a large GPU
+MAX_LENGTH = 512  # the position-embedding size of BERT-family base models: longer inputs cannot be encoded
+MAX_MIN_PER_LABEL = 10_000  # a minimum above this refuses every real course; it is a typo, not a choice
+MAX_SEED = 2**32 - 1  # numpy's seed range
+
 
 class DataRefused(ValueError):
     """The annotations cannot train a model (too few labels or examples); the message says why."""
@@ -90,13 +101,23 @@ class TrainConfig:
         return config
 
     def validate(self) -> None:
+        """Every option inside its range; the message names the option and its limits."""
         checks = [
-            (self.epochs >= 1, "epochs must be at least 1"),
+            (1 <= self.epochs <= MAX_EPOCHS, f"epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs}"),
             (0 < self.learning_rate < 1, "learning_rate must be between 0 and 1"),
-            (1 <= self.batch_size <= 4096, "batch_size must be between 1 and 4096"),
-            (8 <= self.max_length <= 8192, "max_length must be between 8 and 8192"),
+            (1 <= self.batch_size <= MAX_BATCH_SIZE,
+             f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}"),
+            (8 <= self.max_length <= MAX_LENGTH,
+             f"max_length must be between 8 and {MAX_LENGTH}, got {self.max_length}"),
+            (0 <= self.patience <= MAX_PATIENCE, f"patience must be between 0 and {MAX_PATIENCE}, got {self.patience}"),
+            (self.max_steps == -1 or 1 <= self.max_steps <= MAX_STEPS,
+             f"max_steps must be -1 (train by epochs) or between 1 and {MAX_STEPS}, got {self.max_steps}"),
+            (0 <= self.warmup_ratio < 1, f"warmup_ratio must be between 0 and 1, got {self.warmup_ratio}"),
+            (0 <= self.weight_decay < 1, f"weight_decay must be between 0 and 1, got {self.weight_decay}"),
+            (0 <= self.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED}, got {self.seed}"),
             (0 < self.validation_fraction < 0.5, "validation_fraction must be between 0 and 0.5"),
-            (self.min_per_label >= 2, "min_per_label must be at least 2"),
+            (2 <= self.min_per_label <= MAX_MIN_PER_LABEL,
+             f"min_per_label must be between 2 and {MAX_MIN_PER_LABEL}, got {self.min_per_label}"),
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
         ]
         for ok, message in checks:

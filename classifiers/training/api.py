@@ -62,6 +62,9 @@ class TrainingRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet,
             scope |= Q(course__isnull=True, schema__in=schemas_for_course(course))
         return TrainingRun.objects.filter(scope).select_related("model_version")
 
+    def filter_choices(self, course: Course) -> dict[str, QuerySet]:
+        return {"schema": schemas_for_course(course)}
+
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         data = TrainingRunInSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
@@ -103,6 +106,9 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
 
     def course_queryset(self, course: Course) -> QuerySet[ModelVersion]:
         return ModelVersion.objects.filter(course=course).select_related("schema", "course")
+
+    def filter_choices(self, course: Course) -> dict[str, QuerySet]:
+        return {"schema": schemas_for_course(course)}
 
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, *args: object, **kwargs: object) -> Response:

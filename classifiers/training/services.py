@@ -106,6 +106,7 @@ def start_training_run(
     check_enough_data(schema, course=course, config=train_config)
     try:
         with transaction.atomic():
+            _check_queue_room(course)
             run = TrainingRun.objects.create(
                 schema=schema, course=course, config=train_config.as_dict(), actor=actor,
                 celery_task_id=str(uuid.uuid4()) if dispatch else "",
@@ -117,6 +118,23 @@ def start_training_run(
         what = f"training run {active.pk} is already {active.status}" if active else "a training run is active"
         raise TrainingRefused(f"{what} for this scope; wait for it or cancel it") from exc
     return run
+
+
+def _check_queue_room(course: Course | None) -> None:
+    """Refuse a run when its course already has TRAINING_MAX_QUEUED_PER_COURSE runs waiting.
+
+    Locks the course row first so two concurrent starts cannot both see room for one more run.
+    """
+    if course is not None:
+        Course.objects.select_for_update().filter(pk=course.pk).first()
+    limit = settings.TRAINING_MAX_QUEUED_PER_COURSE
+    queued = TrainingRun.objects.filter(course=course, status=JobStatus.QUEUED).count()
+    if queued >= limit:
+        scope = f"course {course.code}" if course is not None else "the institution-wide scope"
+        raise TrainingRefused(
+            f"{scope} already has {queued} training run(s) queued (the limit is {limit}); "
+            "wait for one to start or cancel one"
+        )
 
 
 def _enqueue(run_id: int, task_id: str) -> None:

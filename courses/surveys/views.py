@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -28,16 +29,46 @@ from .services import AlreadyResponded, SurveyNotOpen, submit_survey_response, s
 LTI_SESSION_KEY = "lti_identity"
 
 
+# How long the thank-you page stays open to the browser that answered (it shows the survey's title, which
+# only respondents may see; a refused or never-made submission gets a 404).
+THANKS_COOKIE_S = 24 * 3600
+_THANKS_SALT = "courses.surveys.thanks"
+
+
 def _edit_cookie(survey: Survey) -> str:
     return f"survey_edit_{survey.pk}"
 
 
+def _thanks_cookie(survey: Survey) -> str:
+    return f"survey_thanks_{survey.pk}"
+
+
+def _survey_cookie(response: HttpResponse, survey: Survey, name: str, value: str, **when: object) -> None:
+    """A cookie for this survey's pages only, sent from the LMS iframe too (SameSite=None when Secure)."""
+    secure = settings.SESSION_COOKIE_SECURE
+    response.set_cookie(name, value, httponly=True, secure=secure, samesite="None" if secure else "Lax",
+                        path=reverse("surveys:survey", kwargs={"survey_id": survey.pk}), **when)
+
+
+def _remember_respondent(response: HttpResponse, survey: Survey) -> None:
+    """A signed mark that this browser just answered `survey`: the thank-you page's only key. It names the
+    survey and nothing else, and lives in the student's browser only (nothing stored server-side)."""
+    _survey_cookie(response, survey, _thanks_cookie(survey), signing.dumps(survey.pk, salt=_THANKS_SALT),
+                   max_age=THANKS_COOKIE_S)
+
+
+def _answered_here(request: HttpRequest, survey: Survey) -> bool:
+    try:
+        value = signing.loads(request.COOKIES.get(_thanks_cookie(survey), ""), salt=_THANKS_SALT,
+                              max_age=THANKS_COOKIE_S)
+    except signing.BadSignature:
+        return False
+    return value == survey.pk
+
+
 def _remember_edit_key(response: HttpResponse, survey: Survey, key: str) -> None:
     """The anonymous response's edit code, kept by the student's browser only (for this survey's pages)."""
-    secure = settings.SESSION_COOKIE_SECURE
-    response.set_cookie(_edit_cookie(survey), key, expires=survey.closes_at, httponly=True, secure=secure,
-                        path=reverse("surveys:survey", kwargs={"survey_id": survey.pk}),
-                        samesite="None" if secure else "Lax")  # None: the LMS iframe is a third-party frame
+    _survey_cookie(response, survey, _edit_cookie(survey), key, expires=survey.closes_at)
 
 
 def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -182,6 +213,7 @@ def _submit(request: HttpRequest, survey: Survey, questions: list[Question], res
     url = reverse("surveys:thanks", kwargs={"survey_id": survey.pk})
     # 303: the browser follows with a GET, so reloading the thank-you page never re-sends the answers.
     redirect = HttpResponseRedirect(url if result.created else f"{url}?edited=1", status=303)
+    _remember_respondent(redirect, survey)
     if result.edit_key:
         _remember_edit_key(redirect, survey, result.edit_key)
     return redirect
@@ -191,7 +223,7 @@ def _submit(request: HttpRequest, survey: Survey, questions: list[Question], res
 @require_GET
 def thanks_page(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = Survey.objects.filter(pk=survey_id).select_related("course").first()
-    if survey is None:
+    if survey is None or not _answered_here(request, survey):  # the same 404: no title without an answer
         raise Http404("No such survey.")
     return _page(request, "surveys/thanks.html", {
         "survey": survey, "edited": request.GET.get("edited") == "1",

@@ -50,12 +50,17 @@ def test_submission_stores_answers_and_redacted_feedback_then_announces_on_commi
 
 
 def test_thank_you_page_confirms_and_explains_editing(client, course):
+    # Issue 18: the page opens only to the browser that answered (tests/security/test_bounds.py).
     survey = build_survey(course, allow_edit=True, is_anonymous=False)
+    client.post(survey_url(survey), form_data(survey, invite=make_invitation(survey)))
     resp = client.get(f"/surveys/{survey.pk}/thanks/")
     assert resp.status_code == 200
     assert "your answers are saved" in resp.content.decode()
     assert "You can change your answers until" in resp.content.decode()
     anonymous = build_survey(course, allow_edit=True)  # issue 18: changing anonymous answers needs the edit code
+    client.post(survey_url(anonymous), form_data(anonymous, invite=make_invitation(anonymous)))
+    assert "Your edit code" in client.get(f"/surveys/{anonymous.pk}/thanks/").content.decode()
+    del client.cookies[f"survey_edit_{anonymous.pk}"]  # a browser that does not hold the code
     assert "enter the\n  edit code" in client.get(f"/surveys/{anonymous.pk}/thanks/").content.decode()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from classifiers.ml.training import MAX_EPOCHS, MAX_PATIENCE
 from classifiers.models import ModelVersion, TrainingRun
 from classifiers.selectors import active_version_for
 from classifiers.tasks import reap_stale_jobs_task
@@ -62,7 +63,7 @@ def test_sigkilled_worker_leaves_the_run_failed_not_running(celery_worker_proces
                                                              settings):
     schema = course.schemas.get(name="sentiment")
     label_feedback(course, schema, {"positive": 20, "negative": 20})
-    config = {**TINY, "epochs": 500, "patience": 1000, "base_model": tiny_bert(tmp_path / "tiny")}
+    config = {**TINY, "epochs": MAX_EPOCHS, "patience": MAX_PATIENCE, "base_model": tiny_bert(tmp_path / "tiny")}
     run = start_training_run(schema, course=course, config=config, actor=instructor)
     run = _wait(run, lambda r: r.status == "running" and r.progress.get("step", 0) > 0, 90, celery_worker_process)
     for pid in [*_children(celery_worker_process.pid), celery_worker_process.pid]:
