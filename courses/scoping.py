@@ -35,6 +35,7 @@ from courses.permissions import (
     may,
 )
 from courses.services import delete_feedback, update_feedback
+from courses.surveys.anonymity import visible_to_staff
 from eduplatform.errors import DomainError
 
 # --- Admin ----------------------------------------------------------------------------------------
@@ -76,6 +77,8 @@ class CourseScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
+        if issubclass(self.model, Feedback):  # every list of feedback (the items-to-label list is a proxy)
+            qs = visible_to_staff(qs)
         if request.user.is_superuser or self._administers(request):
             return qs
         return qs.filter(**{f"{self.course_path}__in": courses_for_user(request.user, ANNOTATE_ROLES)})

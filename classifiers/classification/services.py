@@ -28,7 +28,7 @@ from classifiers.models import ClassificationRun, ModelVersion, Prediction, Pred
 from classifiers.selectors import active_version_for, schemas_for_course
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
-from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
+from courses.surveys.anonymity import visible_to_staff
 from eduplatform.errors import BROKER_ERRORS, BrokerUnavailable, DomainError
 from eduplatform.jobs import ACTIVE_STATUSES, FINAL_STATUSES, JobStatus, claim_job, finish_job, heartbeat
 
@@ -73,8 +73,9 @@ def pending_feedback(version: ModelVersion, *, course: Course | None = None) -> 
     a prediction's time and id would otherwise date them to the minute."""
     done = Prediction.objects.filter(feedback=OuterRef("pk"), model_version=version)
     skipped = PredictionSkip.objects.filter(feedback=OuterRef("pk"), model_version=version)
-    return (Feedback.objects.filter(course__in=scope_courses(version, course)).filter(~Exists(done), ~Exists(skipped))
-            .exclude(pk__gte=RANDOM_ID_FLOOR, created_at__gte=day_of(timezone.now())))
+    return visible_to_staff(
+        Feedback.objects.filter(course__in=scope_courses(version, course)).filter(~Exists(done), ~Exists(skipped))
+    )
 
 
 def chunk_size() -> int:

@@ -18,10 +18,12 @@ from itertools import zip_longest
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from classifiers.models import Annotation, AnnotationSource, Label, LabelSchema, ModelVersion, Prediction
 from classifiers.selectors import active_version_for
 from courses.models import Course, Feedback
+from courses.surveys.anonymity import day_of, visible_to_staff
 
 NEWEST, RANDOM, UNCERTAIN = "newest", "random", "uncertain"
 ORDERS = {NEWEST: "Newest first", RANDOM: "Random", UNCERTAIN: "Most uncertain first"}
@@ -53,10 +55,11 @@ def _labelled_by(schema: LabelSchema, user: AbstractBaseUser) -> QuerySet[Annota
 def _ranked_ids(schema: LabelSchema, course: Course, *, order: str, user: AbstractBaseUser,
                 balance_modules: bool, version: ModelVersion | None) -> list[int]:
     # Newest id by a backward scan of the primary key (an aggregate would read every row of the course).
-    newest = Feedback.objects.filter(course=course).order_by("-pk").values_list("pk", flat=True).first() or 0
+    newest = (visible_to_staff(Feedback.objects.filter(course=course)).order_by("-pk")
+              .values_list("pk", flat=True).first() or 0)
     seed = user.pk if order == RANDOM else 0
     key = (f"annotate:rank:{schema.pk}:{course.pk}:{order}:{int(balance_modules)}:{seed}:"
-           f"{version.pk if version else 0}:{newest}")
+           f"{version.pk if version else 0}:{newest}:{day_of(timezone.now()).date()}")  # a new day shows more
     local = _LOCAL_RANKINGS.get(key)
     if local is not None and local[0] > time.monotonic():
         return local[1]
@@ -73,7 +76,7 @@ def _ranked_ids(schema: LabelSchema, course: Course, *, order: str, user: Abstra
 
 def _rank(schema: LabelSchema, course: Course, *, order: str, seed: int, balance_modules: bool,
           version: ModelVersion | None) -> list[int]:
-    rows = list(Feedback.objects.filter(course=course).order_by("-submitted_at", "-pk")
+    rows = list(visible_to_staff(Feedback.objects.filter(course=course)).order_by("-submitted_at", "-pk")
                 .values_list("pk", "module_id"))
     if order == RANDOM:
         random.Random(seed).shuffle(rows)
@@ -106,7 +109,7 @@ def annotation_queue(
     """
     if order not in ORDERS:
         raise ValueError(f"unknown queue order {order!r} ({', '.join(ORDERS)})")
-    items = Feedback.objects.filter(course=course).select_related("module")
+    items = visible_to_staff(Feedback.objects.filter(course=course)).select_related("module")
     if order == NEWEST and not balance_modules:
         return list(items.exclude(pk__in=list(exclude)).filter(~Exists(_labelled_by(schema, user)))
                     .order_by("-submitted_at", "-pk")[:limit])

@@ -11,6 +11,7 @@ from classifiers.ml.agreement import Agreement, agreement
 from classifiers.models import Annotation, AnnotationLabel, LabelSchema, SchemaKind
 from classifiers.selectors import active_version_for, current_votes
 from courses.models import Course, Feedback
+from courses.surveys.anonymity import visible_to_staff
 
 
 def schema_agreement(schema: LabelSchema, *, course: Course) -> Agreement | dict[str, Agreement]:
@@ -116,7 +117,7 @@ def schema_progress(schema: LabelSchema, *, course: Course) -> Progress:
     if version is not None:
         since = current.filter(Q(created_at__gt=version.created_at), annotator__isnull=False).count()
     return Progress(
-        items=Feedback.objects.filter(course=course).count(),
+        items=visible_to_staff(Feedback.objects.filter(course=course)).count(),
         labelled=labelled,
         per_label=[(r["label__name"], r["label__color"], r["n"]) for r in per_label],
         per_annotator=[(names.get(r["annotator"], "?"), r["n"]) for r in per_annotator],

@@ -21,7 +21,7 @@ from classifiers.models import LabelSchema, ModelVersion
 from classifiers.reports.models import BaselineOverride, ReportCell, ReportComment, ReportSnapshot
 from classifiers.selectors import active_version_for
 from courses.models import Course
-from courses.surveys.anonymity import RANDOM_ID_FLOOR
+from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
 
 COMMENTS_PER_CELL = 3  # per module, week and label; the page shows the top 3 over the chosen weeks
 
@@ -49,20 +49,25 @@ def version_for_reports(course: Course, schema: LabelSchema) -> VersionChoice:
 
 def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
     """Watermarks of everything the summary depends on, in one query of three index lookups."""
+    today = day_of(timezone.now())
     with connection.cursor() as cur:
         cur.execute(
             # Anonymous survey answers have random ids at or above RANDOM_ID_FLOOR (no order to take a
-            # max of): their count and id sum move on every insert and on every edit instead.
+            # max of): their count and id sum move on every insert and on every edit instead. Only the
+            # ones staff may see count (before today), so an arrival today rebuilds nothing (a build
+            # time would date it); the day goes into the fingerprint so that midnight rebuilds.
             "SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s AND id < %s),"
-            " (SELECT count(*) || ':' || coalesce(sum(id), 0) FROM courses_feedback WHERE course_id = %s AND id >= %s),"
+            " (SELECT count(*) || ':' || coalesce(sum(id), 0) FROM courses_feedback"
+            "  WHERE course_id = %s AND id >= %s AND created_at < %s),"
             " (SELECT max(updated_at) FROM classifiers_annotation WHERE schema_id = %s),"
             " (SELECT max(id) FROM classifiers_prediction WHERE model_version_id = %s)",
-            [course.pk, RANDOM_ID_FLOOR, course.pk, RANDOM_ID_FLOOR, schema.pk, version.pk if version else None],
+            [course.pk, RANDOM_ID_FLOOR, course.pk, RANDOM_ID_FLOOR, today, schema.pk, version.pk if version else None],
         )
         feedback, anonymous, annotations, predictions = cur.fetchone()
     return {
         "feedback": feedback, "anonymous": anonymous, "annotations": annotations.isoformat() if annotations else None,
         "predictions": predictions, "version": version.pk if version else None, "tz": settings.TIME_ZONE,
+        "day": today.date().isoformat(),
     }
 
 
@@ -95,7 +100,7 @@ SELECT f.id, f.module_id,
 FROM courses_feedback f
 LEFT JOIN human h ON h.feedback_id = f.id
 LEFT JOIN classifiers_prediction p ON p.feedback_id = f.id AND p.model_version_id = %(version)s
-WHERE f.course_id = %(course)s
+WHERE f.course_id = %(course)s AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s)
 """
 
 _CELLS_SQL = """
@@ -128,6 +133,8 @@ def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion |
         params = {
             "course": course.pk, "schema": schema.pk, "tz": settings.TIME_ZONE,
             "version": version.pk if version else None, "snapshot": snapshot.pk, "per_cell": COMMENTS_PER_CELL,
+            # Today's anonymous answers wait for tomorrow (see courses.surveys.anonymity.visible_to_staff).
+            "floor": RANDOM_ID_FLOOR, "today": day_of(timezone.now()),
         }
         # Fast deletes (nothing refers to these rows): one DELETE each, no per-row signals.
         ReportCell.objects.filter(snapshot=snapshot).delete()

@@ -224,3 +224,44 @@ def test_anonymous_feedback_waits_for_the_next_days_classification(course):
     assert ids and not ids & set(pending_feedback(version).values_list("pk", flat=True))
     Feedback.objects.update(created_at=datetime(2020, 1, 1, tzinfo=timezone.get_current_timezone()))
     assert ids <= set(pending_feedback(version).values_list("pk", flat=True))
+
+
+def test_staff_lists_show_an_anonymous_answer_only_once_its_day_is_over(course, instructor):
+    """A list refreshed during the day would date a new anonymous item to the minute it appeared."""
+    from classifiers.labelling.ordering import RANDOM, annotation_queue
+    from classifiers.labelling.progress import schema_progress
+    from classifiers.reports.models import ReportCell
+    from classifiers.reports.summary import ensure_summary
+    from courses.surveys.identity import make_invitation
+
+    survey = build_survey(course)
+    schema = LabelSchemaFactory(course=course)
+    text = "Quietly submitted answer about the tutorials"
+    assert Client().post(survey_url(survey), form_data(survey, invite=make_invitation(survey),
+                                                       texts=(text, ""))).status_code == 303
+    (item,) = Feedback.objects.filter(course=course)
+    assert item.pk >= RANDOM_ID_FLOOR
+    admin = Client()
+    admin.force_login(instructor)
+    api = token_client(instructor)
+
+    def seen() -> dict[str, bool]:
+        return {
+            "feedback admin": text in admin.get("/admin/courses/feedback/").content.decode(),
+            "items to label": text in admin.get(f"/admin/classifiers/labelitem/?schema={schema.pk}").content.decode(),
+            "api list": text in api.get(f"/api/courses/{course.code}/feedback/").content.decode(),
+            "api detail": api.get(f"/api/courses/{course.code}/feedback/{item.pk}/").status_code == 200,
+            "annotate queue": [f.pk for f in annotation_queue(schema, course=course, user=instructor)] == [item.pk],
+            "random queue": [f.pk for f in annotation_queue(schema, course=course, user=instructor,
+                                                            order=RANDOM)] == [item.pk],
+            "progress": schema_progress(schema, course=course).items == 1,
+            "report": sum(ReportCell.objects.filter(snapshot=ensure_summary(course, schema, None))
+                          .values_list("count", flat=True)) == 1,
+        }
+
+    today = seen()
+    assert not any(today.values()), today
+    Feedback.objects.filter(pk=item.pk).update(created_at=day_of(timezone.now()) - timedelta(days=1))
+    # The report fingerprint holds the day, so tomorrow's first view rebuilds; here the row moved instead.
+    tomorrow = seen()
+    assert all(tomorrow.values()), tomorrow
