@@ -265,3 +265,25 @@ def test_staff_lists_show_an_anonymous_answer_only_once_its_day_is_over(course, 
     # The report fingerprint holds the day, so tomorrow's first view rebuilds; here the row moved instead.
     tomorrow = seen()
     assert all(tomorrow.values()), tomorrow
+
+
+def test_the_report_counts_todays_anonymous_answer_on_the_first_view_of_the_next_day(course, monkeypatch):
+    from classifiers.reports.models import ReportCell
+    from classifiers.reports.summary import ensure_summary
+    from courses.surveys.identity import make_invitation
+
+    survey = build_survey(course)
+    schema = LabelSchemaFactory(course=course)
+    Client().post(survey_url(survey), form_data(survey, invite=make_invitation(survey)))
+    assert Feedback.objects.filter(course=course).count() == 2
+
+    def counted() -> int:
+        snapshot = ensure_summary(course, schema, None)
+        return sum(ReportCell.objects.filter(snapshot=snapshot).values_list("count", flat=True))
+
+    assert counted() == 0
+    built = ensure_summary(course, schema, None).built_at
+    assert counted() == 0 and ensure_summary(course, schema, None).built_at == built  # no rebuild today
+    tomorrow = timezone.now() + timedelta(days=1)
+    monkeypatch.setattr(timezone, "now", lambda: tomorrow)
+    assert counted() == 2  # the day is in the fingerprint: the first view after midnight rebuilds
