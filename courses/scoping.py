@@ -23,7 +23,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-from courses.models import Course, Feedback, Module, Question, Survey
+from courses.models import Course, Feedback, Module, Question, Survey, SurveyResponse
 from courses.permissions import (
     ANNOTATE_ROLES,
     MANAGE_ROLES,
@@ -79,6 +79,8 @@ class CourseScopedAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         if issubclass(self.model, Feedback):  # every list of feedback (the items-to-label list is a proxy)
             qs = visible_to_staff(qs)
+        elif issubclass(self.model, SurveyResponse):
+            qs = visible_to_staff(qs, field="submitted_at")
         if request.user.is_superuser or self._administers(request):
             return qs
         return qs.filter(**{f"{self.course_path}__in": courses_for_user(request.user, ANNOTATE_ROLES)})

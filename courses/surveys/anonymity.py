@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from courses.models import Feedback
+    pass
 
 RANDOM_ID_FLOOR = 2**52
 RANDOM_ID_CEILING = 2**53  # exclusive: JSON clients in JavaScript read ids below it exactly
@@ -33,10 +33,11 @@ def day_of(moment: datetime) -> datetime:
     return timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def visible_to_staff(feedback: QuerySet[Feedback]) -> QuerySet[Feedback]:
-    """`feedback` less the anonymous answers of today: they reach staff once their day is over.
+def visible_to_staff(rows: QuerySet, *, field: str = "created_at") -> QuerySet:
+    """`rows` (feedback, or survey responses with field="submitted_at") less the anonymous ones of today:
+    they reach staff once their day is over.
 
     A list refreshed during the day would otherwise date a new item to the minute (and the LMS access
     log names who was online then). Raw SQL applies the same rule: NOT (id >= floor AND created_at >= today).
     """
-    return feedback.exclude(pk__gte=RANDOM_ID_FLOOR, created_at__gte=day_of(timezone.now()))
+    return rows.exclude(**{"pk__gte": RANDOM_ID_FLOOR, f"{field}__gte": day_of(timezone.now())})

@@ -245,9 +245,13 @@ def test_staff_lists_show_an_anonymous_answer_only_once_its_day_is_over(course, 
     admin.force_login(instructor)
     api = token_client(instructor)
 
+    response_url = f"/admin/courses/surveyresponse/{SurveyResponse.objects.get(survey=survey).pk}/change/"
+
     def seen() -> dict[str, bool]:
         return {
             "feedback admin": text in admin.get("/admin/courses/feedback/").content.decode(),
+            "responses admin": admin.get(response_url).status_code == 200
+            and response_url in admin.get("/admin/courses/surveyresponse/").content.decode(),
             "items to label": text in admin.get(f"/admin/classifiers/labelitem/?schema={schema.pk}").content.decode(),
             "api list": text in api.get(f"/api/courses/{course.code}/feedback/").content.decode(),
             "api detail": api.get(f"/api/courses/{course.code}/feedback/{item.pk}/").status_code == 200,
@@ -262,6 +266,7 @@ def test_staff_lists_show_an_anonymous_answer_only_once_its_day_is_over(course, 
     today = seen()
     assert not any(today.values()), today
     Feedback.objects.filter(pk=item.pk).update(created_at=day_of(timezone.now()) - timedelta(days=1))
+    SurveyResponse.objects.filter(survey=survey).update(submitted_at=day_of(timezone.now()) - timedelta(days=1))
     # The report fingerprint holds the day, so tomorrow's first view rebuilds; here the row moved instead.
     tomorrow = seen()
     assert all(tomorrow.values()), tomorrow
