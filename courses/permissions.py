@@ -90,7 +90,7 @@ class Policy:
 
 class Action(Enum):
     """Every state-changing action of the product, with who may do it. In the institution scope
-    (course None) every action that is not VIEW needs an administrator."""
+    (course None) every action needs an administrator."""
 
     TRAIN = Policy("train a model", Level.MANAGE)
     CANCEL_TRAINING = Policy("cancel a training run", Level.MANAGE)
