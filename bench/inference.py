@@ -42,7 +42,7 @@ def make_course(texts: list[str]):  # noqa: ANN201 - Course
     from courses.services import get_or_create_course, redact
 
     Course.objects.filter(code=COURSE).delete()
-    course, _ = get_or_create_course(COURSE, title="Benchmark: classifying dair-ai emotion")
+    course, _ = get_or_create_course(COURSE, actor=None, title="Benchmark: classifying dair-ai emotion")
     # Stored directly (not through ingest): loading is not what is measured, and it must not be announced.
     Feedback.objects.bulk_create(
         [Feedback(course=course, source=FeedbackSource.IMPORT, original_text=t, redacted_text=redact(t),

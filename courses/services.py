@@ -28,9 +28,18 @@ def redact(text: str) -> str:
     return redact_text(text, student_id_pattern=settings.PII_STUDENT_ID_PATTERN)
 
 
-def get_or_create_course(code: str, *, title: str | None = None, term: str = "") -> tuple[Course, bool]:
-    course, created = Course.objects.get_or_create(code=code, defaults={"title": title or code, "term": term})
-    return course, created
+def get_or_create_course(
+    code: str, *, actor: User | None, title: str | None = None, term: str = ""
+) -> tuple[Course, bool]:
+    """The course `code`, made through `create_course` (its rules and floor) when it does not exist yet."""
+    existing = Course.objects.filter(code=code).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return create_course(actor=actor, code=code, title=title or code, term=term), True
+    except IntegrityError:  # made meanwhile by a concurrent import
+        return Course.objects.get(code=code), False
 
 
 def ensure_modules(course: Course, titles: Iterable[str]) -> dict[str, Module]:
@@ -274,7 +283,10 @@ def create_course(*, actor: User | None, code: str, title: str, **settings_: obj
     unknown = set(settings_) - set(COURSE_EDITABLE_FIELDS)
     if unknown:
         raise CourseSettingsRejected(f"{', '.join(sorted(unknown))} cannot be set here", field=min(unknown))
-    check_group_size(settings_.get("min_group_size"))
+    # The model's default (5) may sit below a stricter institution floor: a new course starts at the floor.
+    default = Course._meta.get_field("min_group_size").default
+    settings_.setdefault("min_group_size", max(default, settings.MIN_GROUP_SIZE_FLOOR))
+    check_group_size(settings_["min_group_size"])
     if settings_.get("lti_context_id") == "":
         settings_["lti_context_id"] = None
     return Course.objects.create(code=code, title=title, **settings_)

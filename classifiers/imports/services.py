@@ -114,7 +114,7 @@ def import_feedback_file(
             progress={"phase": "writing to the database", "rows": len(rows)}
         )
     with transaction.atomic():
-        course, _ = get_or_create_course(course_code, title=course_title)
+        course, _ = get_or_create_course(course_code, actor=actor, title=course_title)
         schema = None
         if options.label_col:
             schema = _schema_for_labels(course, schema_name, create_labels=create_labels, kind=schema_kind)

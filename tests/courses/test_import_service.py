@@ -120,3 +120,12 @@ def test_nilanga_student_feedback_imports_2889_items_and_a_bad_label_on_line_150
         call_command("import_feedback", "NIL2", str(bad), "--label-col", "sentiment", "--id-col")
     assert "line 1500" in str(info.value) and 'column "sentiment"' in str(info.value)
     assert not Feedback.objects.filter(course__code="NIL2").exists()
+
+
+def test_a_course_an_import_creates_starts_at_the_institution_floor(db, settings):
+    from courses.services import get_or_create_course
+
+    settings.MIN_GROUP_SIZE_FLOOR = 8  # stricter than the model's default of 5
+    course, created = get_or_create_course("NEW101", actor=None, title="New")
+    assert created and course.min_group_size == 8
+    assert get_or_create_course("NEW101", actor=None) == (course, False)
