@@ -156,7 +156,7 @@ def override_gate(request: HttpRequest, course_code: str) -> HttpResponse:
         override_baseline_gate(course, schema, version, actor=request.user, reason=request.POST.get("reason", ""))
         messages.success(request, f"Reports now use {version} (override recorded).")
     except PermissionRefused as exc:  # the service holds the rule; this page only says it in its own form
-        return HttpResponse(str(exc), status=403, content_type="text/plain; charset=utf-8")
+        return bad_request(str(exc), status=403)
     except DomainError as exc:
         messages.error(request, str(exc))
     url = reverse("reports:course_report", kwargs={"course_code": course.code})
