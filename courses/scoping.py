@@ -324,18 +324,19 @@ class CourseScopedFilterBackend(DjangoFilterBackend):
         choices = getattr(view, "filter_choices", None)
         if filterset is None or choices is None or getattr(view, "swagger_fake_view", False):
             return filterset
-        for name, rows in choices(view.course).items():
+        scoped = choices(view.course)
+        for name, rows in scoped.items():
             filterset.filters[name].queryset = rows  # the instance's own (deep-copied) filters
             filterset.form.fields[name].queryset = rows
+        filterset.scoped_names = set(scoped)  # for filter_queryset: which errors are "not in this course"
         return filterset
 
     def filter_queryset(self, request: Request, queryset: QuerySet, view: object) -> QuerySet:
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
-        scoped = set(view.filter_choices(view.course)) if hasattr(view, "filter_choices") else set()
         if not filterset.is_valid():
-            for name in scoped.intersection(filterset.errors):
+            for name in getattr(filterset, "scoped_names", set()).intersection(filterset.errors):
                 raise NotFound(f"No {name} {request.query_params.get(name)!r} in course {view.course.code}.")
             raise translate_validation(filterset.errors)
         return filterset.qs
