@@ -23,6 +23,13 @@ class TrainingPolicy(models.TextChoices):
     REVIEWER = "reviewer", "Designated reviewer's label wins"
 
 
+class RareLabels(models.TextChoices):
+    """What training does with a used label that has fewer examples than the recipe's `min_per_label`."""
+
+    LEAVE_OUT = "leave_out", "Leave them out of training (the model never predicts them) and say so"
+    REFUSE = "refuse", "Refuse to train until every used label has enough examples"
+
+
 class LabelSchema(models.Model):
     """A set of labels; per course, or institution-wide when `course` is empty."""
 
@@ -31,6 +38,10 @@ class LabelSchema(models.Model):
     kind = models.CharField(max_length=16, choices=SchemaKind.choices, default=SchemaKind.SINGLE)
     description = models.TextField(blank=True, help_text="Guidelines shown to annotators.")
     training_policy = models.CharField(max_length=16, choices=TrainingPolicy.choices, default=TrainingPolicy.LATEST)
+    rare_labels = models.CharField(
+        "rare labels", max_length=16, choices=RareLabels.choices, default=RareLabels.LEAVE_OUT,
+        help_text="Labels with too few annotated examples (8 by default) when a model is trained.",
+    )
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -47,6 +58,7 @@ class LabelSchema(models.Model):
             models.CheckConstraint(
                 condition=Q(training_policy__in=TrainingPolicy.values), name="schema_policy_valid"
             ),
+            models.CheckConstraint(condition=Q(rare_labels__in=RareLabels.values), name="schema_rare_labels_valid"),
         ]
 
     def __str__(self) -> str:
@@ -193,6 +205,11 @@ class TrainingRun(Job):
         scope = self.course.code if self.course_id else "institution"
         return f"Training run {self.pk} · {self.schema.name} · {scope} · {self.status}"
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the run could not learn, e.g. "label 7: 2 examples, not learned; this version never predicts it"."""
+        return list((self.data_summary or {}).get("warnings") or [])
+
 
 class ModelVersion(models.Model):
     """A trained model on disk under MODEL_STORE, with its evaluation report."""
@@ -235,6 +252,11 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         scope = self.course.code if self.course_id else "institution"
         return f"{self.schema.name} v{self.number} ({scope})"
+
+    @property
+    def not_learned(self) -> dict[str, int]:
+        """Labels left out of its training for having too few examples (name → examples): never predicted."""
+        return dict((self.metrics or {}).get("not_learned") or {})
 
 
 class ClassificationRun(Job):

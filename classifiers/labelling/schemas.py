@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
-from classifiers.models import Label, LabelSchema, SchemaKind
+from classifiers.models import Label, LabelSchema, RareLabels, SchemaKind
 from courses.models import Course
 from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
@@ -42,14 +42,17 @@ def create_default_sentiment_schema(course: Course) -> LabelSchema:
 
 def create_schema(
     name: str, *, kind: str, course: Course | None = None, labels: Sequence[str] = (), description: str = "",
-    actor: AbstractBaseUser | None,
+    rare_labels: str = RareLabels.LEAVE_OUT, actor: AbstractBaseUser | None,
 ) -> LabelSchema:
     """A new schema of `course` (None: institution-wide) with `labels` in order."""
     authorize(actor, Action.EDIT_SCHEMA, course)
     if kind not in SchemaKind.values:
         raise SchemaError(f"{kind!r} is not a schema kind ({', '.join(SchemaKind.values)})")
+    if rare_labels not in RareLabels.values:
+        raise SchemaError(f"{rare_labels!r} is not a rare-labels setting ({', '.join(RareLabels.values)})")
     with transaction.atomic():
-        schema = LabelSchema.objects.create(course=course, name=name, kind=kind, description=description)
+        schema = LabelSchema.objects.create(course=course, name=name, kind=kind, description=description,
+                                            rare_labels=rare_labels)
         _append_labels(schema, labels)
     return schema
 

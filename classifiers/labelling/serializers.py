@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from classifiers.models import Annotation, Label, LabelSchema, SchemaKind
+from classifiers.models import Annotation, Label, LabelSchema, RareLabels, SchemaKind
 from classifiers.selectors import schemas_for_course
 from courses.models import Course, Feedback
 
@@ -51,13 +51,19 @@ class LabelSchemaSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LabelSchema
-        fields = ["id", "name", "kind", "description", "training_policy", "institution_wide", "labels", "created_at"]
+        fields = ["id", "name", "kind", "description", "training_policy", "rare_labels", "institution_wide", "labels",
+                  "created_at"]
 
 
 class LabelSchemaInSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=64)
     kind = serializers.ChoiceField(choices=SchemaKind.choices, default=SchemaKind.SINGLE)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    rare_labels = serializers.ChoiceField(
+        choices=RareLabels.choices, default=RareLabels.LEAVE_OUT,
+        help_text="Labels with too few annotated examples when a model is trained: `leave_out` trains on the "
+                  "others (the model never predicts them, and says so), `refuse` refuses to train.",
+    )
     labels = serializers.ListField(
         child=serializers.CharField(max_length=64), max_length=100, required=False, default=list,
         help_text="Label names in order (the scale order for ordinal schemas).",

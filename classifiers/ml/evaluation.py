@@ -120,3 +120,19 @@ def multi_label_report(
         },
         "label_names": list(label_names),
     }
+
+
+def not_learned_warnings(not_learned: dict[str, int]) -> list[str]:
+    """One sentence per label a run left out for having too few examples (the same words on every page)."""
+    return [
+        f"label {name}: {count} example{'s' if count != 1 else ''}, not learned; this version never predicts it"
+        for name, count in not_learned.items()
+    ]
+
+
+def with_not_learned(report: dict, not_learned: dict[str, int]) -> dict:
+    """The report with the labels the model was not trained on (name → examples) and their warnings.
+
+    Its scores cover the learned labels only: the left-out labels' rows were in neither split.
+    """
+    return {**report, "not_learned": dict(not_learned), "warnings": not_learned_warnings(not_learned)}

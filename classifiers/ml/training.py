@@ -139,12 +139,36 @@ class PreparedData:
     class_balance: dict[str, int] = field(default_factory=dict)
     split_source: str = "stratified"
     ordinal: bool = False
+    # Labels with examples but fewer than `min_per_label`, left out of this run: name → examples.
+    not_learned: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        return evaluation.not_learned_warnings(self.not_learned)
 
 
-def check_class_balance(balance: Mapping[str, int], label_names: Sequence[str], *, min_per_label: int) -> list[str]:
-    """The labels a model can learn (those used, in schema order), or DataRefused saying what is missing.
+@dataclass(frozen=True)
+class ClassBalance:
+    """What a run can learn: the labels it trains on (schema order) and the rare ones it leaves out, with counts."""
+
+    learnable: list[str]
+    not_learned: dict[str, int]
+
+    @property
+    def warnings(self) -> list[str]:
+        return evaluation.not_learned_warnings(self.not_learned)
+
+
+def check_class_balance(
+    balance: Mapping[str, int], label_names: Sequence[str], *, min_per_label: int, refuse_rare: bool = False,
+) -> ClassBalance:
+    """The labels a model can learn and those it leaves out, or DataRefused saying what is missing.
 
     The one enough-data rule: the training service asks it before queueing a run, `prepare_data` on the worker.
+    Unused labels (no examples) are dropped silently. A used label with fewer than `min_per_label` examples
+    is left out of the run (the version never predicts it; the run and its report say so), so one rare
+    point of a scale does not stop the whole schema from training; at least 2 labels must remain.
+    `refuse_rare` (the schema's `rare_labels = refuse`) refuses instead, naming every rare label.
     """
     used = [name for name in label_names if balance.get(name, 0) > 0]
     if len(used) < 2:
@@ -152,30 +176,39 @@ def check_class_balance(balance: Mapping[str, int], label_names: Sequence[str], 
             f"need examples of at least 2 labels to train, found {len(used)} ({', '.join(used) or 'none'}); "
             "annotate more feedback first"
         )
-    short = [f"{name} ({balance[name]})" for name in used if balance[name] < min_per_label]
-    if short:
+    rare = {name: balance[name] for name in used if balance[name] < min_per_label}
+    short = ", ".join(f"{name} ({count})" for name, count in rare.items())
+    if rare and refuse_rare:
+        raise DataRefused(f"every label needs at least {min_per_label} annotated examples; too few for: {short}")
+    learnable = [name for name in used if name not in rare]
+    if len(learnable) < 2:
+        enough = ", ".join(f"{name} ({balance[name]})" for name in learnable) or "none"
         raise DataRefused(
-            f"every label needs at least {min_per_label} annotated examples; too few for: {', '.join(short)}"
+            f"need at least 2 labels with at least {min_per_label} annotated examples each to train, "
+            f"found {len(learnable)} ({enough}); too few for: {short}; annotate more feedback first"
         )
-    return used
+    return ClassBalance(learnable=learnable, not_learned=rare)
 
 
 def prepare_data(
     texts: Sequence[str], labels: Sequence[Sequence[str]], label_names: Sequence[str], *,
     multi_label: bool = False, ordinal: bool = False, splits: Sequence[str] | None = None,
-    validation_fraction: float = 0.15, min_per_label: int = 8, seed: int = 42,
+    validation_fraction: float = 0.15, min_per_label: int = 8, seed: int = 42, refuse_rare: bool = False,
 ) -> PreparedData:
     """Validate the class balance and split train/validation (the import's split when it has one).
 
     Rows whose suggested split is `test` are held out of both. Labels nobody used are dropped from
-    the model's outputs; every used label needs at least `min_per_label` examples.
+    the model's outputs; labels with fewer than `min_per_label` examples are left out (see
+    `check_class_balance`): removed from every row's targets, and rows left without a label are dropped
+    from training and validation alike.
     """
     splits = list(splits) if splits is not None else [""] * len(texts)
-    keep = [i for i, s in enumerate(splits) if s != "test" and labels[i]]
-    balance = Counter(name for i in keep for name in labels[i])
-    used = check_class_balance(balance, label_names, min_per_label=min_per_label)
-    index = {name: i for i, name in enumerate(used)}
-    targets = {i: [index[n] for n in labels[i]] for i in keep}
+    labelled = [i for i, s in enumerate(splits) if s != "test" and labels[i]]
+    balance = Counter(name for i in labelled for name in labels[i])
+    checked = check_class_balance(balance, label_names, min_per_label=min_per_label, refuse_rare=refuse_rare)
+    index = {name: i for i, name in enumerate(checked.learnable)}
+    targets = {i: [index[n] for n in labels[i] if n in index] for i in labelled}
+    keep = [i for i in labelled if targets[i]]
     val_rows = [i for i in keep if splits[i] == "validation"]
     if val_rows and len(val_rows) < len(keep):
         train_rows, source = [i for i in keep if splits[i] != "validation"], "import"
@@ -186,10 +219,11 @@ def prepare_data(
         )
         source = "stratified"
     return PreparedData(
-        label_names=used, multi_label=multi_label, ordinal=ordinal,
+        label_names=checked.learnable, multi_label=multi_label, ordinal=ordinal,
         train_texts=[texts[i] for i in train_rows], train_targets=[targets[i] for i in train_rows],
         val_texts=[texts[i] for i in val_rows], val_targets=[targets[i] for i in val_rows],
-        class_balance={name: balance[name] for name in used}, split_source=source,
+        class_balance={name: balance[name] for name in checked.learnable}, split_source=source,
+        not_learned=checked.not_learned,
     )
 
 
@@ -412,10 +446,10 @@ def evaluate_model(model: torch.nn.Module, tokenizer, data: PreparedData, max_le
         train_y = np.array([[int(k in t) for k in range(n)] for t in data.train_targets])
         threshold = evaluation.tune_threshold(y, probs)
         report = evaluation.multi_label_report(y, probs, data.label_names, threshold=threshold, train_true=train_y)
-        return report, threshold
+        return evaluation.with_not_learned(report, data.not_learned), threshold
     report = evaluation.single_label_report(
         [t[0] for t in data.val_targets], logits.argmax(-1).tolist(), data.label_names,
         train_labels=[t[0] for t in data.train_targets], ordinal=data.ordinal,
     )
-    return report, 0.5
+    return evaluation.with_not_learned(report, data.not_learned), 0.5
 

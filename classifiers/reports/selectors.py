@@ -100,6 +100,8 @@ class VersionInfo:
     override_by: str | None
     override_reason: str | None
     override_at: datetime | None
+    # Labels left out of its training for having too few examples (name → examples then): never predicted.
+    not_learned: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -436,6 +438,7 @@ def _version_info(choice: VersionChoice) -> VersionInfo | None:
         override_by=override.actor.get_username() if override else None,
         override_reason=override.reason if override else None,
         override_at=override.created_at if override else None,
+        not_learned=version.not_learned,
     )
 
 

@@ -62,6 +62,10 @@ class VersionInfoSerializer(serializers.Serializer):
     override_by = serializers.CharField(allow_null=True)
     override_reason = serializers.CharField(allow_null=True)
     override_at = serializers.DateTimeField(allow_null=True)
+    not_learned = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Labels the model was not trained on (too few examples; name → examples): it never predicts them.",
+    )
 
 
 class AlertInfoSerializer(serializers.Serializer):

@@ -30,8 +30,13 @@ def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, fn, objs, ok: st
 
 @admin.action(description="Train a model for the selected schemas")
 def train_schemas(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[LabelSchema]) -> None:
-    _report(modeladmin, request, lambda s: start_training_run(s, course=s.course, actor=request.user), queryset,
-            "{result} queued for {obj}")
+    def start(schema: LabelSchema) -> TrainingRun:
+        run = start_training_run(schema, course=schema.course, actor=request.user)
+        for warning in run.warnings:  # labels this run will leave out for having too few examples
+            modeladmin.message_user(request, f"{schema}: {warning}", messages.WARNING)
+        return run
+
+    _report(modeladmin, request, start, queryset, "{result} queued for {obj}")
 
 
 @admin.register(TrainingRun)

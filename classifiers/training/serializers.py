@@ -12,11 +12,15 @@ from classifiers.models import ModelVersion, TrainingRun
 
 class TrainingRunSerializer(serializers.ModelSerializer):
     model_version = serializers.SerializerMethodField(help_text="The version this run produced, once it succeeded.")
+    warnings = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="Labels the run leaves out for having too few examples (its version never predicts them).",
+    )
 
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "schema", "status", "progress", "error", "cancel_requested", "config", "metrics",
+            "id", "schema", "status", "progress", "error", "warnings", "cancel_requested", "config", "metrics",
             "data_summary", "model_version", "created_at", "started_at", "heartbeat_at", "finished_at",
         ]
 
@@ -59,9 +63,16 @@ class RollbackInSerializer(CourseSchemaInput):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    not_learned = serializers.DictField(
+        child=serializers.IntegerField(), read_only=True,
+        help_text="Labels left out of its training for having too few examples (name → examples); it never "
+                  "predicts them. `label_names` are the labels it can predict.",
+    )
+
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "schema", "number", "training_run", "base_model", "label_names", "max_length", "metrics",
+            "id", "schema", "number", "training_run", "base_model", "label_names", "not_learned", "max_length",
+            "metrics",
             "beats_baseline", "use_int8", "is_active", "activated_at", "created_at",
         ]

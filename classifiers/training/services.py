@@ -24,9 +24,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from classifiers import registry
+from classifiers.ml.evaluation import not_learned_warnings
 from classifiers.ml.serving import ONNX_FILE, ServingCheck, export_and_check
 from classifiers.ml.training import (
     CancelledError,
+    ClassBalance,
     DataRefused,
     PreparedData,
     TrainConfig,
@@ -34,7 +36,7 @@ from classifiers.ml.training import (
     prepare_data,
     train_model,
 )
-from classifiers.models import LabelSchema, ModelVersion, SchemaKind, TrainingRun
+from classifiers.models import LabelSchema, ModelVersion, RareLabels, SchemaKind, TrainingRun
 from classifiers.selectors import training_labels
 from classifiers.training.versions import activate_first_version
 from courses.models import Course, Feedback
@@ -74,8 +76,8 @@ def _check_scope(schema: LabelSchema, course: Course | None) -> None:
         )
 
 
-def check_enough_data(schema: LabelSchema, *, course: Course | None, config: TrainConfig) -> Counter:
-    """Refuse up front (before queueing) when the annotations cannot train a model.
+def check_enough_data(schema: LabelSchema, *, course: Course | None, config: TrainConfig) -> ClassBalance:
+    """Refuse up front (before queueing) when the annotations cannot train a model; else what it can learn.
 
     The rule is the recipe's own (`check_class_balance`, which the worker applies again in
     `prepare_data`), over the same rows: items held out as `test` do not count.
@@ -85,10 +87,14 @@ def check_enough_data(schema: LabelSchema, *, course: Course | None, config: Tra
     balance = Counter(name for pk, names in labels.items() if pk not in held_out for name in names)
     label_names = list(schema.labels.order_by("position").values_list("name", flat=True))
     try:
-        check_class_balance(balance, label_names, min_per_label=config.min_per_label)
+        return check_class_balance(balance, label_names, min_per_label=config.min_per_label,
+                                   refuse_rare=_refuses_rare(schema))
     except DataRefused as exc:
         raise TrainingRefused(str(exc)) from exc
-    return balance
+
+
+def _refuses_rare(schema: LabelSchema) -> bool:
+    return schema.rare_labels == RareLabels.REFUSE
 
 
 def start_training_run(
@@ -103,12 +109,14 @@ def start_training_run(
     authorize(actor, Action.TRAIN, course)
     _check_scope(schema, course)
     train_config = default_config(config)
-    check_enough_data(schema, course=course, config=train_config)
+    learnable = check_enough_data(schema, course=course, config=train_config)
     try:
         with transaction.atomic():
             _check_queue_room(course)
             run = TrainingRun.objects.create(
                 schema=schema, course=course, config=train_config.as_dict(), actor=actor,
+                # What the check foresees, shown while the run waits; the worker records what it trained on.
+                data_summary=_not_learned_summary(learnable.not_learned),
                 celery_task_id=str(uuid.uuid4()) if dispatch else "",
             )
             if dispatch:
@@ -188,16 +196,22 @@ def gather_data(run: TrainingRun, config: TrainConfig) -> tuple[PreparedData, di
         texts, [labels[pk] for pk in ids], label_names,
         multi_label=run.schema.kind == SchemaKind.MULTI, ordinal=run.schema.kind == SchemaKind.ORDINAL,
         splits=splits, validation_fraction=config.validation_fraction, min_per_label=config.min_per_label,
-        seed=config.seed,
+        seed=config.seed, refuse_rare=_refuses_rare(run.schema),
     )
     summary = {
         "annotations": len(ids), "class_balance": data.class_balance, "train_size": len(data.train_texts),
         "validation_size": len(data.val_texts), "split": data.split_source, "label_names": data.label_names,
+        "rare_labels": run.schema.rare_labels, **_not_learned_summary(data.not_learned),
         "training_set_sha256": _digest(ids, texts, labels),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},
     }
     return data, summary
+
+
+def _not_learned_summary(not_learned: dict[str, int]) -> dict:
+    """The run's record of the labels it leaves out (name → examples) and the warning sentences."""
+    return {"not_learned": dict(not_learned), "warnings": not_learned_warnings(not_learned)}
 
 
 def _training_rows(schema: LabelSchema, course: Course | None) -> tuple[dict[int, list[str]], list[tuple]]:

@@ -64,7 +64,8 @@ def test_refusals_say_what_to_do(instructor, course, other_course):
     too_few = client.post(URL, {"schema": schema.pk})
     assert too_few.status_code == 400
     assert too_few.json() == {
-        "detail": "every label needs at least 8 annotated examples; too few for: negative (3)"
+        "detail": "need at least 2 labels with at least 8 annotated examples each to train, found 1 (positive (12)); "
+                  "too few for: negative (3); annotate more feedback first"
     }
     foreign = client.post(URL, {"schema": other_course.schemas.get(name="sentiment").pk})
     assert foreign.status_code == 400 and "schema" in foreign.json()

@@ -173,7 +173,8 @@ def _labels_api(user, course, schema) -> None:  # noqa: ANN001
 def _labels_admin(user, course, schema) -> None:  # noqa: ANN001
     labels = list(schema.labels.all())
     data = {"course": schema.course_id or "", "name": schema.name, "kind": schema.kind, "description": "",
-            "training_policy": "latest", "reviewer": "", "labels-TOTAL_FORMS": len(labels) + 1,
+            "training_policy": "latest", "rare_labels": "leave_out", "reviewer": "",
+            "labels-TOTAL_FORMS": len(labels) + 1,
             "labels-INITIAL_FORMS": len(labels), "labels-MIN_NUM_FORMS": 0, "labels-MAX_NUM_FORMS": 1000}
     for i, lb in enumerate([*labels, None]):
         data.update({f"labels-{i}-id": lb.pk if lb else "", f"labels-{i}-schema": schema.pk,

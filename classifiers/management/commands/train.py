@@ -70,6 +70,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from exc
         scope = "institution" if opts["institution"] else course.code
         self.stderr.write(f"training run {run.pk} queued for {schema.name} ({scope})")
+        for warning in run.warnings:
+            self.stderr.write(f"warning: {warning}")
         if opts["inline"]:
             printer = ProgressPrinter(self.stderr, every_s=5)
             run = run_training(run.pk, on_progress=lambda p: printer(render(p)))

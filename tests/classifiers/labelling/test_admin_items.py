@@ -149,7 +149,7 @@ def test_deleting_a_used_label_in_the_schema_form_is_refused_with_the_count(clie
     url = reverse("admin:classifiers_labelschema_change", args=[sentiment.pk])
     labels = list(sentiment.labels.all())
     data = {"course": course.pk, "name": "mood", "kind": "single", "description": "How it felt.",
-            "training_policy": "latest", "reviewer": "",
+            "training_policy": "latest", "rare_labels": "leave_out", "reviewer": "",
             "labels-TOTAL_FORMS": len(labels), "labels-INITIAL_FORMS": len(labels),
             "labels-MIN_NUM_FORMS": 0, "labels-MAX_NUM_FORMS": 1000}
     for i, lb in enumerate(labels):

@@ -79,7 +79,8 @@ def test_start_counts_the_data_as_the_worker_will_so_held_out_test_rows_do_not_c
     label_feedback(course, schema, {"positive": 8})
     held_out = label_feedback(course, schema, {"negative": 8})
     Feedback.objects.filter(pk__in=held_out[:3]).update(split="test")
-    too_few = r"^every label needs at least 8 annotated examples; too few for: negative \(5\)$"
+    too_few = (r"^need at least 2 labels with at least 8 annotated examples each to train, found 1 \(positive \(8\)\); "
+               r"too few for: negative \(5\); annotate more feedback first$")
     with pytest.raises(TrainingRefused, match=too_few):
         start_training_run(schema, course=course, actor=instructor)
     assert not TrainingRun.objects.exists()
