@@ -304,13 +304,14 @@ class FeedbackAdmin(CourseScopedAdmin):
     deletions go through the feedback services (see CourseScopedAdmin): instructors and TAs only."""
 
     edit_roles = MANAGE_ROLES
-    list_display = ("short_text", "course", "module", "source", "submitted_at")
-    list_filter = ("source", COURSE_FILTER, ("module", admin.RelatedOnlyFieldListFilter), "split")
+    list_display = ("short_text", "course", "module", "source", "submitted_at", "text_was_cut")
+    list_filter = ("source", COURSE_FILTER, ("module", admin.RelatedOnlyFieldListFilter), "split", "text_was_cut")
     search_fields = ("redacted_text", "external_id")
     date_hierarchy = "submitted_at"
     list_select_related = ("course", "module")
-    fields = ("course", "module", "source", "redacted_text", "language", "submitted_at", "external_id", "split")
-    readonly_fields = ("course", "source", "redacted_text", "submitted_at", "external_id")
+    fields = ("course", "module", "source", "redacted_text", "text_was_cut", "language", "submitted_at", "external_id",
+              "split")
+    readonly_fields = ("course", "source", "redacted_text", "text_was_cut", "submitted_at", "external_id")
 
     @admin.display(description="Text")
     def short_text(self, obj: Feedback) -> str:
@@ -322,7 +323,7 @@ class FeedbackAdmin(CourseScopedAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ("original_name", "course_code", "status", "rows_imported", "created_at", "finished_at")
+    list_display = ("original_name", "course_code", "status", "rows_imported", "texts_cut", "created_at", "finished_at")
     list_filter = ("status",)
     readonly_fields = [f.name for f in ImportJob._meta.fields]
 

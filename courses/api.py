@@ -19,6 +19,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from .importers import TextTooLong
 from .models import Course, Feedback, FeedbackSource, Module, Survey
 from .permissions import ANNOTATE_ROLES, courses_for_user
 from .scoping import CourseScopedViewSet
@@ -33,7 +34,15 @@ from .serializers import (
     ModuleSerializer,
     SurveySerializer,
 )
-from .services import create_module, delete_feedback, ingest_feedback, update_feedback
+from .services import FeedbackRejected, create_module, delete_feedback, ingest_feedback, update_feedback
+
+# How an API client chooses to cut long texts: said in the refusal of a long text.
+BULK_HOW_TO_CUT = 'Send "long_texts": "cut" with the items'
+SINGLE_HOW_TO_CUT = 'Send it to feedback/bulk/ with "long_texts": "cut"'
+
+
+def _text_too_long(exc: TextTooLong, how_to_cut: str, *, index: int | None) -> FeedbackRejected:
+    return FeedbackRejected(f"{exc}. Nothing was stored. {exc.advice(how_to_cut)}", field="text", index=index)
 
 
 @extend_schema_view(retrieve=extend_schema(operation_id="courses_retrieve", tags=["courses"]))
@@ -142,7 +151,10 @@ class FeedbackViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, Co
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         data = FeedbackInSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        (feedback,) = ingest_feedback(self.course, [data.to_new_feedback()])
+        try:
+            (feedback,) = ingest_feedback(self.course, [data.to_new_feedback()])
+        except TextTooLong as exc:
+            raise _text_too_long(exc, SINGLE_HOW_TO_CUT, index=None) from None
         return Response(FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -159,9 +171,16 @@ class FeedbackViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, Co
 
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request, *args: object, **kwargs: object) -> Response:
-        """Store up to 1,000 items in one transaction; any bad item rejects all, reported by index."""
+        """Store up to 1,000 items in one transaction; any bad item rejects all, reported by index.
+        A text over FEEDBACK_MAX_CHARS rejects the request too, unless `long_texts` is "cut"."""
         data = BulkFeedbackInSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        created = ingest_feedback(self.course, data.validated_data["items"])
-        body = {"accepted": len(created), "ids": [f.pk for f in created]}
+        long_texts = data.validated_data["long_texts"]
+        try:
+            created = ingest_feedback(self.course, data.validated_data["items"], long_texts=long_texts)
+        except TextTooLong as exc:
+            raise _text_too_long(exc, BULK_HOW_TO_CUT, index=exc.index) from None
+        cut = [index for index, feedback in enumerate(created) if feedback.text_was_cut]
+        body = {"accepted": len(created), "ids": [f.pk for f in created], "long_texts": long_texts,
+                "texts_cut": len(cut), "cut_items": cut}
         return Response(BulkFeedbackOutSerializer(body).data, status=status.HTTP_201_CREATED)

@@ -12,8 +12,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
+from enum import StrEnum
 
 from eduplatform.errors import DomainError
+
+from .redaction import DEFAULT_STUDENT_ID_PATTERN, pii_candidates
 
 ROW_NUMBER = "__row_number__"  # --id-col without a column name: the file's line number is the id
 SPLIT_ALIASES = {
@@ -22,6 +25,16 @@ SPLIT_ALIASES = {
     "test": "test", "": "",
 }
 FORMATS = ("csv", "tsv", "jsonl")
+# A cut looks this far back from the limit for a space, so that it does not end inside a word; a run of
+# text without one (a long token) is cut inside it, but never inside a piece of PII.
+WORD_BOUNDARY_WINDOW = 100
+
+
+class LongTexts(StrEnum):
+    """What an import does with a text over the limit (FEEDBACK_MAX_CHARS): the importer's choice, per import."""
+
+    REFUSE = "refuse"  # nothing is imported; the message names the line
+    CUT = "cut"  # the text is cut at the limit and the item marked (Feedback.text_was_cut)
 
 
 class ImportRejected(DomainError):
@@ -35,6 +48,23 @@ class ImportRejected(DomainError):
         super().__init__(f"{', '.join(where)}: {reason}" if where else reason)
 
 
+class TextTooLong(ImportRejected):
+    """A text over the limit under `LongTexts.REFUSE`. Each door adds how to choose `cut` there (`advice`);
+    `index` is the item's position in an API request."""
+
+    def __init__(
+        self, line: int | None, column: str | None, *, length: int, limit: int, index: int | None = None
+    ) -> None:
+        self.length, self.limit, self.index = length, limit, index
+        super().__init__(
+            line, column, f"the text has {length:,} characters; the limit is {limit:,} (FEEDBACK_MAX_CHARS)"
+        )
+
+    @staticmethod
+    def advice(how_to_cut: str) -> str:
+        return f"{how_to_cut} to cut such texts at the limit, or raise FEEDBACK_MAX_CHARS."
+
+
 @dataclass(frozen=True)
 class ImportOptions:
     text_col: str = "text"
@@ -44,7 +74,9 @@ class ImportOptions:
     label_col: str | None = None
     label_sep: str | None = None
     split_col: str | None = None
-    max_chars: int = 10_000
+    max_chars: int = 10_000  # the import service sets FEEDBACK_MAX_CHARS
+    long_texts: LongTexts = LongTexts.REFUSE
+    student_id_pattern: str = DEFAULT_STUDENT_ID_PATTERN  # the service sets PII_STUDENT_ID_PATTERN (cuts avoid PII)
 
 
 @dataclass
@@ -56,6 +88,7 @@ class ImportRow:
     external_id: str | None = None
     labels: list[str] = field(default_factory=list)
     split: str = ""
+    text_was_cut: bool = False
 
 
 def detect_format(filename: str) -> str:
@@ -188,11 +221,11 @@ def _validate(line: int, record: dict, options: ImportOptions, tz: tzinfo) -> Im
     text = _field(record, options.text_col, line, required=True) or ""
     if not text:
         raise ImportRejected(line, options.text_col, "the text is empty")
-    if len(text) > options.max_chars:
-        raise ImportRejected(
-            line, options.text_col, f"the text has {len(text):,} characters; the limit is {options.max_chars:,}"
-        )
-    row = ImportRow(line=line, text=text)
+    text, was_cut = fit_text(
+        text, limit=options.max_chars, long_texts=options.long_texts, student_id_pattern=options.student_id_pattern,
+        line=line, column=options.text_col,
+    )
+    row = ImportRow(line=line, text=text, text_was_cut=was_cut)
     row.module = _field(record, options.module_col, line) or None
     if options.id_col == ROW_NUMBER:
         row.external_id = str(line)
@@ -207,6 +240,51 @@ def _validate(line: int, record: dict, options: ImportOptions, tz: tzinfo) -> Im
         raise ImportRejected(line, options.split_col, f"{split!r} is not a split (train, validation/dev, test)")
     row.split = SPLIT_ALIASES[split]
     return row
+
+
+def fit_text(
+    text: str, *, limit: int, long_texts: LongTexts, student_id_pattern: str = DEFAULT_STUDENT_ID_PATTERN,
+    line: int | None = None, column: str | None = None, index: int | None = None,
+) -> tuple[str, bool]:
+    """The one rule for texts over the limit, for every door (files and the API): `text` as it is when it
+    fits; cut (and True) under `LongTexts.CUT`; TextTooLong under `LongTexts.REFUSE`.
+
+    The raw text is cut, before redaction, so redaction runs on exactly what is kept, and the cut never
+    falls inside a piece of PII (`cut_text`): no half of an e-mail or phone number can escape it."""
+    if len(text) <= limit:
+        return text, False
+    if LongTexts(long_texts) == LongTexts.REFUSE:
+        raise TextTooLong(line, column, length=len(text), limit=limit, index=index)
+    kept = cut_text(text, limit, student_id_pattern=student_id_pattern)
+    if not kept:
+        raise ImportRejected(
+            line, column, f"the text has {len(text):,} characters and its first {limit:,} are one e-mail, "
+            "phone number, link or id, which cannot be cut without leaving half of it unredacted; shorten it",
+        )
+    return kept, True
+
+
+def cut_text(text: str, limit: int, *, student_id_pattern: str = DEFAULT_STUDENT_ID_PATTERN) -> str:
+    """At most `limit` characters of `text`: at the last space within WORD_BOUNDARY_WINDOW of the limit, else
+    at the limit, and in either case before any PII match that would straddle the cut. "" when the only
+    such place is the start."""
+    # inside[p]: a cut at p falls strictly inside some PII match (a difference array, linear in the text).
+    inside = [0] * (limit + 2)
+    for start, end in pii_candidates(text, student_id_pattern=student_id_pattern):
+        if start < limit and end > start + 1:
+            inside[start + 1] += 1
+            inside[min(end, limit + 1)] -= 1
+    depth, allowed = 0, []
+    for p in range(limit + 1):
+        depth += inside[p]
+        allowed.append(depth == 0)
+    for p in range(limit, max(0, limit - WORD_BOUNDARY_WINDOW) - 1, -1):
+        if p > 0 and allowed[p] and (text[p].isspace() or text[p - 1].isspace()):
+            return text[:p].rstrip()
+    for p in range(limit, 0, -1):
+        if allowed[p]:
+            return text[:p].rstrip()
+    return ""
 
 
 def _labels(record: dict, options: ImportOptions, line: int) -> list[str]:

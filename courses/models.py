@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -127,6 +127,16 @@ class Survey(models.Model):
         check_module_of_course(self)
 
 
+def validate_within_feedback_limit(value: int) -> None:
+    """At most FEEDBACK_MAX_CHARS, read when a form is validated: a MaxValueValidator would write the value of
+    the day into the migrations, which would then differ wherever the setting does."""
+    if value > settings.FEEDBACK_MAX_CHARS:
+        raise ValidationError(
+            f"at most {settings.FEEDBACK_MAX_CHARS:,} characters, the limit on any feedback text (FEEDBACK_MAX_CHARS)",
+            code="max_value",
+        )
+
+
 class QuestionKind(models.TextChoices):
     LIKERT = "likert", "Likert (5-point)"
     TEXT = "text", "Free text"
@@ -140,7 +150,7 @@ class Question(models.Model):
     required = models.BooleanField(default=False)
     max_length = models.PositiveIntegerField(
         default=2000,
-        validators=[MinValueValidator(1), MaxValueValidator(settings.FEEDBACK_MAX_CHARS)],
+        validators=[MinValueValidator(1), validate_within_feedback_limit],
         help_text="Free text only: longest answer accepted (characters).",
     )
 
@@ -232,6 +242,9 @@ class Feedback(models.Model):
     import_job = models.ForeignKey(
         "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
     )
+    text_was_cut = models.BooleanField(
+        default=False, help_text="The text was longer than FEEDBACK_MAX_CHARS and the import cut it at that limit.",
+    )
     # A default, not auto_now_add: anonymous survey answers store the day only (courses.surveys.anonymity).
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -251,7 +264,9 @@ class Feedback(models.Model):
                 condition=Q(original_text__regex=r"\S"), name="feedback_text_not_blank"
             ),
             models.CheckConstraint(
-                condition=LessThanOrEqual(Length("original_text"), settings.FEEDBACK_MAX_CHARS),
+                # The fixed ceiling, not FEEDBACK_MAX_CHARS: the setting comes from the environment and may
+                # be raised up to the ceiling without a migration (settings.py refuses a value above it).
+                condition=LessThanOrEqual(Length("original_text"), settings.FEEDBACK_MAX_CHARS_CEILING),
                 name="feedback_text_max_length",
             ),
         ]
@@ -272,6 +287,8 @@ class ImportJob(Job):
     options = models.JSONField(default=dict, blank=True)
     rows_imported = models.PositiveIntegerField(default=0)
     annotations_imported = models.PositiveIntegerField(default=0)
+    # Texts over FEEDBACK_MAX_CHARS cut at the limit (options["long_texts"] == "cut"); always 0 under "refuse".
+    texts_cut = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"Import {self.original_name} into {self.course_code} ({self.status})"

@@ -111,9 +111,8 @@ class _Spans:
         self.items.insert(i, item)
 
 
-def find_pii(text: str, *, student_id_pattern: str = DEFAULT_STUDENT_ID_PATTERN) -> list[Redaction]:
-    """All non-overlapping PII spans in `text`, earliest detector winning on overlap."""
-    detectors: list[tuple[str, re.Pattern[str]]] = [
+def _detectors(student_id_pattern: str) -> list[tuple[str, re.Pattern[str]]]:
+    return [
         ("URL", _URL),
         ("EMAIL", _EMAIL),
         ("URL", _BARE_HOST),
@@ -122,6 +121,11 @@ def find_pii(text: str, *, student_id_pattern: str = DEFAULT_STUDENT_ID_PATTERN)
         ("PHONE", _PHONE),
         ("STUDENT_ID", _LONG_ID),
     ]
+
+
+def find_pii(text: str, *, student_id_pattern: str = DEFAULT_STUDENT_ID_PATTERN) -> list[Redaction]:
+    """All non-overlapping PII spans in `text`, earliest detector winning on overlap."""
+    detectors = _detectors(student_id_pattern)
     taken = _Spans()
     for kind, pattern in detectors:
         for match in pattern.finditer(text):
@@ -143,3 +147,10 @@ def redact_text(text: str, *, student_id_pattern: str = DEFAULT_STUDENT_ID_PATTE
         cursor = r.end
     out.append(text[cursor:])
     return "".join(out)
+
+
+def pii_candidates(text: str, *, student_id_pattern: str = DEFAULT_STUDENT_ID_PATTERN) -> list[tuple[int, int]]:
+    """(start, end) of every match of every detector, overlapping ones included: the places where cutting
+    `text` short could leave half of a piece of PII that `redact_text` no longer recognises in the rest
+    ("+44 20" of a phone number). Wider than `find_pii` on purpose: a cut must avoid them all."""
+    return [match.span() for _, pattern in _detectors(student_id_pattern) for match in pattern.finditer(text)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
+from .importers import LongTexts
 from .models import Course, DatasetSplit, Feedback, Module, Question, Survey
 from .services import MODULE_POSITION_MAX, NewFeedback
 
@@ -89,8 +89,10 @@ class FeedbackItemsSerializer(serializers.ListSerializer):
 
 
 class FeedbackInSerializer(serializers.Serializer):
+    # No max_length here: the limit (FEEDBACK_MAX_CHARS) and what to do above it are the ingest service's rule.
     text = serializers.CharField(
-        max_length=settings.FEEDBACK_MAX_CHARS, help_text="Raw text; PII is redacted at ingest."
+        help_text="Raw text, at most FEEDBACK_MAX_CHARS characters (10,000 unless configured); "
+                  "PII is redacted at ingest."
     )
     module = CourseModuleField(required=False, allow_null=True, help_text="Id of a module of the course.")
     submitted_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Defaults to now.")
@@ -119,8 +121,20 @@ class BulkFeedbackInSerializer(serializers.Serializer):
     """All-or-nothing: one bad item rejects the request, and every bad item is reported by index."""
 
     items = FeedbackInSerializer(many=True, min_length=1, max_length=BULK_MAX_ITEMS)
+    long_texts = serializers.ChoiceField(
+        choices=[(c.value, c.value) for c in LongTexts], default=LongTexts.REFUSE.value,
+        help_text='A text over FEEDBACK_MAX_CHARS: "refuse" rejects the request (nothing is stored); "cut" cuts it '
+                  "at the limit (at a word boundary, never inside an e-mail or phone number, before redaction) "
+                  "and marks the item.",
+        error_messages={"invalid_choice": '"{input}" is not a choice: send "refuse" or "cut".'},
+    )
 
 
 class BulkFeedbackOutSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     ids = serializers.ListField(child=serializers.IntegerField())
+    long_texts = serializers.CharField(help_text="The request's choice for texts over the limit.")
+    texts_cut = serializers.IntegerField(help_text="How many texts were cut at the limit.")
+    cut_items = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Indexes (in `items`) of the texts that were cut."
+    )

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from eduplatform.errors import DomainError
 
-from .importers import ImportRow
+from .importers import ImportRejected, ImportRow, LongTexts, TextTooLong, fit_text
 from .models import Course, DatasetSplit, Feedback, FeedbackSource, ImportJob, Module
 from .permissions import Action, User, authorize
 from .redaction import redact_text
@@ -84,16 +84,18 @@ def build_feedback(
     language: str = "",
     split: str = "",
     import_job: ImportJob | None = None,
+    text_was_cut: bool = False,
 ) -> Feedback:
     """The one place a `Feedback` is made (imports, API, surveys): stripped, redacted, and never pointing
-    at another course's module. Unsaved: each caller stores its rows its own way (bulk, one statement)."""
+    at another course's module. Unsaved: each caller stores its rows its own way (bulk, one statement).
+    A text cut at the limit (`fit_text`) arrives cut: redaction runs on what is kept."""
     if module is not None and module.course_id != course.pk:
         raise FeedbackRejected(f"module {module.pk} belongs to another course than {course.code}", field="module")
     text = text.strip()
     return Feedback(
         course=course, module=module, source=source, original_text=text, redacted_text=redact(text),
         language=language, submitted_at=submitted_at or timezone.now(), external_id=external_id or None,
-        split=split, import_job=import_job,
+        split=split, import_job=import_job, text_was_cut=text_was_cut,
     )
 
 
@@ -117,7 +119,7 @@ def bulk_create_feedback(
         build_feedback(
             course, text=row.text, source=source, module=modules.get(row.module) if row.module else None,
             submitted_at=row.submitted_at or now, external_id=row.external_id, split=row.split,
-            import_job=import_job,
+            import_job=import_job, text_was_cut=row.text_was_cut,
         )
         for row in rows
     ]
@@ -139,20 +141,22 @@ class NewFeedback:
 
 
 def ingest_feedback(
-    course: Course, items: Sequence[NewFeedback], *, source: str = FeedbackSource.API
+    course: Course, items: Sequence[NewFeedback], *, source: str = FeedbackSource.API,
+    long_texts: LongTexts = LongTexts.REFUSE,
 ) -> list[Feedback]:
-    """Store every item or none: the first bad item raises FeedbackRejected with its index.
+    """Store every item or none: the first bad item raises FeedbackRejected with its index (TextTooLong for
+    a text over FEEDBACK_MAX_CHARS, unless `long_texts` is CUT: then it is cut and marked `text_was_cut`).
 
     Text is redacted at ingest and `feedback_created` is sent once the transaction commits.
     """
-    _check_items(course, items)
+    texts = _check_items(course, items, long_texts=LongTexts(long_texts))
     now = timezone.now()
     objs = [
         build_feedback(
-            course, text=item.text, source=source, module=item.module, language=item.language,
-            submitted_at=item.submitted_at or now, external_id=item.external_id,
+            course, text=text, source=source, module=item.module, language=item.language,
+            submitted_at=item.submitted_at or now, external_id=item.external_id, text_was_cut=was_cut,
         )
-        for item in items
+        for item, (text, was_cut) in zip(items, texts, strict=True)
     ]
     try:
         with transaction.atomic():
@@ -166,15 +170,25 @@ def ingest_feedback(
     return created
 
 
-def _check_items(course: Course, items: Sequence[NewFeedback]) -> None:
-    limit = settings.FEEDBACK_MAX_CHARS
+def _check_items(
+    course: Course, items: Sequence[NewFeedback], *, long_texts: LongTexts
+) -> list[tuple[str, bool]]:
+    """Each item's text as it will be stored (stripped, cut where allowed) and whether it was cut."""
+    texts: list[tuple[str, bool]] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
         text = item.text.strip()
         if not text:
             raise FeedbackRejected("the text is empty", field="text", index=index)
-        if len(text) > limit:
-            raise FeedbackRejected(f"the text has {len(text)} characters; at most {limit}", field="text", index=index)
+        try:
+            texts.append(fit_text(
+                text, limit=settings.FEEDBACK_MAX_CHARS, long_texts=long_texts,
+                student_id_pattern=settings.PII_STUDENT_ID_PATTERN, index=index,
+            ))
+        except TextTooLong:
+            raise  # with its index; the door says how to choose "cut" there
+        except ImportRejected as exc:  # too long and impossible to cut
+            raise FeedbackRejected(exc.reason, field="text", index=index) from None
         if item.module is not None and item.module.course_id != course.pk:
             raise FeedbackRejected("the module belongs to another course", field="module", index=index)
         if item.external_id:
@@ -191,6 +205,7 @@ def _check_items(course: Course, items: Sequence[NewFeedback]) -> None:
             f"external_id {external_id!r} already exists in course {course.code}",
             field="external_id", index=seen[external_id],
         )
+    return texts
 
 
 MODULE_POSITION_MAX = 2**31 - 1  # PositiveIntegerField is a 4-byte integer in PostgreSQL

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -271,7 +272,17 @@ IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 
 # partial file is deleted). Larger files: `manage.py import_feedback` on the server. Your reverse proxy's
 # body limit (nginx client_max_body_size) should be a little above it.
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
-FEEDBACK_MAX_CHARS = 10_000
+# Longest feedback text (characters) that survey answers, the API and imports accept. An import refuses a
+# longer text (nothing is imported) unless it asks to cut such texts at the limit (courses.importers.fit_text).
+# The database holds every text to FEEDBACK_MAX_CHARS_CEILING, a constant and not this setting: a check
+# constraint read from the environment would make the migrations differ from one deployment to the next.
+FEEDBACK_MAX_CHARS_CEILING = 100_000
+FEEDBACK_MAX_CHARS = env.int("FEEDBACK_MAX_CHARS", default=10_000)
+if not 1 <= FEEDBACK_MAX_CHARS <= FEEDBACK_MAX_CHARS_CEILING:
+    raise ImproperlyConfigured(
+        f"FEEDBACK_MAX_CHARS={FEEDBACK_MAX_CHARS}: set it between 1 and {FEEDBACK_MAX_CHARS_CEILING:,} "
+        "(the database's limit on a feedback text)"
+    )
 # The smallest group a report may break down, whatever a course or survey asks: a course's
 # `min_group_size` can be raised per course, never lowered below this (courses.services.update_course_settings).
 MIN_GROUP_SIZE_FLOOR = env.int("MIN_GROUP_SIZE_FLOOR", default=5)

@@ -71,3 +71,20 @@ def test_base_model_defaults_to_the_offline_minilm_package_and_the_environment_o
     chosen = "/srv/models/xlm-roberta-base"
     assert _settings_value("BASE_MODEL", {**env, "BASE_MODEL": chosen}, tmp_path) == repr(chosen)
     assert _settings_value("API_TRAINING_BASE_MODELS", {**env, "BASE_MODEL": chosen}, tmp_path) == repr([chosen])
+
+
+def test_feedback_max_chars_comes_from_the_environment_within_the_database_ceiling(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "FEEDBACK_MAX_CHARS"}
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    assert _settings_value("FEEDBACK_MAX_CHARS", env, tmp_path) == "10000"
+    assert _settings_value("FEEDBACK_MAX_CHARS", {**env, "FEEDBACK_MAX_CHARS": "20000"}, tmp_path) == "20000"
+    code = (
+        f"import os, sys; sys.path.insert(0, {str(ROOT)!r}); os.chdir({str(tmp_path)!r});"
+        "import environ; environ.Env.read_env = staticmethod(lambda *a, **k: None);"
+        "import eduplatform.settings"
+    )
+    for bad in ("0", "100001"):
+        proc = subprocess.run([sys.executable, "-c", code], env={**env, "FEEDBACK_MAX_CHARS": bad},
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0
+        assert f"FEEDBACK_MAX_CHARS={bad}: set it between 1 and 100,000" in proc.stderr

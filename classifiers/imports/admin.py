@@ -11,9 +11,10 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from classifiers.imports.forms import ImportUploadForm
-from classifiers.imports.services import upload_feedback
+from classifiers.imports.services import UPLOAD_HOW_TO_CUT, upload_feedback
 from classifiers.imports.uploads import CappedUploadHandler
 from courses.admin import ImportJobAdmin
+from courses.importers import TextTooLong
 from courses.models import ImportJob
 from eduplatform.errors import DomainError, PermissionRefused
 from eduplatform.workers import start_worker_hint, workers_consuming
@@ -40,20 +41,18 @@ def _upload(request: HttpRequest, cap: CappedUploadHandler) -> HttpResponse:
                 form.cleaned_data["course_code"], upload.chunks(), filename=upload.name,
                 columns=form.column_options(), schema_name=form.cleaned_data["schema"],
                 create_labels=form.cleaned_data["create_labels"], schema_kind=form.cleaned_data["schema_kind"],
-                actor=request.user,
+                long_texts=form.cleaned_data["long_texts"], actor=request.user,
             )
         except PermissionRefused as exc:
             raise PermissionDenied(str(exc)) from None
+        except TextTooLong as exc:
+            messages.error(request, f"{upload.name}: {exc}. Nothing was imported. {exc.advice(UPLOAD_HOW_TO_CUT)}")
         except DomainError as exc:
             messages.error(request, f"{upload.name}: {exc}. Nothing was imported.")
         else:
             if isinstance(outcome, ImportJob):
                 return _queued(request, upload.name, outcome)
-            messages.success(
-                request,
-                f"Imported {outcome.created} feedback items and {outcome.annotations} annotations into "
-                f"{outcome.course.code} ({outcome.skipped_existing} already present were skipped).",
-            )
+            messages.success(request, outcome.summary())
             changelist = reverse("admin:courses_feedback_changelist")
             return HttpResponseRedirect(f"{changelist}?course__id__exact={outcome.course.pk}")
     context = {**admin.site.each_context(request), "form": form, "title": "Import feedback",

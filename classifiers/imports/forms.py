@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from classifiers.models import SchemaKind
-from courses.importers import ROW_NUMBER
+from courses.importers import ROW_NUMBER, LongTexts
 
 
 class ImportUploadForm(forms.Form):
@@ -23,6 +24,23 @@ class ImportUploadForm(forms.Form):
     split_col = forms.CharField(required=False, label="Split column")
     create_labels = forms.BooleanField(required=False, help_text="Create unknown labels (and the schema).")
     schema_kind = forms.ChoiceField(choices=SchemaKind.choices, initial=SchemaKind.SINGLE)
+    long_texts = forms.ChoiceField(
+        label="Texts over the limit",
+        choices=[(LongTexts.REFUSE.value, "refuse the file (nothing is imported)"),
+                 (LongTexts.CUT.value, "cut them at the limit (the items are marked as cut)")],
+        initial=LongTexts.REFUSE.value, widget=forms.RadioSelect, required=False,  # absent: refuse, as before
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # Read per form, not at import: the limit is a setting.
+        self.fields["long_texts"].help_text = (
+            f"The limit is {settings.FEEDBACK_MAX_CHARS:,} characters (FEEDBACK_MAX_CHARS). A cut keeps whole "
+            "words where it can and never splits an e-mail or phone number; redaction runs on what is kept."
+        )
+
+    def clean_long_texts(self) -> str:
+        return self.cleaned_data["long_texts"] or LongTexts.REFUSE.value
 
     def column_options(self) -> dict:
         data = self.cleaned_data

@@ -20,12 +20,23 @@ from classifiers.imports.uploads import store_upload
 from classifiers.labelling.schemas import add_labels
 from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema, SchemaKind
 from classifiers.selectors import schema_named
-from courses.importers import ImportOptions, ImportRejected, ImportRow, detect_format, parse_rows
+from courses.importers import (
+    ImportOptions,
+    ImportRejected,
+    ImportRow,
+    LongTexts,
+    TextTooLong,
+    detect_format,
+    parse_rows,
+)
 from courses.models import Course, ImportJob
 from courses.permissions import Action, authorize
 from courses.selectors import course_by_code, existing_external_ids
 from courses.services import bulk_create_feedback, ensure_modules, get_or_create_course
 from eduplatform.jobs import JobStatus, claim_job, finish_job
+
+# How the upload page (and its import jobs) lets a person choose to cut long texts: said in the refusal.
+UPLOAD_HOW_TO_CUT = 'Upload the file again with "Texts over the limit: cut them at the limit"'
 
 
 @dataclass(frozen=True)
@@ -36,12 +47,29 @@ class ImportResult:
     skipped_existing: int
     annotations: int
     schema: str | None
+    long_texts: LongTexts = LongTexts.REFUSE
+    max_chars: int = 0
+    texts_cut: int = 0
 
     def as_dict(self) -> dict:
         return {
             "course": self.course.code, "rows": self.rows, "created": self.created,
             "skipped_existing": self.skipped_existing, "annotations": self.annotations, "schema": self.schema,
+            "long_texts": str(self.long_texts), "max_chars": self.max_chars, "texts_cut": self.texts_cut,
+            "summary": self.summary(),
         }
+
+    def summary(self) -> str:
+        """One line for people (the command, the admin message, the job page), the choice included."""
+        if self.long_texts == LongTexts.CUT:
+            texts = "text" if self.texts_cut == 1 else "texts"
+            long_texts = f"long texts: cut, {self.texts_cut:,} {texts} cut at {self.max_chars:,} characters"
+        else:
+            long_texts = f"long texts: refuse, none over {self.max_chars:,} characters"
+        return (
+            f"Imported {self.created:,} feedback items and {self.annotations:,} annotations into {self.course.code} "
+            f"({self.skipped_existing:,} already present were skipped); {long_texts}."
+        )
 
 
 def authorize_import(
@@ -61,16 +89,18 @@ def authorize_import(
 def upload_feedback(
     course_code: str, chunks: Iterable[bytes], *, filename: str, columns: dict, schema_name: str,
     create_labels: bool, schema_kind: str, actor: AbstractBaseUser | None,
+    long_texts: LongTexts = LongTexts.REFUSE,
 ) -> ImportResult | ImportJob:
     """An uploaded file, streamed to the upload directory under IMPORT_MAX_UPLOAD_BYTES (UploadTooLarge past
     it, keeping nothing): small ones import at once (the result), larger ones become an import job that runs
     on the worker (the job), so a web request never parses a large file nor holds one in memory."""
     authorize_import(course_code, actor=actor, schema_name=schema_name, with_labels=bool(columns.get("label_col")),
                      create_labels=create_labels)
+    long_texts = _long_texts(long_texts)
     path = store_upload(chunks, filename=filename)
     if path.stat().st_size > settings.IMPORT_INLINE_MAX_BYTES:
         options = {"columns": columns, "schema": schema_name, "create_labels": create_labels,
-                   "schema_kind": schema_kind}
+                   "schema_kind": schema_kind, "long_texts": str(long_texts)}
         try:
             return create_import_job(course_code, filename=filename, path=path, options=options, actor=actor)
         except BaseException:
@@ -82,8 +112,17 @@ def upload_feedback(
         path.unlink(missing_ok=True)
     return import_feedback_file(
         course_code, data, filename=filename, options=ImportOptions(**columns), schema_name=schema_name,
-        create_labels=create_labels, schema_kind=schema_kind, actor=actor,
+        create_labels=create_labels, schema_kind=schema_kind, actor=actor, long_texts=long_texts,
     )
+
+
+def _long_texts(value: str) -> LongTexts:
+    try:
+        return LongTexts(value)
+    except ValueError:
+        raise ImportRejected(
+            None, None, f"{value!r} is not a choice for long texts; use {' or '.join(LongTexts)}"
+        ) from None
 
 
 def import_feedback_file(
@@ -99,15 +138,21 @@ def import_feedback_file(
     course_title: str | None = None,
     actor: AbstractBaseUser | None = None,
     import_job: ImportJob | None = None,
+    long_texts: LongTexts = LongTexts.REFUSE,
 ) -> ImportResult:
     """Parse and import a whole file in one transaction; the first bad row aborts and nothing is written.
 
     Rows whose id already exists in the course are skipped, so importing the same file twice is safe.
+    A text over FEEDBACK_MAX_CHARS is such a bad row (TextTooLong) unless `long_texts` is CUT: then it is
+    cut at the limit before redaction (courses.importers.fit_text) and the item marked `text_was_cut`.
     `actor=None` is the system (an operator's command without --as, or the worker on an authorized job).
     """
     authorize_import(course_code, actor=actor, schema_name=schema_name, with_labels=bool(options.label_col),
                      create_labels=create_labels)
-    options = dataclasses.replace(options, max_chars=settings.FEEDBACK_MAX_CHARS)
+    options = dataclasses.replace(
+        options, max_chars=settings.FEEDBACK_MAX_CHARS, long_texts=_long_texts(long_texts),
+        student_id_pattern=settings.PII_STUDENT_ID_PATTERN,
+    )
     rows = parse_rows(data, fmt or detect_format(filename), options, tz=timezone.get_current_timezone())
     if import_job is not None:
         ImportJob.objects.filter(pk=import_job.pk).update(
@@ -129,7 +174,8 @@ def import_feedback_file(
             annotation_count = _create_import_annotations(schema, new_rows, feedback, labels)
     return ImportResult(
         course=course, rows=len(rows), created=len(feedback), skipped_existing=len(rows) - len(new_rows),
-        annotations=annotation_count, schema=schema.name if schema else None,
+        annotations=annotation_count, schema=schema.name if schema else None, long_texts=options.long_texts,
+        max_chars=options.max_chars, texts_cut=sum(row.text_was_cut for row in new_rows),
     )
 
 
@@ -235,13 +281,16 @@ def run_import_job(job_id: int) -> ImportJob:
             schema_kind=opts.get("schema_kind", SchemaKind.SINGLE),
             actor=None,  # the system, on a job `job.actor` was allowed to start (create_import_job)
             import_job=job,
+            long_texts=opts.get("long_texts", LongTexts.REFUSE),
         )
+    except TextTooLong as exc:  # jobs come from the upload page: say how to choose "cut" there
+        finish_job(ImportJob, job_id, JobStatus.FAILED, error=f"{exc}. {exc.advice(UPLOAD_HOW_TO_CUT)}")
     except ImportRejected as exc:
         finish_job(ImportJob, job_id, JobStatus.FAILED, error=str(exc))
     else:
         finish_job(
             ImportJob, job_id, JobStatus.SUCCEEDED, rows_imported=result.created,
-            annotations_imported=result.annotations, progress=result.as_dict(),
+            annotations_imported=result.annotations, texts_cut=result.texts_cut, progress=result.as_dict(),
         )
     job.refresh_from_db()
     return job

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,10 +39,18 @@ def test_feedback_external_id_unique_per_course_only(course, other_course):
 
 @pytest.mark.parametrize(
     "fields",
-    [{"source": "email"}, {"original_text": "   "}, {"original_text": "x" * 10_001}, {"split": "holdout"}],
+    [{"source": "email"}, {"original_text": "   "}, {"original_text": "x" * (settings.FEEDBACK_MAX_CHARS_CEILING + 1)},
+     {"split": "holdout"}],
 )
 def test_feedback_check_constraints(course, fields):
     assert violates(lambda: FeedbackFactory(course=course, **fields))
+
+
+def test_the_length_constraint_is_the_fixed_ceiling_not_the_setting(course):
+    # FEEDBACK_MAX_CHARS may be raised (up to the ceiling) without a migration: the database holds the ceiling.
+    assert settings.FEEDBACK_MAX_CHARS < settings.FEEDBACK_MAX_CHARS_CEILING
+    stored = FeedbackFactory(course=course, original_text="x" * settings.FEEDBACK_MAX_CHARS_CEILING)
+    assert len(Feedback.objects.get(pk=stored.pk).original_text) == settings.FEEDBACK_MAX_CHARS_CEILING
 
 
 def test_module_titles_unique_per_course(course, other_course):
@@ -114,3 +123,16 @@ def test_feedback_is_kept_when_its_module_is_deleted(course):
     module.delete()
     fb.refresh_from_db()
     assert fb.module is None and Feedback.objects.filter(pk=fb.pk).exists()
+
+
+def test_a_question_answer_limit_is_held_to_the_setting_when_validated(course, settings):
+    from django.core.exceptions import ValidationError
+
+    survey = Survey.objects.create(course=course, title="S", opens_at=timezone.now(),
+                                   closes_at=timezone.now() + timedelta(days=1))
+    question = Question(survey=survey, kind="text", prompt="Why?", max_length=20_000)
+    with pytest.raises(ValidationError) as refused:
+        question.full_clean()
+    assert "at most 10,000 characters" in str(refused.value) and "FEEDBACK_MAX_CHARS" in str(refused.value)
+    settings.FEEDBACK_MAX_CHARS = 20_000
+    question.full_clean()

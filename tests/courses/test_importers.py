@@ -4,7 +4,8 @@ from datetime import UTC
 
 import pytest
 
-from courses.importers import ROW_NUMBER, ImportOptions, ImportRejected, parse_rows
+from courses.importers import ROW_NUMBER, ImportOptions, ImportRejected, LongTexts, TextTooLong, cut_text, parse_rows
+from courses.redaction import redact_text
 
 OPTS = ImportOptions(text_col="text", module_col="module", submitted_col="when", id_col="id", label_col="label")
 
@@ -49,11 +50,69 @@ def test_bad_date_names_line_and_column():
     assert "ISO 8601" in str(err)
 
 
-def test_over_long_text_is_rejected():
+def test_over_long_text_is_rejected_by_default_naming_line_column_and_the_setting():
     options = ImportOptions(text_col="text", max_chars=10)
     err = rejected("text\nshort\nthis one is far too long\n", options=options)
-    assert (err.line, err.column) == (3, "text")
-    assert "limit is 10" in str(err)
+    assert isinstance(err, TextTooLong) and (err.line, err.column) == (3, "text")
+    assert str(err) == 'line 3, column "text": the text has 24 characters; the limit is 10 (FEEDBACK_MAX_CHARS)'
+    assert err.advice("Re-run with --long-texts cut") == (
+        "Re-run with --long-texts cut to cut such texts at the limit, or raise FEEDBACK_MAX_CHARS.")
+
+
+def test_cut_keeps_every_row_and_marks_only_the_long_one():
+    options = ImportOptions(text_col="text", max_chars=10, long_texts=LongTexts.CUT)
+    rows = parse("text\nshort\nthis one is far too long\n", options=options)
+    assert [(r.text, r.text_was_cut) for r in rows] == [("short", False), ("this one", True)]
+
+
+def test_a_text_exactly_at_the_limit_is_not_cut():
+    options = ImportOptions(text_col="text", max_chars=10, long_texts=LongTexts.CUT)
+    (row,) = parse("text\n0123456789\n", options=options)
+    assert (row.text, row.text_was_cut) == ("0123456789", False)
+
+
+@pytest.mark.parametrize("limit", range(1, 60))
+def test_a_cut_is_never_above_the_limit_and_keeps_a_prefix(limit):
+    text = "The labs were great but https://uni.example/x?y=1 was down; call 020 7946 0958 or a.b@uni.edu thanks"
+    kept = cut_text(text, limit)
+    assert len(kept) <= limit and text.startswith(kept)
+
+
+def test_a_cut_ends_at_a_word_boundary_just_below_the_limit():
+    text = "alpha beta gamma delta"
+    assert cut_text(text, 13) == "alpha beta"  # not "alpha beta ga"
+    assert cut_text(text, 10) == "alpha beta"  # the limit falls on the space: the whole word fits
+    assert cut_text("x" * 500, 300) == "x" * 300  # no space near the limit: cut inside the long token
+
+
+@pytest.mark.parametrize("limit", range(16, 39))
+def test_an_email_straddling_the_limit_is_left_out_whole_and_redaction_sees_no_half_of_it(limit):
+    text = "please write to jane.doe@uni.example.edu today"  # the address spans characters 16-39
+    kept = cut_text(text, limit)
+    assert kept == "please write to"
+    assert "jane" not in redact_text(kept)
+
+
+def test_an_email_straddling_the_limit_far_from_any_space_is_not_cut_in_half():
+    # No space within reach of the limit: a plain cut would keep "jane.doe@uni", which no detector recognises.
+    prefix = "notes:" * 30
+    text = prefix + "jane.doe@uni.example.edu;more:notes"
+    for limit in range(len(prefix) + 1, len(prefix) + len("jane.doe@uni.example.edu")):
+        kept = cut_text(text, limit)
+        assert kept == prefix and "jane" not in redact_text(kept), limit
+
+
+@pytest.mark.parametrize("limit", range(9, 21))
+def test_a_phone_number_with_spaces_straddling_the_limit_is_not_split_at_one_of_its_spaces(limit):
+    text = "call me 020 7946 0958 after six"  # a word-boundary cut could keep "call me 020 7946"
+    kept = cut_text(text, limit)
+    assert kept == "call me" and redact_text(kept) == "call me"
+
+
+def test_a_text_that_is_one_piece_of_pii_up_to_the_limit_is_refused_rather_than_half_cut():
+    options = ImportOptions(text_col="text", max_chars=10, long_texts=LongTexts.CUT)
+    err = rejected("text\nreply-to-me-please@uni.example.edu\n", options=options)
+    assert (err.line, err.column) == (2, "text") and "cannot be cut" in str(err)
 
 
 def test_wrong_encoding_names_line_and_column():

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from classifiers.imports.services import import_feedback_file
 from classifiers.management.commands._cli import actor_or_exit, add_actor_argument
 from classifiers.models import SchemaKind
-from courses.importers import ROW_NUMBER, ImportOptions
+from courses.importers import ROW_NUMBER, ImportOptions, LongTexts, TextTooLong
 from eduplatform.errors import DomainError
 
 KINDS = {"single": SchemaKind.SINGLE, "multi": SchemaKind.MULTI, "ordinal": SchemaKind.ORDINAL}
@@ -37,6 +37,11 @@ class Command(BaseCommand):
         parser.add_argument("--split-col", help="column with train/dev/test")
         parser.add_argument("--create-labels", action="store_true", help="create unknown labels (and the schema)")
         parser.add_argument("--schema-kind", choices=list(KINDS), default="single")
+        parser.add_argument(
+            "--long-texts", choices=[c.value for c in LongTexts], default=LongTexts.REFUSE.value,
+            help="a text over FEEDBACK_MAX_CHARS: refuse the file (default; nothing is imported) or cut it at the "
+                 "limit (at a word boundary, never inside an e-mail or phone number; the item is marked as cut)",
+        )
         add_actor_argument(parser)
 
     def handle(self, *args: object, **opts: object) -> None:
@@ -54,7 +59,14 @@ class Command(BaseCommand):
                 opts["course_code"], path.read_bytes(), filename=path.name, options=options, fmt=opts["format"],
                 schema_name=opts["schema"], create_labels=opts["create_labels"],
                 schema_kind=KINDS[opts["schema_kind"]], course_title=opts["title"], actor=actor,
+                long_texts=opts["long_texts"],
             )
+        except TextTooLong as exc:
+            raise CommandError(
+                f"{path.name}: {exc}. Nothing was imported. {exc.advice('Re-run with --long-texts cut')}",
+                returncode=2,
+            ) from None
         except DomainError as exc:
             raise CommandError(f"{path.name}: {exc}. Nothing was imported.", returncode=2) from None
+        self.stderr.write(result.summary())  # for people; stdout stays one JSON line for scripts
         self.stdout.write(json.dumps(result.as_dict()))

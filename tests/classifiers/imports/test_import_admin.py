@@ -79,7 +79,7 @@ def test_large_upload_runs_as_job_on_a_real_worker(client, celery_worker_process
     assert (job.rows_imported, job.annotations_imported) == (2, 2)
     assert Feedback.objects.filter(course__code="UP2", import_job=job).count() == 2
     page = client.get(reverse("admin:courses_importjob_change", args=[job.pk])).content.decode()
-    assert "2 feedback items and 2 annotations imported" in page
+    assert "Imported 2 feedback items and 2 annotations into UP2" in page and "long texts: refuse" in page
 
 
 @pytest.mark.django_db
@@ -117,3 +117,74 @@ def test_import_command_without_as_says_it_acts_as_the_system(tmp_path):
     call_command("import_feedback", "SYS1", str(path), stdout=io.StringIO(), stderr=err)
     assert "acting as the system" in err.getvalue()
     assert Feedback.objects.filter(course__code="SYS1").count() == 1
+
+
+# --- Texts over FEEDBACK_MAX_CHARS: the upload form's choice ---
+
+LONG_CSV = b"text\nfine\nthis answer is much longer than the limit\n"
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+@pytest.mark.django_db
+def test_upload_refuses_a_long_text_by_default_saying_which_line_and_how_to_cut(client, superuser, settings):
+    settings.FEEDBACK_MAX_CHARS = 20
+    client.force_login(superuser)
+    response = _post(client, data=LONG_CSV, module_col="", label_col="")
+    assert _messages(response) == [
+        'f.csv: line 3, column "text": the text has 41 characters; the limit is 20 (FEEDBACK_MAX_CHARS). Nothing was '
+        'imported. Upload the file again with "Texts over the limit: cut them at the limit" to cut such texts at the '
+        "limit, or raise FEEDBACK_MAX_CHARS."
+    ]
+    assert not Course.objects.filter(code="UP1").exists()
+
+
+@pytest.mark.django_db
+def test_upload_with_cut_imports_everything_and_the_message_counts_the_cut_text(client, superuser, settings):
+    settings.FEEDBACK_MAX_CHARS = 20
+    client.force_login(superuser)
+    response = _post(client, data=LONG_CSV, module_col="", label_col="", long_texts="cut")
+    assert _messages(response) == [
+        "Imported 2 feedback items and 0 annotations into UP1 (0 already present were skipped); "
+        "long texts: cut, 1 text cut at 20 characters."
+    ]
+    cut = Feedback.objects.get(text_was_cut=True)
+    assert cut.original_text == "this answer is much" and Feedback.objects.filter(text_was_cut=False).count() == 1
+
+
+@pytest.mark.django_db
+def test_upload_form_offers_the_choice_and_refuses_an_unknown_one(client, superuser):
+    client.force_login(superuser)
+    page = client.get(reverse("admin:classifiers_import_upload")).content.decode()
+    assert 'name="long_texts" value="refuse"' in page and 'value="cut"' in page
+    assert "The limit is 10,000 characters (FEEDBACK_MAX_CHARS)" in page
+    response = _post(client, long_texts="chop")
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "long_texts": ["Select a valid choice. chop is not one of the available choices."]}
+    assert not Course.objects.filter(code="UP1").exists()
+
+
+@pytest.mark.django_db
+def test_an_annotator_cannot_import_even_choosing_cut(client, course, annotator):
+    client.force_login(annotator)
+    response = _post(client, code=course.code, long_texts="cut")
+    assert response.status_code == 403
+    assert not Feedback.objects.filter(course=course).exists()
+
+
+@pytest.mark.django_db
+def test_feedback_admin_shows_and_filters_cut_texts_read_only(client, superuser, course):
+    from tests.factories import FeedbackFactory
+
+    cut = FeedbackFactory(course=course, text_was_cut=True, redacted_text="was cut")
+    FeedbackFactory(course=course, redacted_text="kept whole")
+    client.force_login(superuser)
+    changelist = reverse("admin:courses_feedback_changelist")
+    listed = client.get(changelist, {"text_was_cut__exact": "1"}).content.decode()
+    assert "was cut" in listed and "kept whole" not in listed
+    change = client.get(reverse("admin:courses_feedback_change", args=[cut.pk]))
+    assert "text_was_cut" not in change.context["adminform"].form.fields  # read-only: not a form field
+    assert "Text was cut" in change.content.decode()
