@@ -71,10 +71,54 @@ def _goemotions(folder: Path) -> Benchmark:
     return Benchmark("goemotions", read("train.tsv"), read("dev.tsv"), read("test.tsv"), names, multi_label=True)
 
 
+def _sst(folder: Path, which: str) -> Benchmark:
+    def read(split: str) -> Rows:
+        with (folder / f"{which}_{split}.csv").open(encoding="utf-8", newline="") as fh:
+            return [(r["text"], [r["label_name"]]) for r in csv.DictReader(fh)]
+
+    names = (["very negative", "negative", "neutral", "positive", "very positive"] if which == "sst5"
+             else ["negative", "positive"])
+    return Benchmark(which, read("train"), read("dev"), read("test"), names)
+
+
+# GoEmotions' own mapping of its 27 emotions onto Ekman's six (+ neutral), from the data set's repository
+# (google-research/goemotions data/ekman_mapping.json).
+EKMAN = {
+    "anger": ["anger", "annoyance", "disapproval"],
+    "disgust": ["disgust"],
+    "fear": ["fear", "nervousness"],
+    "joy": ["joy", "amusement", "approval", "excitement", "gratitude", "love", "optimism", "relief", "pride",
+            "admiration", "desire", "caring"],
+    "sadness": ["sadness", "disappointment", "embarrassment", "grief", "remorse"],
+    "surprise": ["surprise", "realization", "confusion", "curiosity"],
+    "neutral": ["neutral"],
+}
+
+
+def _goemotions_ekman(folder: Path) -> Benchmark:
+    """GoEmotions as a single-label, imbalanced 7-class task: the rows whose labels map to one Ekman class."""
+    to_ekman = {fine: coarse for coarse, fines in EKMAN.items() for fine in fines}
+    multi = _goemotions(folder)
+
+    def single(rows: Rows) -> Rows:
+        out = []
+        for text, labels in rows:
+            coarse = {to_ekman[name] for name in labels}
+            if len(coarse) == 1:
+                out.append((text, [coarse.pop()]))
+        return out
+
+    return Benchmark("goemotions-ekman", single(multi.train), single(multi.validation), single(multi.test),
+                     list(EKMAN))
+
+
 READERS = {
     "emotion": ("dair-ai-emotion", "train.txt", _emotion),
     "student-feedback": ("student-feedback-nilanga2022", "student_feedback_doc_level.csv", _student_feedback),
     "goemotions": ("goemotions", "train.tsv", _goemotions),
+    "goemotions-ekman": ("goemotions", "train.tsv", _goemotions_ekman),
+    "sst5": ("sst", "sst5_train.csv", lambda folder: _sst(folder, "sst5")),
+    "sst2": ("sst", "sst2_train.csv", lambda folder: _sst(folder, "sst2")),
 }
 
 

@@ -6,6 +6,11 @@ batches, a frozen word-embedding matrix (half of MiniLM's parameters: skipping i
 AdamW update is the largest CPU saving after padding, at no measurable accuracy cost), class-weighted
 loss when classes are imbalanced, best epoch by validation macro-F1 with early stopping, kept in
 memory instead of checkpoint files.
+
+Small data (below `refit_below` / `unfreeze_below` labelled rows, 10,000 by default): the embeddings
+train too (their cost is small there, and informal course text needs them), and after the epoch is chosen
+on the validation split a fresh model is trained on train + validation for that many epochs, so the
+15 % hold-out is not lost to a model that has only a few thousand rows (README "Small data").
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ MAX_BATCH_SIZE = 512  # activations grow with batch x length; 512 x 512 tokens a
 MAX_LENGTH = 512  # the position-embedding size of BERT-family base models: longer inputs cannot be encoded
 MAX_MIN_PER_LABEL = 10_000  # a minimum above this refuses every real course; it is a typo, not a choice
 MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_ROWS_THRESHOLD = 1_000_000  # a small-data threshold above this refits every course's run: twice the work
 
 
 class DataRefused(ValueError):
@@ -76,6 +82,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     patience: int = 2
     freeze_embeddings: bool = True
+    # The small-data recipe (README "Training"): below these many labelled rows the word embeddings train
+    # too, and the model that serves is refit on train + validation for the epoch validation chose.
+    unfreeze_below: int = 10_000
+    refit_below: int = 10_000
     validation_fraction: float = 0.15
     min_per_label: int = 8
     max_steps: int = -1
@@ -119,6 +129,10 @@ class TrainConfig:
             (2 <= self.min_per_label <= MAX_MIN_PER_LABEL,
              f"min_per_label must be between 2 and {MAX_MIN_PER_LABEL}, got {self.min_per_label}"),
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
+            (0 <= self.unfreeze_below <= MAX_ROWS_THRESHOLD,
+             f"unfreeze_below must be between 0 and {MAX_ROWS_THRESHOLD}, got {self.unfreeze_below}"),
+            (0 <= self.refit_below <= MAX_ROWS_THRESHOLD,
+             f"refit_below must be between 0 and {MAX_ROWS_THRESHOLD}, got {self.refit_below}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -238,6 +252,7 @@ class TrainResult:
     train_cpu_s: float  # CPU seconds of this process: a throughput figure other load does not distort
     model: torch.nn.Module
     tokenizer: object
+    recipe: dict = field(default_factory=dict)  # which small-data steps applied (small_data_plan + refit epochs)
 
 
 class _ListDataset(torch.utils.data.Dataset):
@@ -290,11 +305,15 @@ def positive_weights(targets: list[list[int]], n: int) -> torch.Tensor | None:
 class _Progress(TrainerCallback):
     """Reports step/epoch/loss/ETA, keeps the best epoch's weights in memory, stops early, cancels."""
 
-    def __init__(self, on_progress: Callable[[dict], bool] | None, patience: int) -> None:
-        self.on_progress, self.patience = on_progress, patience
-        self.best_f1, self.best_epoch, self.best_state, self.bad_epochs = -1.0, 0.0, None, 0
+    def __init__(
+        self, on_progress: Callable[[dict], bool] | None, patience: int, *, phase: str = "train",
+        evaluations: list[dict] | None = None, best_f1: float = -1.0,
+    ) -> None:
+        self.on_progress, self.patience, self.phase = on_progress, patience, phase
+        self.best_f1, self.best_epoch, self.best_state, self.bad_epochs = best_f1, 0.0, None, 0
         self.loss, self.last_report, self.started, self.cancelled = None, 0.0, time.monotonic(), False
-        self.evaluations: list[dict] = []  # validation figures per evaluation, for the run's page
+        # validation figures per evaluation, for the run's page (a refit phase carries its first phase's)
+        self.evaluations: list[dict] = evaluations if evaluations is not None else []
 
     def _report(self, state, control, force: bool = False) -> None:  # noqa: ANN001
         now = time.monotonic()
@@ -307,7 +326,7 @@ class _Progress(TrainerCallback):
             "step": state.global_step, "total_steps": state.max_steps, "epoch": round(state.epoch or 0, 3),
             "loss": self.loss, "eta_s": round(eta, 1) if eta is not None else None,
             "best_f1_macro": self.best_f1 if self.best_f1 >= 0 else None,
-            "evaluations": self.evaluations,
+            "evaluations": self.evaluations, "phase": self.phase,
         }
         if self.on_progress(progress):
             self.cancelled = True
@@ -317,6 +336,9 @@ class _Progress(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
         if logs and "loss" in logs:
             self.loss = round(float(logs["loss"]), 4)
+
+    def on_train_begin(self, args, state, control, **kw):  # noqa: ANN001
+        self._report(state, control, force=True)  # each phase announces itself (and its step total)
 
     def on_step_end(self, args, state, control, **kw):  # noqa: ANN001
         self._report(state, control)
@@ -371,7 +393,9 @@ def _use_cuda(config: TrainConfig) -> bool:
     return config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
 
 
-def training_arguments(config: TrainConfig, output_dir: Path, steps_per_epoch: int) -> TrainingArguments:
+def training_arguments(
+    config: TrainConfig, output_dir: Path, steps_per_epoch: int, *, evaluate: bool = True
+) -> TrainingArguments:
     cuda = _use_cuda(config)
     bf16 = cuda and torch.cuda.is_bf16_supported()
     return TrainingArguments(
@@ -379,58 +403,103 @@ def training_arguments(config: TrainConfig, output_dir: Path, steps_per_epoch: i
         learning_rate=config.learning_rate, weight_decay=config.weight_decay,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=max(64, config.batch_size),
         warmup_steps=config.warmup_ratio, lr_scheduler_type="linear",
-        train_sampling_strategy="group_by_length", eval_strategy="epoch" if config.max_steps < 0 else "steps",
-        eval_steps=max(1, config.max_steps) if config.max_steps > 0 else None,
+        train_sampling_strategy="group_by_length",
+        eval_strategy="no" if not evaluate else "epoch" if config.max_steps < 0 else "steps",
+        eval_steps=max(1, config.max_steps) if evaluate and config.max_steps > 0 else None,
         save_strategy="no", logging_strategy="steps", logging_steps=max(1, min(50, steps_per_epoch // 4)),
         seed=config.seed, data_seed=config.seed, use_cpu=not cuda, bf16=bf16, fp16=cuda and not bf16,
         report_to="none", disable_tqdm=True, dataloader_num_workers=0,
     )
 
 
+def _new_model(config: TrainConfig, data: PreparedData, *, trainable_embeddings: bool) -> torch.nn.Module:
+    n = len(data.label_names)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        config.base_model, num_labels=n,
+        id2label=dict(enumerate(data.label_names)), label2id={k: i for i, k in enumerate(data.label_names)},
+        problem_type="multi_label_classification" if data.multi_label else "single_label_classification",
+    )
+    if not trainable_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return model
+
+
+def small_data_plan(config: TrainConfig, n_rows: int) -> dict:
+    """Which parts of the small-data recipe apply to a run of `n_rows` labelled rows (train + validation)."""
+    return {
+        "trainable_embeddings": not config.freeze_embeddings or n_rows < config.unfreeze_below,
+        "refit": n_rows < config.refit_below,
+    }
+
+
 def train_model(
     data: PreparedData, config: TrainConfig, work_dir: Path, *, on_progress: Callable[[dict], bool] | None = None
 ) -> TrainResult:
-    """Fine-tune `config.base_model` on `data`; raises CancelledError when `on_progress` returns True."""
+    """Fine-tune `config.base_model` on `data`; raises CancelledError when `on_progress` returns True.
+
+    Below `config.refit_below` rows the epoch is chosen on the validation split as usual, then a fresh
+    model is trained on train + validation for that many epochs: the one it serves. The reported figures
+    stay those of the held-out run (the refit model has no unseen rows left to measure on).
+    """
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     torch.manual_seed(config.seed)
     n, multi = len(data.label_names), data.multi_label
+    plan = small_data_plan(config, len(data.train_texts) + len(data.val_texts))
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        config.base_model, num_labels=n,
-        id2label=dict(enumerate(data.label_names)), label2id={k: i for i, k in enumerate(data.label_names)},
-        problem_type="multi_label_classification" if multi else "single_label_classification",
-    )
-    if config.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    train = _ListDataset(_rows(tokenizer, data.train_texts, data.train_targets, n, multi, config.max_length))
-    val = _ListDataset(_rows(tokenizer, data.val_texts, data.val_targets, n, multi, config.max_length))
+    model = _new_model(config, data, trainable_embeddings=plan["trainable_embeddings"])
+    train_rows = _rows(tokenizer, data.train_texts, data.train_targets, n, multi, config.max_length)
+    val_rows = _rows(tokenizer, data.val_texts, data.val_targets, n, multi, config.max_length)
     weights = None
     if config.class_weighting:
         weights = positive_weights(data.train_targets, n) if multi else class_weights(data.train_targets, n)
-    callback = _Progress(on_progress, config.patience)
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    trainer = Trainer(
-        model=model, args=training_arguments(config, work_dir, steps_per_epoch), train_dataset=train,
-        eval_dataset=val, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-        compute_loss_func=_loss_func(weights, multi), compute_metrics=_compute_metrics(multi), callbacks=[callback],
-    )
-    trainer.remove_callback(PrinterCallback)  # progress goes to on_progress, not to stdout
+    callback = _Progress(on_progress, config.patience, phase="choose epoch" if plan["refit"] else "train")
     started, cpu_started = time.monotonic(), time.process_time()
-    trainer.train()
-    runtime, cpu = time.monotonic() - started, time.process_time() - cpu_started
-    if callback.cancelled:
-        raise CancelledError("training was cancelled")
+    steps, epochs_done = _fit(model, tokenizer, config, work_dir, train_rows, val_rows, weights, multi, callback,
+                              epochs=config.epochs, max_steps=config.max_steps)
     if callback.best_state is not None:
         model.load_state_dict(callback.best_state)
     report, threshold = evaluate_model(model, tokenizer, data, config.max_length)
-    epochs_done = float(trainer.state.epoch or 0)
+    refit_epochs = None
+    if plan["refit"] and config.max_steps < 0:
+        refit_epochs = max(1, round(callback.best_epoch))
+        torch.manual_seed(config.seed)
+        model = _new_model(config, data, trainable_embeddings=plan["trainable_embeddings"])
+        refit_callback = _Progress(on_progress, 0, phase="refit on all rows", evaluations=callback.evaluations,
+                                   best_f1=callback.best_f1)
+        more, _ = _fit(model, tokenizer, config, work_dir, train_rows + val_rows, None, weights, multi,
+                       refit_callback, epochs=refit_epochs, max_steps=-1)
+        steps += more
+    runtime, cpu = time.monotonic() - started, time.process_time() - cpu_started
     return TrainResult(
         report=report, threshold=threshold, epochs_done=epochs_done, best_epoch=float(callback.best_epoch),
         train_runtime_s=round(runtime, 2), train_cpu_s=round(cpu, 2),
-        train_samples_per_s=round(trainer.state.global_step * config.batch_size / runtime, 2) if runtime else 0.0,
+        train_samples_per_s=round(steps * config.batch_size / runtime, 2) if runtime else 0.0,
         model=model, tokenizer=tokenizer,
+        recipe={**plan, "refit_epochs": refit_epochs, "refit_rows": len(train_rows) + len(val_rows)
+                if refit_epochs else None},
     )
+
+
+def _fit(
+    model: torch.nn.Module, tokenizer, config: TrainConfig, work_dir: Path, train_rows: list, val_rows: list | None,  # noqa: ANN001
+    weights: torch.Tensor | None, multi: bool, callback: _Progress, *, epochs: int, max_steps: int,
+) -> tuple[int, float]:
+    """One Trainer run (evaluating each epoch when `val_rows` is given); returns (steps, epochs done)."""
+    steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
+    args = training_arguments(dataclasses.replace(config, epochs=epochs, max_steps=max_steps), work_dir,
+                              steps_per_epoch, evaluate=val_rows is not None)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=_ListDataset(train_rows),
+        eval_dataset=_ListDataset(val_rows) if val_rows is not None else None,
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_loss_func=_loss_func(weights, multi), compute_metrics=_compute_metrics(multi), callbacks=[callback],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes to on_progress, not to stdout
+    trainer.train()
+    if callback.cancelled:
+        raise CancelledError("training was cancelled")
+    return trainer.state.global_step, float(trainer.state.epoch or 0)
 
 
 def evaluate_model(model: torch.nn.Module, tokenizer, data: PreparedData, max_length: int) -> tuple[dict, float]:  # noqa: ANN001

@@ -289,7 +289,7 @@ def _register(
     """Write the artifacts, publish them with one rename, then record the version and finish the run."""
     report = {**result.report, "threshold": result.threshold, "epochs_done": result.epochs_done,
               "best_epoch": result.best_epoch, "train_samples_per_s": result.train_samples_per_s,
-              "train_runtime_s": result.train_runtime_s, "train_cpu_s": result.train_cpu_s}
+              "train_runtime_s": result.train_runtime_s, "train_cpu_s": result.train_cpu_s, "recipe": result.recipe}
     meta = {"label_names": summary["label_names"], "kind": run.schema.kind, "threshold": result.threshold,
             "max_length": config.max_length, "base_model": config.base_model, "metrics": report,
             "config": config.as_dict(), "data_summary": summary, "training_run": run.pk}

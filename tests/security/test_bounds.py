@@ -38,6 +38,8 @@ def trainable(course, sentiment):
     ("batch_size", 100_000, training.MAX_BATCH_SIZE),
     ("max_length", 100_000, training.MAX_LENGTH),
     ("min_per_label", 10**9, training.MAX_MIN_PER_LABEL),
+    ("refit_below", 10**9, training.MAX_ROWS_THRESHOLD),
+    ("unfreeze_below", 10**9, training.MAX_ROWS_THRESHOLD),
 ])
 def test_an_oversized_training_option_is_refused_naming_the_option_and_its_limit(
         instructor, trainable, option, value, limit):

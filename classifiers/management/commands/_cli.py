@@ -34,6 +34,8 @@ def render(progress: dict, *, done: int | None = None, total: int | None = None)
     frac = min(1.0, done / total) if total else 0.0
     bar = "#" * int(frac * BAR_WIDTH) + "." * (BAR_WIDTH - int(frac * BAR_WIDTH))
     parts = [f"[{bar}] {frac:4.0%} {done}/{total or '?'}"]
+    if progress.get("phase") not in (None, "train"):  # small data: "choose epoch", then "refit on all rows"
+        parts.append(progress["phase"])
     for key, fmt in (("epoch", "epoch {:.2f}"), ("loss", "loss {:.4f}"), ("eta_s", "ETA {:.0f}s")):
         if progress.get(key) is not None:
             parts.append(fmt.format(progress[key]))

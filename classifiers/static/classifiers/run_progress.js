@@ -9,6 +9,7 @@
     if (p.total_steps) document.getElementById("run-bar").value = 100 * p.step / p.total_steps;
     if (d.status === "succeeded") document.getElementById("run-bar").value = 100;
     const bits = [];
+    if (p.phase && p.phase !== "train") bits.push(p.phase);  // small data: "choose epoch", then "refit on all rows"
     if (p.total_steps) bits.push("step " + p.step + "/" + p.total_steps);
     if (p.epoch != null) bits.push("epoch " + p.epoch);
     if (p.loss != null) bits.push("loss " + p.loss);

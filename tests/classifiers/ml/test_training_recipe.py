@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from classifiers.ml.training import MAX_POSITIVE_WEIGHT, TrainConfig, positive_weights, prepare_data, train_model
+from classifiers.ml.training import (
+    MAX_POSITIVE_WEIGHT,
+    TrainConfig,
+    positive_weights,
+    prepare_data,
+    small_data_plan,
+    train_model,
+)
 from tests.classifiers.helpers import WORDS
 from tests.classifiers.tiny import tiny_bert
 
@@ -43,3 +50,52 @@ def test_multi_label_training_keeps_the_epoch_with_the_best_validation_macro_f1(
     assert all(0 <= e["f1_micro"] <= 1 and 0 <= e["f1_macro"] <= 1 for e in evaluations)
     best = max(evaluations, key=lambda e: e["f1_macro"])  # the first of equals, as the callback keeps it
     assert result.best_epoch == best["epoch"]
+
+
+# --- The small-data recipe: trainable embeddings and a refit on train + validation below a size ---
+
+def test_small_data_plan_follows_the_thresholds():
+    config = TrainConfig(base_model="x", unfreeze_below=5_000, refit_below=3_000)
+    assert small_data_plan(config, 2_999) == {"trainable_embeddings": True, "refit": True}
+    assert small_data_plan(config, 3_000) == {"trainable_embeddings": True, "refit": False}
+    assert small_data_plan(config, 5_000) == {"trainable_embeddings": False, "refit": False}
+    # freeze_embeddings=False trains them at every size; thresholds of 0 switch the small-data steps off.
+    assert small_data_plan(TrainConfig(base_model="x", freeze_embeddings=False, unfreeze_below=0, refit_below=0),
+                           10) == {"trainable_embeddings": True, "refit": False}
+
+
+def _sentiment_data(rows: int = 90):
+    names = ["negative", "neutral", "positive"]
+    texts = [f"the lecture was {WORDS[names[i % 3]][i % 5]} {i}" for i in range(rows)]
+    return prepare_data(texts, [[names[i % 3]] for i in range(rows)], names)
+
+
+def test_below_the_threshold_the_served_model_is_refit_on_all_rows_for_the_chosen_epoch(tmp_path):
+    data = _sentiment_data()
+    config = TrainConfig(base_model=tiny_bert(tmp_path / "tiny-base"), epochs=3, learning_rate=5e-3, batch_size=16,
+                         max_length=32, patience=10)
+    seen: list[dict] = []
+    result = train_model(data, config, tmp_path / "work", on_progress=lambda p: seen.append(p) and False)
+    refit_epochs = max(1, round(result.best_epoch))
+    assert result.recipe == {"trainable_embeddings": True, "refit": True, "refit_epochs": refit_epochs,
+                             "refit_rows": 90}
+    first = [p for p in seen if p["phase"] == "choose epoch"]
+    refit = [p for p in seen if p["phase"] == "refit on all rows"]
+    assert seen.index(refit[0]) > seen.index(first[-1])
+    # The first phase: 76 training rows (5 steps of 16 per epoch); the refit: all 90 rows (6 steps per epoch).
+    assert first[-1]["total_steps"] == 5 * 3 and refit[0]["total_steps"] == 6 * refit_epochs
+    assert refit[-1]["evaluations"] == first[-1]["evaluations"]  # the run's page keeps the epochs' figures
+    assert result.model.get_input_embeddings().weight.requires_grad
+    # The reported figures are the held-out run's: 14 validation rows.
+    assert result.report["samples"] == len(data.val_texts) == 14
+
+
+def test_at_or_above_the_threshold_the_recipe_is_unchanged(tmp_path):
+    data = _sentiment_data()
+    config = TrainConfig(base_model=tiny_bert(tmp_path / "tiny-base"), epochs=2, learning_rate=5e-3, batch_size=16,
+                         max_length=32, unfreeze_below=90, refit_below=90)
+    seen: list[dict] = []
+    result = train_model(data, config, tmp_path / "work", on_progress=lambda p: seen.append(p) and False)
+    assert result.recipe == {"trainable_embeddings": False, "refit": False, "refit_epochs": None, "refit_rows": None}
+    assert {p["phase"] for p in seen} == {"train"}
+    assert not result.model.get_input_embeddings().weight.requires_grad
