@@ -208,32 +208,34 @@ class Matching:
     merged: dict[int, int]  # old index → new index it went into (that new theme kept another old one's id)
     new: list[int]  # new indexes that match no old theme
     vanished: list[int]  # old indexes that match nothing
-    similarity: dict[tuple[int, int], float] = field(default_factory=dict)  # (new, old) → cosine, for the record
+    similarity: dict[tuple[int, int], float] = field(default_factory=dict)  # (new, old) → cosine of kept pairs
 
 
-def match_themes(old: np.ndarray, new: np.ndarray, *, keep_at: float = 0.8, merge_at: float = 0.7) -> Matching:
+def match_themes(old: np.ndarray, new: np.ndarray, *, keep_at: float = 0.8,
+                 went_to: dict[int, np.ndarray] | None = None, merged_share: float = 0.5) -> Matching:
     """Hungarian assignment of new to old centres (cosine); pairs at or above `keep_at` keep the old id.
 
-    An unmatched old theme whose centre is at least `merge_at` similar to a new theme that kept another id
-    was merged into it; other unmatched old themes vanished; unmatched new themes are new.
+    An unmatched old theme whose former members (`went_to[old]`: their new theme indexes, OTHER for none)
+    mostly (`merged_share`) went into one new theme that kept another id was merged into it; the other
+    unmatched old themes vanished; unmatched new themes are new.
     """
     from scipy.optimize import linear_sum_assignment
 
-    if len(old) == 0 or len(new) == 0:
-        return Matching({}, {}, list(range(len(new))), list(range(len(old))))
-    sim = np.asarray(new, dtype=np.float64) @ np.asarray(old, dtype=np.float64).T
-    rows, cols = linear_sum_assignment(-sim)
-    kept = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if sim[r, c] >= keep_at}
-    taken_old = set(kept.values())
-    merged: dict[int, int] = {}
+    kept: dict[int, int] = {}
+    similarity: dict[tuple[int, int], float] = {}
+    if len(old) and len(new):
+        sim = np.asarray(new, dtype=np.float64) @ np.asarray(old, dtype=np.float64).T
+        rows, cols = linear_sum_assignment(-sim)
+        kept = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if sim[r, c] >= keep_at}
+        similarity = {(r, o): round(float(sim[r, o]), 4) for r, o in kept.items()}
+    taken, merged = set(kept.values()), {}
     for o in range(len(old)):
-        if o in taken_old:
+        labels = (went_to or {}).get(o)
+        if o in taken or labels is None or not len(labels):
             continue
-        best = int(sim[:, o].argmax())
-        if sim[best, o] >= merge_at and best in kept:
+        counts = np.bincount(labels[labels >= 0], minlength=len(new)) if (labels >= 0).any() else np.zeros(1)
+        best = int(counts.argmax())
+        if best in kept and counts[best] >= merged_share * len(labels):
             merged[o] = best
-    vanished = [o for o in range(len(old)) if o not in taken_old and o not in merged]
-    new_ids = [r for r in range(len(new)) if r not in kept]
-    record = {(r, o): round(float(sim[r, o]), 4) for r, o in kept.items()}
-    record.update({(r, o): round(float(sim[r, o]), 4) for o, r in merged.items()})
-    return Matching(kept, merged, new_ids, vanished, record)
+    vanished = [o for o in range(len(old)) if o not in taken and o not in merged]
+    return Matching(kept, merged, [r for r in range(len(new)) if r not in kept], vanished, similarity)

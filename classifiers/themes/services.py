@@ -31,7 +31,6 @@ from eduplatform.jobs import FINAL_STATUSES, JobStatus, claim_job, finish_job, h
 logger = logging.getLogger(__name__)
 
 KEEP_AT = 0.8  # cosine of old and new centres at or above which a theme keeps its id
-MERGE_AT = 0.7  # an unmatched old theme this close to a kept one was merged into it
 
 
 def theme_params() -> ThemeParams:
@@ -107,7 +106,8 @@ def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[st
     previous = list(Theme.objects.select_for_update().filter(
         course=course, status__in=[ThemeStatus.ACTIVE, ThemeStatus.VANISHED]).order_by("pk"))
     old_centres = from_bytes([t.centroid for t in previous], dim=found.centroids.shape[1])
-    matching = match_themes(old_centres, found.centroids, keep_at=KEEP_AT, merge_at=MERGE_AT)
+    matching = match_themes(old_centres, found.centroids, keep_at=KEEP_AT,
+                            went_to=_where_members_went(previous, ids, found.labels))
     names = _distinct_names(words)
     themes: list[Theme] = []
     for i, size in enumerate(found.sizes):
@@ -126,8 +126,7 @@ def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[st
     log += [ThemeChange(run=run, theme=themes[i], kind=ChangeKind.NEW) for i in matching.new]
     for o, i in matching.merged.items():
         Theme.objects.filter(pk=previous[o].pk).update(status=ThemeStatus.MERGED, merged_into=themes[i], size=0)
-        log.append(ThemeChange(run=run, theme=previous[o], kind=ChangeKind.MERGED, into=themes[i],
-                               similarity=matching.similarity[(i, o)]))
+        log.append(ThemeChange(run=run, theme=previous[o], kind=ChangeKind.MERGED, into=themes[i]))
     for o in matching.vanished:
         if previous[o].status == ThemeStatus.ACTIVE:
             Theme.objects.filter(pk=previous[o].pk).update(status=ThemeStatus.VANISHED, size=0)
@@ -138,6 +137,18 @@ def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[st
     summary = {kind: counts.get(kind, 0) for kind in ChangeKind.values}
     ThemeRun.objects.filter(pk=run.pk).update(changes=summary)
     return summary
+
+
+def _where_members_went(previous: list[Theme], ids: list[int], labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Old theme index → the new theme index (or OTHER) of each of its former members still clustered."""
+    index = {theme.pk: i for i, theme in enumerate(previous)}
+    new_label = dict(zip(ids, labels.tolist(), strict=True))
+    went: dict[int, list[int]] = {}
+    rows = ThemeMember.objects.filter(theme__in=previous).values_list("theme_id", "feedback_id")
+    for theme_id, feedback_id in rows.iterator(chunk_size=10_000):
+        if feedback_id in new_label:
+            went.setdefault(index[theme_id], []).append(new_label[feedback_id])
+    return {i: np.asarray(v, dtype=np.int64) for i, v in went.items()}
 
 
 def _distinct_names(words: list[list[str]]) -> list[str]:

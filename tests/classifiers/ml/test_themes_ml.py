@@ -82,17 +82,17 @@ def test_a_name_never_repeats_a_word_in_its_plural_or_inside_a_phrase():
 
 def test_matching_keeps_close_themes_and_records_new_merged_and_vanished():
     rng = np.random.default_rng(0)
-    base = np.eye(4, DIM)
-    merged_pair = base[1] + base[2]
-    new = np.vstack([base[0] + 0.05 * rng.normal(size=DIM), merged_pair / np.linalg.norm(merged_pair),
-                     np.eye(5, DIM)[4]])
+    old = np.eye(4, DIM)
+    new = np.vstack([old[0] + 0.05 * rng.normal(size=DIM), old[1] + 0.05 * rng.normal(size=DIM), np.eye(5, DIM)[4]])
     new /= np.linalg.norm(new, axis=1, keepdims=True)
-    # old: 0 stays, 1 and 2 merged (similarity ≈ 0.71 each), 3 vanished; new 2 is new.
-    result = match_themes(base, new, keep_at=0.7, merge_at=0.6)
-    assert result.kept[0] == 0
-    assert {result.kept[1]} | set(result.merged) == {1, 2} and set(result.merged.values()) == {1}
+    # old 0 and 1 stay; old 2's comments went mostly into new 1 (merged); old 3's went to "other" (vanished).
+    went_to = {0: np.array([0, 0]), 1: np.array([1, 1]), 2: np.array([1, 1, 1, -1]), 3: np.array([-1, -1, 2])}
+    result = match_themes(old, new, went_to=went_to)
+    assert result.kept == {0: 0, 1: 1}
+    assert result.merged == {2: 1}
     assert result.vanished == [3]
     assert result.new == [2]
+    assert result.similarity[(0, 0)] > 0.9
 
 
 def test_matching_nothing_old_makes_every_theme_new():

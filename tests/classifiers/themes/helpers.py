@@ -8,6 +8,7 @@ import numpy as np
 from django.utils import timezone
 
 from classifiers.ml.embeddings import to_bytes
+from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label
 from classifiers.themes.embeddings import current_spec, text_md5
 from classifiers.themes.models import FeedbackEmbedding
 from courses.models import Course, Feedback, Module
@@ -34,11 +35,12 @@ def direction(topic: str) -> np.ndarray:
 
 
 def add_comments(course: Course, topic: str, n: int, *, module: Module | None = None, seed: int = 0,
-                 weeks_ago: int = 0, embed: bool = True) -> list[Feedback]:
-    """`n` comments on `topic` (with current stand-in embeddings unless embed=False)."""
+                 weeks_ago: int = 0, embed: bool = True, label: str | None = None) -> list[Feedback]:
+    """`n` comments on `topic` (with current stand-in embeddings unless embed=False; with an import
+    annotation of the course's `sentiment` schema when `label` is given)."""
     rng = np.random.default_rng(seed + 1000 * list(TOPICS).index(topic))
     texts = [f"{TOPICS[topic][i % 4]} ({i})" for i in range(n)]
-    when = timezone.now() - timedelta(weeks=weeks_ago)
+    when = timezone.now() - timedelta(weeks=weeks_ago, hours=1)
     items = Feedback.objects.bulk_create([
         Feedback(course=course, module=module, source="import", original_text=t, redacted_text=t, submitted_at=when)
         for t in texts])
@@ -49,4 +51,10 @@ def add_comments(course: Course, topic: str, n: int, *, module: Module | None = 
         FeedbackEmbedding.objects.bulk_create([
             FeedbackEmbedding(feedback=f, model_key=key, text_md5=text_md5(f.redacted_text), vector=to_bytes(v))
             for f, v in zip(items, vectors, strict=True)])
+    if label is not None:
+        schema = course.schemas.get(name="sentiment")
+        annotations = Annotation.objects.bulk_create(
+            Annotation(feedback=f, schema=schema, source=AnnotationSource.IMPORT) for f in items)
+        chosen = Label.objects.get(schema=schema, name=label)
+        AnnotationLabel.objects.bulk_create(AnnotationLabel(annotation=a, label=chosen) for a in annotations)
     return items
