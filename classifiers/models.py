@@ -316,6 +316,7 @@ from classifiers.themes.models import (  # noqa: E402, F401
     FeedbackEmbedding,
     Theme,
     ThemeChange,
+    ThemeCourse,
     ThemeMember,
     ThemeRun,
     ThemeStatus,

@@ -206,6 +206,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "QuestionKindEnum": "courses.models.QuestionKind",
         "SchemaKindEnum": "classifiers.models.SchemaKind",
+        "ThemeStatusEnum": "classifiers.themes.models.ThemeStatus",
+        "JobStatusEnum": "eduplatform.jobs.JobStatus",
     },
 }
 

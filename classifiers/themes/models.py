@@ -74,7 +74,7 @@ class Theme(models.Model):
     hidden = models.BooleanField(default=False, help_text="Hidden themes count under “other” in reports.")
     keywords = models.JSONField(default=list, help_text="Class-based TF-IDF keywords of the redacted texts.")
     centroid = models.BinaryField(help_text="Unit float32 vector: the centre matched at the next recomputation.")
-    size = models.PositiveIntegerField(default=0, help_text="Members at the last recomputation (raw, unsuppressed).")
+    size = models.PositiveIntegerField(default=0, help_text="Members when last seen (raw, unsuppressed).")
     status = models.CharField(max_length=16, choices=ThemeStatus.choices, default=ThemeStatus.ACTIVE)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     first_seen_run = models.ForeignKey(ThemeRun, on_delete=models.PROTECT, related_name="+")
@@ -137,3 +137,12 @@ class ThemeChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: theme {self.theme_id} in run {self.run_id}"
+
+
+class ThemeCourse(Course):
+    """Courses seen from their themes: the admin list where staff recompute them."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "course's themes"
+        verbose_name_plural = "themes by course"

@@ -21,7 +21,8 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max, QuerySet, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from classifiers.models import LabelSchema, ModelVersion
@@ -73,6 +74,14 @@ class ThemesInfo:
     run_id: int
     computed_at: datetime | None
     new_this_term: int  # shown themes first seen in the latest recomputation (counted once per theme)
+
+
+def themes_to_list(courses: QuerySet[Course]) -> QuerySet[Theme]:
+    """Themes of `courses` that may be named in lists (admin, API): at least the course's minimum group size
+    (and the site's floor) of comments when last seen. A smaller theme's name and keywords would describe a
+    small group. No counts here: the report is where numbers are shown, per module and suppressed."""
+    minimum = Greatest(F("course__min_group_size"), Value(settings.MIN_GROUP_SIZE_FLOOR))
+    return Theme.objects.filter(course__in=courses).alias(minimum=minimum).filter(size__gte=F("minimum"))
 
 
 def latest_run(course: Course) -> ThemeRun | None:

@@ -125,11 +125,11 @@ def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[st
            for i, o in matching.kept.items()]
     log += [ThemeChange(run=run, theme=themes[i], kind=ChangeKind.NEW) for i in matching.new]
     for o, i in matching.merged.items():
-        Theme.objects.filter(pk=previous[o].pk).update(status=ThemeStatus.MERGED, merged_into=themes[i], size=0)
+        Theme.objects.filter(pk=previous[o].pk).update(status=ThemeStatus.MERGED, merged_into=themes[i])
         log.append(ThemeChange(run=run, theme=previous[o], kind=ChangeKind.MERGED, into=themes[i]))
     for o in matching.vanished:
         if previous[o].status == ThemeStatus.ACTIVE:
-            Theme.objects.filter(pk=previous[o].pk).update(status=ThemeStatus.VANISHED, size=0)
+            Theme.objects.filter(pk=previous[o].pk).update(status=ThemeStatus.VANISHED)
             log.append(ThemeChange(run=run, theme=previous[o], kind=ChangeKind.VANISHED))
     ThemeChange.objects.bulk_create(log)
     _replace_members(course, ids, found, themes)

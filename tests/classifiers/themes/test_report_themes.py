@@ -181,3 +181,18 @@ def test_people_without_a_staff_role_in_the_course_get_no_themes_at_any_door(the
         assert (page.status_code, table.status_code, body.status_code) == (404, 404, 404)
     for answer in (page.content, table.content, body.content):
         assert b"exam" not in answer.lower()
+
+
+def test_lists_name_only_themes_of_at_least_the_minimum_in_the_api_and_admin(themed, client, instructor):
+    api = APIClient()
+    api.force_authenticate(instructor)
+    listed = api.get("/api/courses/CS101/themes/").json()["results"]
+    assert sorted(topic(t["display_name"]) for t in listed) == ["exam", "lab"]
+    run = themed.theme_runs.get()
+    client.force_login(instructor)
+    pages = [client.get(reverse("admin:classifiers_theme_changelist")),
+             client.get(reverse("admin:classifiers_themerun_change", args=[run.pk]))]
+    for page in pages:
+        assert page.status_code == 200
+        html = page.content.decode().lower()
+        assert "exam" in html and "parking" not in html
