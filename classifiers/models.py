@@ -330,3 +330,16 @@ class LabelItem(Feedback):
         proxy = True
         verbose_name = "item to label"
         verbose_name_plural = "items to label"
+
+
+# Themes (classifiers/themes/): models of this app, kept beside their feature.
+from classifiers.themes.models import (  # noqa: E402, F401
+    ChangeKind,
+    FeedbackEmbedding,
+    Theme,
+    ThemeChange,
+    ThemeCourse,
+    ThemeMember,
+    ThemeRun,
+    ThemeStatus,
+)

@@ -1,4 +1,5 @@
-"""Receivers: a new course gets the default schema; new feedback is classified (courses knows nothing of us)."""
+"""Receivers: a new course gets the default schema; new feedback is classified and embedded (courses knows
+nothing of us)."""
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -22,3 +23,10 @@ def classify_on_arrival(sender: object, course_id: int, feedback_ids: list[int],
     from classifiers.classification.services import classify_new_feedback
 
     classify_new_feedback(course_id, feedback_ids)
+
+
+@receiver(feedback_created, dispatch_uid="classifiers.embed_on_arrival")
+def embed_on_arrival(sender: object, course_id: int, feedback_ids: list[int], **_: object) -> None:
+    from classifiers.themes.embeddings import embed_new_feedback
+
+    embed_new_feedback(course_id, feedback_ids)

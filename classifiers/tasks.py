@@ -7,10 +7,14 @@ from django.conf import settings
 
 from classifiers.classification.services import classify_pending, run_classification_chunk, sweep_unclassified
 from classifiers.imports.services import run_import_job
-from classifiers.models import ClassificationRun, ModelVersion, TrainingRun
+from classifiers.models import ClassificationRun, ModelVersion, ThemeRun, TrainingRun
+from classifiers.themes.embeddings import embed_course, embed_pending, pending_embeddings, sweep_unembedded
+from classifiers.themes.services import run_theme_run
 from classifiers.training.services import run_training
-from courses.models import ImportJob
+from courses.models import Course, ImportJob
 from eduplatform.jobs import JobTask, reap_stale_jobs
+
+EMBED_TASK_BUDGET_S = 600  # then the task queues its own continuation (its hard limit is 900 s)
 
 
 class ImportJobTask(JobTask):
@@ -69,6 +73,7 @@ def reap_stale_jobs_task() -> dict[str, int]:
         "imports": reap_stale_jobs(ImportJob),
         "training": reap_stale_jobs(TrainingRun),
         "classification": reap_stale_jobs(ClassificationRun),
+        "themes": reap_stale_jobs(ThemeRun),
     }
 
 
@@ -86,3 +91,42 @@ def sweep_report_summaries_task() -> int:
     from classifiers.reports.summary import sweep_stale_summaries
 
     return sweep_stale_summaries()
+
+
+# --- Themes (classifiers/themes): all on the `inference` queue (settings.CELERY_TASK_ROUTES) ---------------
+
+
+class ThemeRunTask(JobTask):
+    job_model = ThemeRun
+
+
+@shared_task(base=ThemeRunTask, bind=True, time_limit=3600, soft_time_limit=3540, ignore_result=True)
+def run_theme_run_task(self, run_id: int) -> str:
+    return run_theme_run(run_id).status
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570, ignore_result=True)
+def embed_feedback_task(course_id: int, feedback_ids: list[int]) -> int:
+    """On arrival: embed these items (those already current are skipped, so a redelivery is harmless)."""
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        return 0
+    return embed_pending(course, feedback_ids=feedback_ids, limit=len(feedback_ids)).embedded
+
+
+# Re-queues itself until the course's backlog is embedded: no task runs for hours, and a killed worker's
+# chunk is simply done again by the next pass (chunks commit one by one).
+@shared_task(acks_late=True, time_limit=900, soft_time_limit=870, ignore_result=True)
+def embed_course_task(course_id: int) -> int:
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        return 0
+    done = embed_course(course, budget_s=EMBED_TASK_BUDGET_S)
+    if pending_embeddings(course).exists():
+        embed_course_task.apply_async((course_id,), retry=False)
+    return done
+
+
+@shared_task(time_limit=300, soft_time_limit=270, ignore_result=True)
+def sweep_unembedded_task() -> dict[str, int]:
+    return sweep_unembedded()

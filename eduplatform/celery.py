@@ -20,6 +20,8 @@ app.conf.beat_schedule = {
     "report-summaries": {"task": "classifiers.tasks.sweep_report_summaries_task", "schedule": 300.0},
     # On-arrival classification is best effort (the broker may be down); the sweep catches the rest.
     "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
+    # Embeddings on arrival are best effort too; the sweep queues each course's backlog (themes need them).
+    "sweep-unembedded": {"task": "classifiers.tasks.sweep_unembedded_task", "schedule": 300.0},
 }
 
 

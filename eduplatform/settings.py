@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "QuestionKindEnum": "courses.models.QuestionKind",
         "SchemaKindEnum": "classifiers.models.SchemaKind",
+        "ThemeStatusEnum": "classifiers.themes.models.ThemeStatus",
+        "JobStatusEnum": "eduplatform.jobs.JobStatus",
     },
 }
 
@@ -245,6 +247,9 @@ CELERY_TASK_ROUTES = {
     "classifiers.tasks.run_training_task": {"queue": "training"},
     "classifiers.tasks.classify_batch_task": {"queue": "inference"},
     "classifiers.tasks.classify_feedback_task": {"queue": "inference"},
+    "classifiers.tasks.embed_feedback_task": {"queue": "inference"},
+    "classifiers.tasks.embed_course_task": {"queue": "inference"},
+    "classifiers.tasks.run_theme_run_task": {"queue": "inference"},
 }
 CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["default", "training", "inference"])
 # A job whose heartbeat is older than this is considered dead (its worker was killed).
@@ -265,6 +270,15 @@ TRAINING_MAX_QUEUED_PER_COURSE = env.int("TRAINING_MAX_QUEUED_PER_COURSE", defau
 CLASSIFY_CHUNK_SIZE = env.int("CLASSIFY_CHUNK_SIZE", default=1000)
 INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=64)
 INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)
+# Themes (classifiers/themes): sentence embeddings of the redacted texts by BASE_MODEL (mean pooling,
+# unit length) on the `inference` queue, stored beside each item; a different backend or max length is a
+# different embedding model, so every vector is recomputed. Comments per embedding chunk (one commit each:
+# a killed worker loses at most one chunk). THEMES_MIN_SIZE: smaller clusters are "other" (reports apply
+# the course's minimum group size on top of it).
+EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="onnx-int8")
+EMBEDDING_MAX_LENGTH = env.int("EMBEDDING_MAX_LENGTH", default=256)
+EMBED_CHUNK_SIZE = env.int("EMBED_CHUNK_SIZE", default=1000)
+THEMES_MIN_SIZE = env.int("THEMES_MIN_SIZE", default=10)
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)

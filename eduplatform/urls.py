@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 from classifiers.classification import api as classification_api
 from classifiers.labelling import api as labelling_api
 from classifiers.reports import api as reports_api
+from classifiers.themes import api as themes_api
 from classifiers.training import api as training_api
 from courses import api as courses_api
 
@@ -29,6 +30,8 @@ api.register(COURSE + "annotations", labelling_api.AnnotationViewSet, basename="
 api.register(COURSE + "training-runs", training_api.TrainingRunViewSet, basename="trainingrun")
 api.register(COURSE + "model-versions", training_api.ModelVersionViewSet, basename="modelversion")
 api.register(COURSE + "predictions", classification_api.PredictionViewSet, basename="prediction")
+api.register(COURSE + "themes", themes_api.ThemeViewSet, basename="theme")
+api.register(COURSE + "theme-runs", themes_api.ThemeRunViewSet, basename="themerun")
 
 # OAuth2 for integrations, client credentials only: token, revocation, introspection. No authorize page
 # and no application management pages (applications come from `manage.py create_api_client` or admin).

@@ -6,13 +6,15 @@ from typing import Any
 
 from classifiers.reports.selectors import ModuleReport, WeekCell, fewer_than
 
-CSV_CHARTS = ("modules", "trend", "module-trends")
+CSV_CHARTS = ("modules", "trend", "module-trends", "themes")
 
 
 def write_chart_csv(writer: Any, report: ModuleReport, chart: str) -> None:
     """`writer` is a csv.writer; hidden cells carry the "fewer than N responses" note and no numbers."""
     if chart == "modules":
         _modules(writer, report)
+    elif chart == "themes":
+        _themes(writer, report)
     elif chart == "trend":
         writer.writerow(["scope", "week", "labelled", "label", "count", "share", "note"])
         _trend_rows(writer, "course (modules shown)", report.course_trend, report,
@@ -57,3 +59,21 @@ def _trend_rows(writer: Any, scope: str, trend: list[WeekCell], report: ModuleRe
 
 def _blank(value: object) -> object:
     return "" if value is None else value
+
+
+def _themes(writer: Any, report: ModuleReport) -> None:
+    """One row per module and shown theme, then the module's "other"; a hidden module has its note only."""
+    names = [name for name, _ in report.labels]
+    writer.writerow(["module", "theme_id", "theme", "new_this_term", "keywords", "comments", "share", "labelled",
+                     "mix", *names, "quotes", "note"])
+    blank = [""] * len(names)
+    for section in report.themes:
+        if not section.shown:
+            writer.writerow([section.title, "", "", "", "", "", "", "", "", *blank, "", section.note])
+            continue
+        for t in section.themes:
+            writer.writerow([section.title, t.theme_id, t.name, "yes" if t.is_new else "", "; ".join(t.keywords),
+                             t.count, f"{t.share:.4f}", t.labelled, t.mix, *[t.labels.get(n, 0) for n in names],
+                             " | ".join(t.quotes), ""])
+        writer.writerow([section.title, "", "other", "", "", section.other, "", "", "", *blank, "",
+                         "comments in no theme shown here (small or hidden themes, or no theme)"])

@@ -36,6 +36,7 @@ from classifiers.reports.suppression import (
 )
 from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
+from classifiers.themes.selectors import ModuleThemes, ThemesInfo, module_themes, themes_fingerprint
 from courses.models import Course, Module
 from eduplatform.errors import DomainError
 
@@ -133,6 +134,10 @@ class ModuleReport:
     alerts: list[AlertInfo]
     built_at: datetime | None
     cache_key: str = ""  # changes whenever any input of the report changes
+    # What students talk about (classifiers.themes.selectors): per module, privacy applied; None before the
+    # course's themes were first computed.
+    themes_info: ThemesInfo | None = None
+    themes: list[ModuleThemes] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Plain JSON-ready data for the API (dates as ISO strings)."""
@@ -180,6 +185,7 @@ class ReportInputs:
     alerts: list[AlertInfo]
     version: VersionInfo | None
     key: str
+    themes: tuple = ()  # themes_fingerprint: the latest recomputation and staff edits
 
 
 def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = None,
@@ -198,13 +204,14 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     minimums, respondents = group_minimums(course), respondents_by_week(course)
     alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)
+    themes = themes_fingerprint(course)
     key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
                  course.min_group_size, schema.name, since, until, labels, modules, minimums,
                  sorted(respondents.items()),
-                 enrolled, alerts, version)
+                 enrolled, alerts, version, themes)
     key = "report:" + hashlib.sha256(_canonical(key_parts).encode()).hexdigest()
     return ReportInputs(course, schema, since, until, snapshot, labels, modules, minimums, respondents, enrolled,
-                        alerts, version, key)
+                        alerts, version, key, themes)
 
 
 def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
@@ -240,9 +247,13 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
     shown = {(row.module_id, c.week) for row in module_rows if row.shown for c in row.trend if c.shown}
     alerts = [a for a in inputs.alerts
               if {(a.module_id, a.week), (a.module_id, a.week - timedelta(weeks=1))} <= shown]
+    whole_rows, whole_weeks = module_rows, weeks
     if since is not None:  # report_period made it a Monday
         module_rows = [_week_row(row, since, counts, names, inputs) for row in module_rows]
         weeks = [since] if since in weeks else []
+    themes_info, themes = module_themes(
+        course, inputs.schema, snapshot.model_version, whole_rows, whole_weeks, list(names.values()), week=since,
+        week_rows=module_rows if since is not None else None)
     module_rows = _with_comments(snapshot.pk, module_rows, names, since, until)
     average = _course_average(module_rows, names)
     module_rows = [_compare(row, average) for row in module_rows]
@@ -256,7 +267,7 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
         labelled_by_humans=sum(humans.get(r.module_id, 0) for r in module_rows if r.shown),
         modules=module_rows, course_average=average,
         course_trend=_course_trend(module_rows, weeks, names, inputs.minimums.course),
-        alerts=alerts, built_at=snapshot.built_at, cache_key=inputs.key,
+        alerts=alerts, built_at=snapshot.built_at, cache_key=inputs.key, themes_info=themes_info, themes=themes,
     )
     cache.set(inputs.key, report, REPORT_CACHE_S)
     return report

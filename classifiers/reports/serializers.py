@@ -87,6 +87,44 @@ class ReportLabelSerializer(serializers.Serializer):
         return {"name": name, "color": color}
 
 
+class ThemeWeekSerializer(serializers.Serializer):
+    week = serializers.DateField()
+    shown = serializers.BooleanField()
+    count = serializers.IntegerField(allow_null=True, help_text="Null when hidden (a small group).")
+
+
+class ThemeRowSerializer(serializers.Serializer):
+    theme_id = serializers.IntegerField(help_text="Stable across recomputations while the theme stays.")
+    name = serializers.CharField(help_text="The name staff gave it, else one made from its keywords.")
+    keywords = serializers.ListField(child=serializers.CharField(), help_text="From redacted text only.")
+    is_new = serializers.BooleanField(help_text="First seen in the latest recomputation (new this term).")
+    count = serializers.IntegerField(help_text="Comments of the module in this theme (never below the minimum).")
+    share = serializers.FloatField(help_text="Of the module's responses.")
+    labelled = serializers.IntegerField()
+    labels = serializers.DictField(child=serializers.IntegerField(), help_text="Label mix of its labelled comments.")
+    mix = serializers.CharField(help_text='"mostly <label>", "mixed" or "not labelled yet".')
+    trend = ThemeWeekSerializer(many=True)
+    quotes = serializers.ListField(child=serializers.CharField(),
+                                   help_text="Up to 3 redacted comments closest to its centre; no author, time or id.")
+
+
+class ModuleThemesSerializer(serializers.Serializer):
+    module_id = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField()
+    shown = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True)
+    themes = ThemeRowSerializer(many=True)
+    other = serializers.IntegerField(
+        allow_null=True, help_text="Comments in no theme shown here: themes below the minimum group size, hidden "
+                                   "themes, comments that fit no theme or are not processed yet.")
+
+
+class ThemesInfoSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    computed_at = serializers.DateTimeField(allow_null=True)
+    new_this_term = serializers.IntegerField()
+
+
 class ModuleReportSerializer(serializers.Serializer):
     course_code = serializers.CharField()
     course_title = serializers.CharField()
@@ -104,3 +142,5 @@ class ModuleReportSerializer(serializers.Serializer):
     course_trend = WeekCellSerializer(many=True)
     alerts = AlertInfoSerializer(many=True)
     built_at = serializers.DateTimeField(allow_null=True)
+    themes_info = ThemesInfoSerializer(allow_null=True, help_text="Null until the course's themes are computed.")
+    themes = ModuleThemesSerializer(many=True, help_text="What students talk about, per module.")

@@ -80,9 +80,9 @@ def ensure_summary(course: Course, schema: LabelSchema, version: ModelVersion | 
     return rebuild_summary(course, schema, version)
 
 
-# The effective label of every feedback item of the course, one row each (temp table, dropped on commit).
-_EFFECTIVE_SQL = """
-CREATE TEMP TABLE report_effective ON COMMIT DROP AS
+# The effective label of every feedback item of the course staff may see, one row each: the one label
+# resolution of the reports (themes read it too, as a CTE, with `effective_params`).
+EFFECTIVE_SELECT = """
 WITH human AS (
   SELECT DISTINCT ON (a.feedback_id) a.feedback_id, al.label_id
   FROM classifiers_annotation a
@@ -102,6 +102,15 @@ LEFT JOIN human h ON h.feedback_id = f.id
 LEFT JOIN classifiers_prediction p ON p.feedback_id = f.id AND p.model_version_id = %(version)s
 WHERE f.course_id = %(course)s AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s)
 """
+_EFFECTIVE_SQL = "CREATE TEMP TABLE report_effective ON COMMIT DROP AS " + EFFECTIVE_SELECT
+
+
+def effective_params(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
+    """The parameters of EFFECTIVE_SELECT. Today's anonymous answers wait for tomorrow (see
+    courses.surveys.anonymity.visible_to_staff)."""
+    return {"course": course.pk, "schema": schema.pk, "tz": settings.TIME_ZONE,
+            "version": version.pk if version else None, "floor": RANDOM_ID_FLOOR, "today": day_of(timezone.now())}
+
 
 _CELLS_SQL = """
 INSERT INTO classifiers_reportcell (snapshot_id, module_id, week, label_id, count, human_count)
@@ -130,12 +139,7 @@ def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion |
         if snapshot.built_at and snapshot.fingerprint == current:
             return snapshot  # another request built it while we waited for the lock
         started = time.perf_counter()
-        params = {
-            "course": course.pk, "schema": schema.pk, "tz": settings.TIME_ZONE,
-            "version": version.pk if version else None, "snapshot": snapshot.pk, "per_cell": COMMENTS_PER_CELL,
-            # Today's anonymous answers wait for tomorrow (see courses.surveys.anonymity.visible_to_staff).
-            "floor": RANDOM_ID_FLOOR, "today": day_of(timezone.now()),
-        }
+        params = {**effective_params(course, schema, version), "snapshot": snapshot.pk, "per_cell": COMMENTS_PER_CELL}
         # Fast deletes (nothing refers to these rows): one DELETE each, no per-row signals.
         ReportCell.objects.filter(snapshot=snapshot).delete()
         ReportComment.objects.filter(snapshot=snapshot).delete()

@@ -33,6 +33,7 @@ from classifiers.reports.selectors import (
 from classifiers.reports.services import override_baseline_gate
 from classifiers.reports.weeks import report_period
 from classifiers.selectors import schema_named, schemas_for_course
+from classifiers.themes.charts import theme_bars
 from courses.csv_safety import safe_writer
 from courses.models import Course
 from courses.permissions import Action, courses_for_user, may
@@ -114,7 +115,7 @@ def _report_page(query: ReportQuery) -> tuple[ModuleReport, SafeString]:
     if cached is None:
         report = report_from(inputs)
         # The header only: totals, version, alerts (all shown on the page); no per-module numbers.
-        head = replace(report, modules=[], course_average=[], course_trend=[], weeks=[])
+        head = replace(report, modules=[], course_average=[], course_trend=[], weeks=[], themes=[])
         cached = (head, str(_report_body(query.course, report)))
         cache.set(key, cached, REPORT_CACHE_S)
     return cached[0], mark_safe(cached[1])  # noqa: S308 - our own template output
@@ -124,11 +125,15 @@ def _report_body(course: Course, report: ModuleReport) -> SafeString:
     """Charts and module cards of `report`."""
     query = urlencode({k: v for k, v in (("schema", report.schema), ("since", report.since or ""),
                                          ("until", report.until or "")) if v})
+    sections = {section.module_id: section for section in report.themes}
+    modules = []
+    for i, row in enumerate(report.modules):
+        section = sections.get(row.module_id)
+        chart = theme_bars(section, report.labels, i) if section is not None and section.themes else None
+        modules.append((row, charts.module_trend(report, row, i) if row.shown else None, section, chart))
     body = render_to_string("reports/_report_body.html", {
         "course": course, "report": report, "query": query,
-        "bars": charts.module_bars(report), "course_trend": charts.course_trend(report),
-        "modules": [(row, charts.module_trend(report, row, i) if row.shown else None)
-                    for i, row in enumerate(report.modules)],
+        "bars": charts.module_bars(report), "course_trend": charts.course_trend(report), "modules": modules,
     })
     return mark_safe(body)  # noqa: S308 - our own template output
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from classifiers.models import Annotation, LabelSchema, ModelVersion, Prediction, TrainingRun
+from classifiers.models import Annotation, LabelSchema, ModelVersion, Prediction, Theme, ThemeRun, TrainingRun
 from courses.models import Course, Question, Survey
 from tests.factories import (
     AnnotationFactory,
@@ -33,6 +33,8 @@ class CourseObjects:
     training_run: TrainingRun
     model_version: ModelVersion
     prediction: Prediction
+    theme_run: ThemeRun
+    theme: Theme
 
 
 def make_course_objects(course: Course, annotator, tag: str) -> CourseObjects:  # noqa: ANN001 - a user
@@ -52,4 +54,8 @@ def make_course_objects(course: Course, annotator, tag: str) -> CourseObjects:  
     version = ModelVersionFactory(schema=schema, course=course, training_run=run, number=1, path=f"{tag}/v1",
                                   is_active=True, files={"config.json": f'{{"secret": "secret-{tag}"}}'})
     prediction = PredictionFactory(feedback=feedback, model_version=version, label=label, label_names=["positive"])
-    return CourseObjects(course, module, survey, feedback, schema, label, annotation, run, version, prediction)
+    theme_run = ThemeRun.objects.create(course=course, status="succeeded", stats={"secret": f"secret-{tag}"})
+    theme = Theme.objects.create(course=course, name=f"secret-{tag} theme", keywords=[f"secret-{tag}"], size=10,
+                                 centroid=b"\0" * 16, first_seen_run=theme_run, last_seen_run=theme_run)
+    return CourseObjects(course, module, survey, feedback, schema, label, annotation, run, version, prediction,
+                         theme_run, theme)

@@ -9,7 +9,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, TrainingRun
+from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, ThemeRun, TrainingRun
 from courses.models import Feedback, Module
 from tests.api.course_objects import CourseObjects
 from tests.support import token_client
@@ -51,6 +51,11 @@ ENDPOINTS = [
     ("get", "/api/courses/{code}/predictions/", None),
     ("get", "/api/courses/{code}/predictions/{prediction}/", None),
     ("get", "/api/courses/{code}/reports/modules/", None),
+    ("get", "/api/courses/{code}/themes/", None),
+    ("get", "/api/courses/{code}/themes/{theme}/", None),
+    ("post", "/api/courses/{code}/themes/recompute/", None),
+    ("get", "/api/courses/{code}/theme-runs/", None),
+    ("get", "/api/courses/{code}/theme-runs/{theme_run}/", None),
 ]
 IDS = [f"{method} {path}" for method, path, _ in ENDPOINTS]
 
@@ -78,7 +83,8 @@ def call(client: APIClient, method: str, path: str, body: dict | None):
 
 def row_counts() -> tuple:
     """Rows per table, plus the state the training and version actions change."""
-    counts = tuple(m.objects.count() for m in (Feedback, Module, LabelSchema, Label, Annotation, TrainingRun))
+    counts = tuple(m.objects.count() for m in (Feedback, Module, LabelSchema, Label, Annotation, TrainingRun,
+                                               ThemeRun))
     runs = tuple(TrainingRun.objects.order_by("pk").values_list("status", "cancel_requested"))
     active = tuple(ModelVersion.objects.order_by("pk").values_list("is_active", "activated_at"))
     return counts, runs, active
@@ -130,11 +136,12 @@ def test_lists_show_only_the_courses_own_rows(template, mine, theirs, instructor
     resource = template.rstrip("/").rsplit("/", 1)[-1]
     own = {"modules": mine.module, "surveys": mine.survey, "feedback": mine.feedback, "schemas": mine.schema,
            "labels": mine.label, "annotations": mine.annotation, "training-runs": mine.training_run,
-           "model-versions": mine.model_version, "predictions": mine.prediction}[resource]
+           "model-versions": mine.model_version, "predictions": mine.prediction, "themes": mine.theme,
+           "theme-runs": mine.theme_run}[resource]
     other = {"modules": theirs.module, "surveys": theirs.survey, "feedback": theirs.feedback,
              "schemas": theirs.schema, "labels": theirs.label, "annotations": theirs.annotation,
              "training-runs": theirs.training_run, "model-versions": theirs.model_version,
-             "predictions": theirs.prediction}[resource]
+             "predictions": theirs.prediction, "themes": theirs.theme, "theme-runs": theirs.theme_run}[resource]
     assert own.pk in ids
     assert other.pk not in ids
 

@@ -1,0 +1,241 @@
+"""Themes from sentence embeddings: clustering, class-based TF-IDF keywords, names, and matching a new set
+of themes to the previous one; Django-free (bench/themes.py and the tests use it directly).
+
+Clustering (chosen against BERTopic and scikit-learn's HDBSCAN/agglomerative on the Nilanga aspect
+categories, see bench/themes.py and the README):
+1. k-means micro-clusters of the unit vectors (fit on a fixed-seed sample of at most `sample_max`
+   comments, so 100,000 comments cost what 20,000 do; every comment is then assigned in one matrix product);
+2. the micro-clusters' centroids are merged by average linkage on cosine distance up to `merge_distance`:
+   themes are as many as the comments ask for, not a number fixed in advance;
+3. comments that fit no theme are "other", never forced into one: those whose similarity to their theme's
+   centre is below `other_below`, and themes smaller than `min_size`.
+Deterministic: the same vectors in the same order give the same themes (fixed seeds), which is what lets a
+recomputation over unchanged data keep every theme.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OTHER = -1
+PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\]")  # courses.redaction's typed placeholders: [EMAIL], [STUDENT_ID] …
+# Words of two or more letters (no digits, no underscores): course codes, scores and ids make poor names.
+TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"  # noqa: S105 - a regex, not a secret
+PHRASE_OVER_WORD = 0.4  # a two-word phrase replaces its word in a name when at least this heavy
+
+
+@dataclass(frozen=True)
+class ThemeParams:
+    micro_per: int = 50  # comments per k-means micro-cluster (before the merge)
+    max_micro: int = 200  # at most this many micro-clusters, whatever the size of the course
+    sample_max: int = 20_000  # k-means is fitted on at most this many comments
+    merge_distance: float = 0.5  # average-linkage cosine distance up to which micro-clusters merge
+    min_size: int = 10  # smaller themes are "other" (capped for small courses, see `effective_min_size`)
+    other_below: float = 0.25  # a comment less similar than this to its theme's centre is "other"
+    seed: int = 0
+
+    def effective_min_size(self, n: int) -> int:
+        """Small courses: a theme needs 1/20 of the comments, at least 3 and at most `min_size`."""
+        return max(3, min(self.min_size, n // 20))
+
+
+@dataclass
+class Clustering:
+    labels: np.ndarray  # (n,) theme index, or OTHER
+    centroids: np.ndarray  # (k, dim) unit vectors, one per theme
+    similarity: np.ndarray  # (n,) cosine similarity of each comment to its theme's centre (0 for other)
+    sizes: list[int] = field(default_factory=list)
+
+
+def _micro_clusters(vectors: np.ndarray, params: ThemeParams) -> tuple[np.ndarray, np.ndarray]:
+    """(micro labels of every row, micro centroids): k-means on a sample, every row assigned to its nearest."""
+    from sklearn.cluster import KMeans
+
+    n = len(vectors)
+    rng = np.random.default_rng(params.seed)
+    sample = np.sort(rng.choice(n, params.sample_max, replace=False)) if n > params.sample_max else np.arange(n)
+    k = int(min(len(sample), max(8, min(params.max_micro, len(sample) // params.micro_per))))
+    model = KMeans(n_clusters=k, n_init=1, random_state=params.seed, max_iter=100).fit(vectors[sample])
+    centres = _unit(model.cluster_centers_.astype(np.float32))
+    return _nearest(vectors, centres), centres
+
+
+def _nearest(vectors: np.ndarray, centres: np.ndarray, block: int = 8192) -> np.ndarray:
+    """Index of the most similar centre per row, in blocks (100,000 × 200 floats at once is fine; more is not)."""
+    out = np.empty(len(vectors), dtype=np.int64)
+    for start in range(0, len(vectors), block):
+        out[start:start + block] = (vectors[start:start + block] @ centres.T).argmax(axis=1)
+    return out
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def cluster(vectors: np.ndarray, params: ThemeParams | None = None) -> Clustering:
+    """Themes of `vectors` (unit rows, float32). Themes are numbered by size, largest first."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    params = params or ThemeParams()
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(vectors)
+    if n == 0:
+        return Clustering(np.zeros(0, dtype=np.int64), np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0)),
+                          np.zeros(0, dtype=np.float32))
+    micro, centres = _micro_clusters(vectors, params)
+    if len(centres) > 1:
+        merged = fcluster(linkage(centres.astype(np.float64), "average", "cosine"), params.merge_distance,
+                          "distance") - 1
+    else:
+        merged = np.zeros(1, dtype=np.int64)
+    labels = merged[micro].astype(np.int64)
+    labels, centroids = _with_other(vectors, labels, params.other_below, params.effective_min_size(n))
+    similarity = np.where(labels >= 0, (vectors * centroids[np.maximum(labels, 0)]).sum(axis=1), 0.0)
+    sizes = np.bincount(labels[labels >= 0], minlength=len(centroids)).tolist()
+    return Clustering(labels, centroids, similarity.astype(np.float32), sizes)
+
+
+def _with_other(vectors: np.ndarray, labels: np.ndarray, other_below: float, min_size: int) -> tuple[np.ndarray,
+                                                                                                   np.ndarray]:
+    """Far comments and small themes become OTHER; themes renumbered by size (largest first); their centres."""
+    for _ in range(2):  # centres move a little once far comments leave; a second pass settles them
+        centroids = _centroids(vectors, labels)
+        ids = np.maximum(labels, 0)
+        close = (vectors * centroids[ids]).sum(axis=1) >= other_below if len(centroids) else np.zeros(len(labels), bool)
+        labels = np.where((labels >= 0) & close, labels, OTHER)
+        sizes = np.bincount(labels[labels >= 0], minlength=len(centroids))
+        labels = np.where((labels >= 0) & (sizes[np.maximum(labels, 0)] >= min_size), labels, OTHER)
+    kept = [t for t in np.argsort(-np.bincount(labels[labels >= 0], minlength=labels.max() + 1), kind="stable")
+            if (labels == t).any()] if (labels >= 0).any() else []
+    renumber = np.full(max(labels.max() + 1, 1), OTHER, dtype=np.int64)
+    renumber[kept] = np.arange(len(kept))
+    labels = np.where(labels >= 0, renumber[np.maximum(labels, 0)], OTHER)
+    return labels, _centroids(vectors, labels)
+
+
+def _centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+    sums = np.zeros((k, vectors.shape[1]), dtype=np.float64)
+    mask = labels >= 0
+    np.add.at(sums, labels[mask], vectors[mask])
+    return _unit(sums)
+
+
+# --- Keywords and names -------------------------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """Redacted text without its placeholders: a keyword is never "[EMAIL]" or its word "email"."""
+    return PLACEHOLDER.sub(" ", text)
+
+
+def keywords(texts: Sequence[str], labels: np.ndarray, *, top: int = 8) -> list[list[str]]:
+    """Class-based TF-IDF (Grootendorst 2022): the words and two-word phrases that set each theme apart from
+    the others and from "other". English stop words removed; placeholders never count."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+    if k == 0:
+        return []
+    vectorizer = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN, ngram_range=(1, 2),
+                                 min_df=2 if len(texts) >= 50 else 1, max_features=100_000, lowercase=True)
+    try:
+        counts = vectorizer.fit_transform(clean_text(t) for t in texts)
+    except ValueError:  # nothing but stop words and placeholders
+        return [[] for _ in range(k)]
+    terms = vectorizer.get_feature_names_out()
+    classes = np.where(labels >= 0, labels, k)  # "other" is a class of its own: its words are no theme's
+    from scipy.sparse import csr_matrix
+
+    membership = csr_matrix((np.ones(len(classes)), (classes, np.arange(len(classes)))), shape=(k + 1, len(classes)))
+    per_class = np.asarray((membership @ counts).todense(), dtype=np.float64)
+    tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1)
+    average_words = per_class.sum() / (k + 1)
+    weights = tf * np.log1p(average_words / np.maximum(per_class.sum(axis=0), 1))
+    return [_top_terms(weights[c], terms, top) for c in range(k)]
+
+
+def _top_terms(weights: np.ndarray, terms: np.ndarray, top: int) -> list[str]:
+    """The heaviest terms without repeats: a word inside a chosen phrase, or the plural of a chosen word, is
+    skipped; a phrase nearly as heavy as a chosen word of it takes that word's place ("lecture" then
+    "lecture series" → "lecture series"); a lighter one is skipped."""
+    chosen: list[tuple[str, float]] = []
+    for i in np.argsort(-weights, kind="stable"):
+        if weights[i] <= 0 or len(chosen) >= top:
+            break
+        term, weight = str(terms[i]), float(weights[i])
+        words = {_stem(w) for w in term.split()}
+        if any(words <= {_stem(w) for w in c.split()} for c, _ in chosen):
+            continue
+        inside = [j for j, (c, _) in enumerate(chosen) if _stem(c) in words]
+        if not inside:
+            chosen.append((term, weight))
+        elif weight >= PHRASE_OVER_WORD * chosen[inside[0]][1]:
+            chosen[inside[0]] = (term, weight)
+            chosen = [c for j, c in enumerate(chosen) if j not in inside[1:]]
+    return [c for c, _ in chosen]
+
+
+def _stem(word: str) -> str:
+    """Plural folding only ("labs" = "lab", "classes" = "class"): enough to keep a name from repeating itself."""
+    if len(word) > 4 and word.endswith("es") and word[-3] in "sxz":
+        return word[:-2]
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def theme_name(words: Sequence[str], *, parts: int = 3, max_chars: int = 60) -> str:
+    """A short name from the top keywords, e.g. "exam, past papers, time"."""
+    name = ""
+    for word in words[:parts]:
+        candidate = f"{name}, {word}" if name else word
+        if len(candidate) > max_chars:
+            break
+        name = candidate
+    return name or "unnamed theme"
+
+
+# --- Stable ids: matching new themes to the previous ones ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Matching:
+    kept: dict[int, int]  # new index → old index (same theme, keeps its id)
+    merged: dict[int, int]  # old index → new index it went into (that new theme kept another old one's id)
+    new: list[int]  # new indexes that match no old theme
+    vanished: list[int]  # old indexes that match nothing
+    similarity: dict[tuple[int, int], float] = field(default_factory=dict)  # (new, old) → cosine of kept pairs
+
+
+def match_themes(old: np.ndarray, new: np.ndarray, *, keep_at: float = 0.8,
+                 went_to: dict[int, np.ndarray] | None = None, merged_share: float = 0.5) -> Matching:
+    """Hungarian assignment of new to old centres (cosine); pairs at or above `keep_at` keep the old id.
+
+    An unmatched old theme whose former members (`went_to[old]`: their new theme indexes, OTHER for none)
+    mostly (`merged_share`) went into one new theme that kept another id was merged into it; the other
+    unmatched old themes vanished; unmatched new themes are new.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    kept: dict[int, int] = {}
+    similarity: dict[tuple[int, int], float] = {}
+    if len(old) and len(new):
+        sim = np.asarray(new, dtype=np.float64) @ np.asarray(old, dtype=np.float64).T
+        rows, cols = linear_sum_assignment(-sim)
+        kept = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if sim[r, c] >= keep_at}
+        similarity = {(r, o): round(float(sim[r, o]), 4) for r, o in kept.items()}
+    taken, merged = set(kept.values()), {}
+    for o in range(len(old)):
+        labels = (went_to or {}).get(o)
+        if o in taken or labels is None or not len(labels):
+            continue
+        counts = np.bincount(labels[labels >= 0], minlength=len(new)) if (labels >= 0).any() else np.zeros(1)
+        best = int(counts.argmax())
+        if best in kept and counts[best] >= merged_share * len(labels):
+            merged[o] = best
+    vanished = [o for o in range(len(old)) if o not in taken and o not in merged]
+    return Matching(kept, merged, [r for r in range(len(new)) if r not in kept], vanished, similarity)

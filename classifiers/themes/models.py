@@ -1,0 +1,148 @@
+"""Embeddings of feedback, and themes per course: runs, themes (stable ids), members and the history of changes.
+
+Imported by classifiers/models.py, so these are models of the `classifiers` app. Raw theme sizes and
+members include small groups: every way out to people goes through `classifiers.themes.selectors`, which
+applies the minimum group size (admin lists them through it too).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from courses.models import Course, Feedback
+from eduplatform.jobs import Job
+
+
+class FeedbackEmbedding(models.Model):
+    """The base encoder's vector of one item's redacted text (float32 bytes; no pgvector needed).
+
+    `model_key` (model, weights digest, pooling, max length, backend) and `text_md5` (of the redacted text,
+    as Postgres' md5() computes it) say what it was made from: a vector whose key or text changed is
+    outdated and recomputed. No timestamp: it would date anonymous answers (courses.surveys.anonymity).
+    """
+
+    feedback = models.OneToOneField(Feedback, primary_key=True, on_delete=models.CASCADE, related_name="embedding")
+    model_key = models.CharField(max_length=128)
+    text_md5 = models.CharField(max_length=32)
+    vector = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"Embedding of feedback {self.feedback_id} ({self.model_key})"
+
+
+class ThemeRun(Job):
+    """One recomputation of a course's themes (queued → running → succeeded | failed, see eduplatform.jobs).
+
+    `stats`: comments clustered, themes, other, embedding model, timings; `changes`: how many themes were
+    kept, new, merged and vanished (each one is a ThemeChange row).
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="theme_runs")
+    stats = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One recomputation per course at a time: two would match against the same old themes.
+            models.UniqueConstraint(fields=["course"], condition=Q(status__in=["queued", "running"]),
+                                    name="one_active_theme_run_per_course"),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="theme_run_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Theme run {self.pk} · {self.course.code} · {self.status}"
+
+
+class ThemeStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    MERGED = "merged", "Merged into another theme"
+    VANISHED = "vanished", "Vanished"
+
+
+class Theme(models.Model):
+    """What a group of comments of one course talk about. Its id survives recomputation while its centre
+    stays close (classifiers.ml.themes.match_themes); so do `name_by_staff` and `hidden`."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="themes")
+    name = models.CharField(max_length=120, help_text="Made from the keywords at each recomputation.")
+    name_by_staff = models.CharField(max_length=120, blank=True, help_text="Replaces the keyword name when set.")
+    hidden = models.BooleanField(default=False, help_text="Hidden themes count under “other” in reports.")
+    keywords = models.JSONField(default=list, help_text="Class-based TF-IDF keywords of the redacted texts.")
+    centroid = models.BinaryField(help_text="Unit float32 vector: the centre matched at the next recomputation.")
+    size = models.PositiveIntegerField(default=0, help_text="Members when last seen (raw, unsuppressed).")
+    status = models.CharField(max_length=16, choices=ThemeStatus.choices, default=ThemeStatus.ACTIVE)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    first_seen_run = models.ForeignKey(ThemeRun, on_delete=models.PROTECT, related_name="+")
+    last_seen_run = models.ForeignKey(ThemeRun, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["course", "-size", "id"]
+        indexes = [models.Index(fields=["course", "status"], name="theme_course_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ThemeStatus.values), name="theme_status_valid"),
+            models.CheckConstraint(condition=~Q(name=""), name="theme_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name_by_staff or self.name
+
+
+class ThemeMember(models.Model):
+    """An item's theme at the last recomputation (one at most); items with none are "other"."""
+
+    feedback = models.OneToOneField(Feedback, primary_key=True, on_delete=models.CASCADE, related_name="theme_member")
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="members")
+    similarity = models.FloatField(help_text="Cosine similarity to the theme's centre: quotes are the closest.")
+
+    class Meta:
+        indexes = [models.Index(fields=["theme", "-similarity"], name="theme_member_closest")]
+
+    def __str__(self) -> str:
+        return f"Feedback {self.feedback_id} in theme {self.theme_id}"
+
+
+class ChangeKind(models.TextChoices):
+    NEW = "new", "New"
+    KEPT = "kept", "Kept"
+    MERGED = "merged", "Merged into another"
+    VANISHED = "vanished", "Vanished"
+
+
+class ThemeChange(models.Model):
+    """What a run did to one theme: history for "new this term" and for staff to audit recomputations."""
+
+    run = models.ForeignKey(ThemeRun, on_delete=models.CASCADE, related_name="theme_changes")
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=16, choices=ChangeKind.choices)
+    into = models.ForeignKey(Theme, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             help_text="Merged: the theme it went into.")
+    similarity = models.FloatField(null=True, blank=True, help_text="Cosine of the old and new centres.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "theme"], name="one_change_per_theme_and_run"),
+            models.CheckConstraint(condition=Q(kind__in=ChangeKind.values), name="theme_change_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: theme {self.theme_id} in run {self.run_id}"
+
+
+class ThemeCourse(Course):
+    """Courses seen from their themes: the admin list where staff recompute them."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "course's themes"
+        verbose_name_plural = "themes by course"

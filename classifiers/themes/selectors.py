@@ -1,0 +1,259 @@
+"""What students talk about, per module: the themes section of the report, with the report's privacy rules.
+
+`module_themes` is the one way out of theme numbers to people (report page, CSV, API, admin):
+- a module whose breakdown the report hides shows no themes either (same note);
+- a theme with fewer comments in a module than that module's minimum group size is not shown there: its
+  comments count under "other" (as do comments of themes staff hid, and comments in no theme);
+- a theme's weekly trend shows only weeks the module's own trend shows, with the same secondary suppression
+  (`suppression.hidden_weeks`), so no difference of shown numbers gives back a small group; a week's report
+  is that week's column of the whole-course table;
+- quotes (the comments closest to the theme's centre, redacted, without author, time or id) only for shown
+  themes; keywords come from redacted text with placeholders removed (classifiers.ml.themes.keywords);
+- labels are the report's effective labels (reports.summary.EFFECTIVE_SELECT: a current human label, else
+  the prediction of the version the report uses); anonymous answers reach it once their day is over.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, F, Max, QuerySet, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from classifiers.models import LabelSchema, ModelVersion
+from classifiers.reports.summary import EFFECTIVE_SELECT, effective_params
+from classifiers.reports.suppression import hidden_weeks
+from classifiers.themes.models import Theme, ThemeRun, ThemeStatus
+from courses.models import Course
+from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
+from eduplatform.jobs import JobStatus
+
+QUOTES_SHOWN = 3
+MOSTLY = 0.5  # a label with at least this share of a theme's labelled comments makes it "mostly <label>"
+
+
+@dataclass(frozen=True)
+class ThemeWeek:
+    week: date
+    shown: bool
+    count: int | None  # None when hidden
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    theme_id: int
+    name: str
+    keywords: list[str]
+    is_new: bool  # first seen in the latest recomputation, and the course had themes before it
+    count: int
+    share: float  # of the module's responses
+    labelled: int
+    labels: dict[str, int]  # label mix of its labelled comments, schema order
+    mix: str  # "mostly negative", "mixed", or "not labelled yet"
+    trend: list[ThemeWeek]
+    quotes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModuleThemes:
+    module_id: int | None
+    title: str
+    shown: bool
+    note: str  # why nothing is shown; empty when shown
+    themes: list[ThemeRow]
+    other: int | None  # comments in no shown theme (small, hidden or no theme; not yet embedded)
+
+
+@dataclass(frozen=True)
+class ThemesInfo:
+    run_id: int
+    computed_at: datetime | None
+    new_this_term: int  # shown themes first seen in the latest recomputation (counted once per theme)
+
+
+def themes_to_list(courses: QuerySet[Course]) -> QuerySet[Theme]:
+    """Themes of `courses` that may be named in lists (admin, API): at least the course's minimum group size
+    (and the site's floor) of comments when last seen. A smaller theme's name and keywords would describe a
+    small group. No counts here: the report is where numbers are shown, per module and suppressed."""
+    minimum = Greatest(F("course__min_group_size"), Value(settings.MIN_GROUP_SIZE_FLOOR))
+    return Theme.objects.filter(course__in=courses).alias(minimum=minimum).filter(size__gte=F("minimum"))
+
+
+def latest_run(course: Course) -> ThemeRun | None:
+    return ThemeRun.objects.filter(course=course, status=JobStatus.SUCCEEDED).order_by("-finished_at", "-pk").first()
+
+
+def themes_fingerprint(course: Course) -> tuple:
+    """Changes whenever the themes a report shows could: a recomputation, a rename or hide (report cache key)."""
+    run = latest_run(course)
+    edits = Theme.objects.filter(course=course).aggregate(n=Count("pk"), at=Max("updated_at"))
+    return (run.pk if run else None, edits["n"], edits["at"].isoformat() if edits["at"] else None)
+
+
+@dataclass(frozen=True)
+class _Module:
+    """What the themes need of a module row of the report (reports.selectors.ModuleRow)."""
+
+    module_id: int | None
+    title: str
+    min_group_size: int
+    shown: bool
+    note: str
+    responses: int | None
+    shown_weeks: set[date]
+
+    @classmethod
+    def of(cls, row) -> _Module:  # noqa: ANN001 - a reports.selectors.ModuleRow
+        return cls(row.module_id, row.title, row.min_group_size, row.shown, row.note, row.responses,
+                   {c.week for c in row.trend if c.shown})
+
+
+def module_themes(course: Course, schema: LabelSchema, version: ModelVersion | None, rows: list, weeks: list[date],
+                  labels: list[str], *, week: date | None = None,
+                  week_rows: list | None = None) -> tuple[ThemesInfo | None, list[ModuleThemes]]:
+    """The themes section of each module of a report. `rows` are the report's privacy-applied module rows of
+    the whole course and `weeks` its weeks; with `week`, `week_rows` are that week's rows and the section is
+    the week's column of the whole-course table (shown exactly where the whole-course trend shows it)."""
+    run = latest_run(course)
+    if run is None:
+        return None, []
+    themes = {t.pk: t for t in Theme.objects.filter(course=course, status=ThemeStatus.ACTIVE, hidden=False)}
+    earlier = ThemeRun.objects.filter(course=course, status=JobStatus.SUCCEEDED, pk__lt=run.pk).exists()
+    counts = _counts(course, schema, version)
+    sections = [_section(_Module.of(r), themes, counts, weeks, labels, run, earlier) for r in rows]
+    if week is not None:
+        by_module = {r.module_id: _Module.of(r) for r in week_rows or []}
+        sections = [_week_section(s, by_module.get(s.module_id), week, counts, labels) for s in sections]
+    pairs = {(t.theme_id, s.module_id) for s in sections for t in s.themes}
+    found = quotes(course, pairs, week=week)
+    sections = [replace(s, themes=[replace(t, quotes=found.get((t.theme_id, s.module_id), [])) for t in s.themes])
+                for s in sections]
+    new = {t.theme_id for s in sections for t in s.themes if t.is_new}
+    return ThemesInfo(run.pk, run.finished_at, len(new)), sections
+
+
+def _counts(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
+    """(theme, module) → week → label name (None: unlabelled) → count, over the effective labels of every
+    item staff may see. One query; the report caches its result under the report's key."""
+    sql = f"""
+        WITH effective AS ({EFFECTIVE_SELECT})
+        SELECT m.theme_id, e.module_id, e.week, l.name, count(*)
+        FROM effective e
+        JOIN classifiers_thememember m ON m.feedback_id = e.id
+        JOIN classifiers_theme t ON t.id = m.theme_id AND t.status = 'active' AND NOT t.hidden
+        LEFT JOIN classifiers_label l ON l.id = e.label_id
+        GROUP BY 1, 2, 3, 4
+    """  # noqa: S608 - our own SQL; every value is a parameter
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, effective_params(course, schema, version))
+        for theme_id, module_id, week, label, n in cursor.fetchall():
+            out[(theme_id, module_id)][week][label] += n
+    return out
+
+
+def _section(module: _Module, themes: dict[int, Theme], counts: dict, weeks: list[date], labels: list[str],
+             run: ThemeRun, earlier: bool) -> ModuleThemes:
+    if not module.shown:
+        return ModuleThemes(module.module_id, module.title, False, module.note, [], None)
+    minimum = module.min_group_size
+    shown: list[ThemeRow] = []
+    for theme_id, theme in themes.items():
+        by_week = counts.get((theme_id, module.module_id))
+        total = sum(sum(cell.values()) for cell in by_week.values()) if by_week else 0
+        if total < minimum:
+            continue  # a small group in this module: its comments count under "other"
+        mix = _label_counts(by_week.values(), labels)
+        shown.append(ThemeRow(
+            theme_id, theme.display_name, list(theme.keywords), earlier and theme.first_seen_run_id == run.pk, total,
+            _share(total, module.responses), sum(mix.values()), mix, _mix(mix),
+            _trend(by_week, weeks, module, minimum),
+        ))
+    shown.sort(key=lambda t: (-t.count, t.theme_id))
+    return ModuleThemes(module.module_id, module.title, True, "", shown, _other(module.responses, shown))
+
+
+def _week_section(whole: ModuleThemes, module: _Module | None, week: date, counts: dict,
+                  labels: list[str]) -> ModuleThemes:
+    """One week's column: a theme is shown in the week exactly when its whole-course trend shows that week."""
+    if module is None or not module.shown or not whole.shown:
+        note = module.note if module is not None and module.note else whole.note
+        return ModuleThemes(whole.module_id, whole.title, False, note, [], None)
+    shown = []
+    for theme in whole.themes:
+        cell = next((c for c in theme.trend if c.week == week and c.shown), None)
+        if cell is None or not cell.count:
+            continue
+        mix = _label_counts([counts[(theme.theme_id, whole.module_id)].get(week, {})], labels)
+        shown.append(replace(theme, count=cell.count, share=_share(cell.count, module.responses),
+                             labelled=sum(mix.values()), labels=mix, mix=_mix(mix), trend=[cell]))
+    shown.sort(key=lambda t: (-t.count, t.theme_id))
+    return ModuleThemes(whole.module_id, whole.title, True, "", shown, _other(module.responses, shown))
+
+
+def _label_counts(cells, labels: list[str]) -> dict[str, int]:  # noqa: ANN001 - iterable of {label: count}
+    mix: dict[str, int] = dict.fromkeys(labels, 0)
+    for cell in cells:
+        for label, n in cell.items():
+            if label in mix:
+                mix[label] += n
+    return mix
+
+
+def _share(count: int, responses: int | None) -> float:
+    return count / responses if responses else 0.0
+
+
+def _other(responses: int | None, shown: list[ThemeRow]) -> int:
+    return max(0, (responses or 0) - sum(t.count for t in shown))
+
+
+def _mix(mix: dict[str, int]) -> str:
+    labelled = sum(mix.values())
+    if not labelled:
+        return "not labelled yet"
+    top = max(mix, key=lambda name: mix[name])  # the first in schema order on a tie
+    return f"mostly {top}" if mix[top] >= MOSTLY * labelled else "mixed"
+
+
+def _trend(by_week: dict, weeks: list[date], module: _Module, minimum: int) -> list[ThemeWeek]:
+    """Weeks the module's trend shows, less small theme-weeks and enough others that none can be recovered."""
+    totals = {w: sum(by_week.get(w, {}).values()) for w in weeks}
+    # A week the module hides counts as unlabelled, so hidden_weeks hides it first and then tops it up.
+    cells = {w: (n, n if w in module.shown_weeks else 0) for w, n in totals.items()}
+    hidden = hidden_weeks(cells, minimum)
+    return [ThemeWeek(w, True, totals[w]) if w in module.shown_weeks and w not in hidden else ThemeWeek(w, False, None)
+            for w in weeks]
+
+
+def quotes(course: Course, pairs: set[tuple[int, int | None]], *,
+           week: date | None = None) -> dict[tuple[int, int | None], list[str]]:
+    """Up to QUOTES_SHOWN redacted comments per (theme, module) of `pairs`, closest to the theme's centre
+    (of `week` only, when given), among the comments staff may see."""
+    if not pairs:
+        return {}
+    week_filter = "AND date_trunc('week', f.submitted_at AT TIME ZONE %(tz)s)::date = %(week)s" if week else ""
+    sql = f"""
+        SELECT theme_id, module_id, text FROM (
+          SELECT m.theme_id, f.module_id, f.redacted_text AS text,
+                 row_number() OVER (PARTITION BY m.theme_id, f.module_id ORDER BY m.similarity DESC, f.id) AS rank
+          FROM classifiers_thememember m
+          JOIN courses_feedback f ON f.id = m.feedback_id
+          WHERE m.theme_id = ANY(%(themes)s) AND f.course_id = %(course)s
+            AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s) {week_filter}
+        ) ranked WHERE rank <= %(n)s ORDER BY theme_id, module_id, rank
+    """  # noqa: S608 - our own SQL; every value is a parameter
+    params = {"themes": sorted({t for t, _ in pairs}), "course": course.pk, "floor": RANDOM_ID_FLOOR,
+              "today": day_of(timezone.now()), "n": QUOTES_SHOWN, "week": week, "tz": settings.TIME_ZONE}
+    found: dict[tuple[int, int | None], list[str]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for theme_id, module_id, text in cursor.fetchall():
+            if (theme_id, module_id) in pairs:
+                found[(theme_id, module_id)].append(text)
+    return dict(found)
