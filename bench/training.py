@@ -211,7 +211,7 @@ def baseline(bench: Benchmark, names: list[str], device: str, base_model: str, *
     }
 
 
-def small_suite(tasks: list[str], device: str) -> None:
+def small_suite(tasks: list[str], device: str, *, shared: Path, rows_override: int | None = None) -> None:
     """Product defaults against the plain Trainer on each small task; one JSON line per task, then the summary."""
     setup()
     from django.conf import settings
@@ -219,19 +219,20 @@ def small_suite(tasks: list[str], device: str) -> None:
     from classifiers import registry
     from courses.models import Course
 
-    shared = ROOT.parent / "shared" / "data"
-    results, skipped = [], []
-    worker = ensure_worker()
+    results, skipped, chosen = [], [], []
+    for task, dataset, rows in SMALL_SUITE:
+        if tasks and task not in tasks:
+            continue
+        bench = load(dataset, None, shared)
+        if bench is None:
+            print(f"SKIPPED: {task}: the {dataset} data set was not found in {shared}")
+            skipped.append(task)
+        else:
+            chosen.append(small_task(bench, task, rows_override or rows))
+    worker = ensure_worker() if chosen else None
     try:
-        for task, dataset, rows in SMALL_SUITE:
-            if tasks and task not in tasks:
-                continue
-            bench = load(dataset, None, shared)
-            if bench is None:
-                print(f"SKIPPED: {task}: the {dataset} data set was not found (it lives in ../shared/data)")
-                skipped.append(task)
-                continue
-            bench = small_task(bench, task, rows)
+        for bench in chosen:
+            task = bench.name
             import_course(bench, with_validation=False)
             started = time.monotonic()
             metrics, version, _ = product(bench, device, {})
@@ -286,6 +287,9 @@ def main() -> None:
                         help="full: one data set, official splits (default); small: the small-data suite")
     parser.add_argument("--tasks", type=lambda v: [t for t in v.split(",") if t],
                         help=f"small suite only: a subset of {','.join(t for t, _, _ in SMALL_SUITE)}")
+    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="small suite only: the folder holding the data sets (default ../shared/data)")
+    parser.add_argument("--rows", type=int, help="small suite only: N training rows per task (a quick check)")
     parser.add_argument("--dataset", choices=("emotion", "student-feedback", "goemotions"), default="emotion")
     parser.add_argument("--data", type=Path, help="the data set's folder (default ../shared/data/<name>)")
     parser.add_argument("--limit", type=int, help="subsample the train split to N rows (val N/8, test N/4)")
@@ -296,7 +300,7 @@ def main() -> None:
                         help='training options over the defaults, e.g. \'{"min_per_label": 2}\' for a small subsample')
     opts = parser.parse_args()
     if opts.suite == "small":
-        small_suite(opts.tasks or [], opts.device)
+        small_suite(opts.tasks or [], opts.device, shared=opts.data_root, rows_override=opts.rows)
         return
     bench = load(opts.dataset, opts.data, ROOT.parent / "shared" / "data")
     if bench is None:
