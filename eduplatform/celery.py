@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
     "report-summaries": {"task": "classifiers.tasks.sweep_report_summaries_task", "schedule": 300.0},
     # On-arrival classification is best effort (the broker may be down); the sweep catches the rest.
     "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
+    # Screening: comments still pending (no screen at ingest, or waiting for the trained screen), and urgent
+    # notifications a broker or mail outage left unsent.
+    "screen-pending": {"task": "classifiers.tasks.screen_pending_task", "schedule": 60.0},
+    "urgent-notifications": {"task": "classifiers.tasks.sweep_urgent_notifications_task", "schedule": 60.0},
 }
 
 

@@ -9,7 +9,9 @@ Privacy is applied here, on the server, for every caller (superusers included):
   column of the whole-course table, hidden cells included, so no two reports subtract into a small group;
 - the course totals, average and trend are sums over the shown cells only, for the same reason;
 - representative comments appear only for a module and label with at least N responses each; they are
-  redacted text without author, time or id, so anonymous respondents cannot be singled out.
+  redacted text without author, time or id, so anonymous respondents cannot be singled out;
+- screening (courses.screening): a comment held for review counts but is never quoted, and the report says
+  how many await review; a comment screeners removed is not counted.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from classifiers.reports.suppression import (
 )
 from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
-from courses.models import Course, Module
+from courses.models import Course, Feedback, Module
+from courses.screening import SHOWN, awaiting_review
 from eduplatform.errors import DomainError
 
 COMMENTS_SHOWN = 3
@@ -133,6 +136,7 @@ class ModuleReport:
     alerts: list[AlertInfo]
     built_at: datetime | None
     cache_key: str = ""  # changes whenever any input of the report changes
+    awaiting_review: int = 0  # comments counted but not shown: pending screening or held for a screener
 
     def as_dict(self) -> dict:
         """Plain JSON-ready data for the API (dates as ISO strings)."""
@@ -180,6 +184,7 @@ class ReportInputs:
     alerts: list[AlertInfo]
     version: VersionInfo | None
     key: str
+    awaiting_review: int = 0
 
 
 def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = None,
@@ -198,13 +203,14 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     minimums, respondents = group_minimums(course), respondents_by_week(course)
     alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)
+    awaiting = awaiting_review(Feedback.objects.filter(course=course)).count()  # the partial index feedback_not_shown
     key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
                  course.min_group_size, schema.name, since, until, labels, modules, minimums,
                  sorted(respondents.items()),
-                 enrolled, alerts, version)
+                 enrolled, alerts, version, awaiting)
     key = "report:" + hashlib.sha256(_canonical(key_parts).encode()).hexdigest()
     return ReportInputs(course, schema, since, until, snapshot, labels, modules, minimums, respondents, enrolled,
-                        alerts, version, key)
+                        alerts, version, key, awaiting)
 
 
 def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
@@ -256,7 +262,7 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
         labelled_by_humans=sum(humans.get(r.module_id, 0) for r in module_rows if r.shown),
         modules=module_rows, course_average=average,
         course_trend=_course_trend(module_rows, weeks, names, inputs.minimums.course),
-        alerts=alerts, built_at=snapshot.built_at, cache_key=inputs.key,
+        alerts=alerts, built_at=snapshot.built_at, cache_key=inputs.key, awaiting_review=inputs.awaiting_review,
     )
     cache.set(inputs.key, report, REPORT_CACHE_S)
     return report
@@ -360,7 +366,10 @@ def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str
         ranked = comments.filter(rank__lte=COMMENTS_SHOWN)
     else:
         ranked = comments.filter(overall_rank__lte=COMMENTS_SHOWN)  # ranked when built; an index scan
-    ranked = ranked.values_list("module_id", "label_id", "confidence", "human", "feedback__redacted_text")
+    # Quotable when the summary was built; checked again here, so a held comment is never quoted, whatever
+    # the age of the summary.
+    ranked = ranked.filter(feedback__screening__in=SHOWN).values_list(
+        "module_id", "label_id", "confidence", "human", "feedback__redacted_text")
     found: dict = defaultdict(lambda: defaultdict(list))
     for module_id, label_id, confidence, human, text in ranked:
         found[module_id][names[label_id]].append(Comment(names[label_id], text, confidence, human))
