@@ -23,9 +23,11 @@ from classifiers.models import (
     LabelSchema,
     ModelVersion,
     SchemaKind,
+    TrainingRun,
 )
 from classifiers.screening.models import Decision, ScreeningDecision, ScreeningPolicy
 from classifiers.screening.screens import default_verdict, forget_policy, policy_snapshot, verdicts_from_predictions
+from classifiers.training.services import start_training_run
 from courses.models import Feedback, Screener, ScreeningStatus
 from courses.permissions import Action, User, authorize
 from courses.screening import Verdict
@@ -104,9 +106,16 @@ def update_screening_policy(*, actor: User | None, **changes: object) -> Screeni
 
 
 def grant_screener(user: AbstractBaseUser, *, actor: User | None, note: str = "") -> Screener:
+    """Make `user` a screener (administrators only); the queue is in admin, so they get staff status too."""
     authorize(actor, Action.GRANT_SCREENER, None)
-    screener, created = Screener.objects.get_or_create(
-        user=user, defaults={"granted_by": actor if getattr(actor, "pk", None) else None, "note": note[:255]})
+    if not user.is_active:
+        raise ScreeningRefused(f"{user.get_username()} is not an active user", field="user")
+    with transaction.atomic():
+        screener, created = Screener.objects.get_or_create(
+            user=user, defaults={"granted_by": actor if getattr(actor, "pk", None) else None, "note": note[:255]})
+        if not user.is_staff:
+            type(user).objects.filter(pk=user.pk).update(is_staff=True)
+            user.is_staff = True
     if created:
         logger.info("%s made %s a screener", getattr(actor, "username", None) or "the system", user.get_username())
     return screener
@@ -117,6 +126,12 @@ def revoke_screener(screener: Screener, *, actor: User | None) -> None:
     Screener.objects.filter(pk=screener.pk).delete()
     logger.info("%s revoked the screener role of %s", getattr(actor, "username", None) or "the system",
                 screener.user.get_username())
+
+
+def train_screening_model(*, actor: User | None, config: dict | None = None) -> TrainingRun:
+    """Train the screening schema institution-wide on the screeners' decisions (administrators only), through
+    the product's training path; its first version that beats the baseline becomes the trained screen."""
+    return start_training_run(screening_policy().schema, course=None, config=config, actor=actor)
 
 
 # --- Decisions ------------------------------------------------------------------------------------------
