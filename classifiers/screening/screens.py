@@ -26,6 +26,7 @@ from classifiers.ml.screening import (
     trained_verdict,
 )
 from classifiers.models import ModelVersion, Prediction
+from classifiers.screening.models import ScreeningPolicy
 from courses.models import ScreeningStatus
 from courses.screening import Verdict
 
@@ -54,13 +55,18 @@ _snapshot: list[tuple[float, PolicySnapshot]] = []
 def policy_snapshot() -> PolicySnapshot:
     if _snapshot and _snapshot[0][0] > time.monotonic():
         return _snapshot[0][1]
-    from classifiers.screening.services import screening_policy
-
-    policy = screening_policy()
-    version = None
-    if policy.use_trained_screen:
-        version = ModelVersion.objects.filter(schema_id=policy.schema_id, course__isnull=True, is_active=True).first()
-    snapshot = PolicySnapshot(policy.hold_threshold, policy.trained_threshold, version.pk if version else None)
+    # Read only (one query, two with a trained screen): the row is made by whoever first needs it to exist.
+    policy = ScreeningPolicy.objects.filter(pk=1).first()
+    if policy is None:
+        fields = ScreeningPolicy._meta
+        snapshot = PolicySnapshot(fields.get_field("hold_threshold").default,
+                                  fields.get_field("trained_threshold").default, None)
+    else:
+        version = None
+        if policy.use_trained_screen:
+            version = (ModelVersion.objects.filter(schema_id=policy.schema_id, course__isnull=True, is_active=True)
+                       .only("pk").first())
+        snapshot = PolicySnapshot(policy.hold_threshold, policy.trained_threshold, version.pk if version else None)
     _snapshot[:] = [(time.monotonic() + settings.SCREENING_POLICY_CACHE_S, snapshot)]
     return snapshot
 

@@ -128,10 +128,11 @@ def revoke_screener(screener: Screener, *, actor: User | None) -> None:
                 screener.user.get_username())
 
 
-def train_screening_model(*, actor: User | None, config: dict | None = None) -> TrainingRun:
+def train_screening_model(*, actor: User | None, config: dict | None = None, dispatch: bool = True) -> TrainingRun:
     """Train the screening schema institution-wide on the screeners' decisions (administrators only), through
-    the product's training path; its first version that beats the baseline becomes the trained screen."""
-    return start_training_run(screening_policy().schema, course=None, config=config, actor=actor)
+    the product's training path; its first version that beats the baseline becomes the trained screen.
+    `dispatch=False` leaves the run queued for an in-process `run_training` (bench/screening.py)."""
+    return start_training_run(screening_policy().schema, course=None, config=config, actor=actor, dispatch=dispatch)
 
 
 # --- Decisions ------------------------------------------------------------------------------------------
@@ -165,8 +166,11 @@ def _check_span(span: tuple[int, int] | None, action: str, text: str) -> tuple[i
 def decide(feedback: Feedback, *, action: str, actor: User, reasons: Sequence[str] = (), note: str = "",
            span: tuple[int, int] | None = None) -> ScreeningDecision:
     """A screener's decision on a held comment: release it, release it with `span` (character offsets in its
-    redacted text) replaced, or remove it (kept, not counted). Recorded in the audit trail and as the
-    screener's annotation under the screening schema (training labels: `reasons`, or "acceptable")."""
+    redacted text) replaced, or remove it (kept, not counted). Recorded in the audit trail with `reasons` and
+    `note`, and as the screener's annotation of the text as it now stands under the screening schema
+    (training labels): released, "acceptable" and the reasons the screener still sees in it (e.g. distress);
+    released with a span redacted, "acceptable" (the words the reasons were about are gone); removed, the
+    reasons."""
     authorize(actor, Action.SCREEN, feedback.course)
     if action not in Decision.values:
         raise ScreeningRefused(f"{action!r} is not a decision ({', '.join(Decision.values)})", field="action")
@@ -191,9 +195,15 @@ def decide(feedback: Feedback, *, action: str, actor: User, reasons: Sequence[st
             item.redacted_text = item.redacted_text[:checked[0]] + SCREENER_REDACTION + item.redacted_text[checked[1]:]
         item.screening = ScreeningStatus.REMOVED if action == Decision.REMOVE else ScreeningStatus.RELEASED
         item.save(update_fields=["screening", "redacted_text"])
-        _record_label(item, schema, chosen or [ACCEPTABLE], actor)
+        _record_label(item, schema, _training_labels(action, chosen), actor)
     logger.info("%s: %s comment %s of %s", actor.get_username(), action, item.pk, item.course.code)
     return decision
+
+
+def _training_labels(action: str, reasons: list[str]) -> list[str]:
+    if action == Decision.REMOVE:
+        return reasons
+    return [ACCEPTABLE] if action == Decision.RELEASE_REDACTED else [ACCEPTABLE, *reasons]
 
 
 def _record_label(feedback: Feedback, schema: LabelSchema, names: list[str], actor: User) -> Annotation:

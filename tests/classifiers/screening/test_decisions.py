@@ -53,9 +53,15 @@ def test_release_with_a_span_redacted_shows_only_the_rest(screener, instructor, 
     assert item.screening == ScreeningStatus.RELEASED
     decision = ScreeningDecision.objects.get(feedback=item)
     assert (decision.span_start, decision.span_end, decision.reasons) == (start, end, ["personal_remark"])
-    assert _labels(item, screener) == ["personal_remark"]
+    assert _labels(item, screener) == ["acceptable"]  # the text as it now stands; the reason is in the audit
     page = token_client(instructor).get(f"/api/courses/{course.code}/feedback/{item.pk}/").json()
     assert SCREENER_REDACTION in page["text"] and "ugly" not in page["text"]
+
+
+def test_a_release_can_say_what_the_screener_still_sees_in_the_comment(screener, held_course):
+    item = held_course[ScreeningStatus.URGENT]
+    decide(item, action="release", actor=screener, reasons=["distress"], note="support has been in touch")
+    assert _labels(item, screener) == ["acceptable", "distress"]
 
 
 def test_remove_keeps_the_comment_for_audit_and_drops_it_from_the_counts(screener, course, sentiment, held_course):
