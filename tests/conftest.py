@@ -94,6 +94,17 @@ def superuser(db):
     return UserFactory(username="root", is_superuser=True)
 
 
+@pytest.fixture
+def screener(db, superuser):
+    """A screener (granted by a superuser; staff status comes with the role) with no role in any course."""
+    from classifiers.screening.services import grant_screener
+
+    user = UserFactory(username="sam", is_staff=False)
+    grant_screener(user, actor=superuser)
+    user.refresh_from_db()
+    return user
+
+
 
 
 @pytest.fixture

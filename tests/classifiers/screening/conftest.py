@@ -1,45 +1,13 @@
-"""Screening fixtures: a screener, and a course whose report would quote held comments if they were shown."""
+"""Screening fixtures: a course whose report would quote held comments if they were shown (the `screener`
+persona is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from classifiers.screening.services import grant_screener
-from courses.models import Feedback, ScreeningStatus
-from tests.classifiers.reports.report_data import add_feedback, version
-from tests.factories import ModuleFactory, UserFactory
-
-HELD_TEXT = "HELD-SECRET the lecturer is an idiot and so ugly"
-URGENT_TEXT = "URGENT-SECRET I want to die, I can't go on with this term"
-REMOVED_TEXT = "REMOVED-SECRET abuse nobody should read"
-PENDING_TEXT = "PENDING-SECRET not screened yet"
-SECRETS = ("HELD-SECRET", "URGENT-SECRET", "REMOVED-SECRET", "PENDING-SECRET")
-
-
-@pytest.fixture
-def screener(db, superuser):
-    """A screener (granted by a superuser) with no role in any course."""
-    user = UserFactory(username="sam", is_staff=False)
-    grant_screener(user, actor=superuser)
-    user.refresh_from_db()
-    return user
+from tests.classifiers.screening.held_data import build_held_course
 
 
 @pytest.fixture
 def held_course(course):
-    """Module "Week 1" with 12 clear comments (6 negative, 6 positive, model confidence 0.6) and one comment of
-    each hidden status, each predicted negative with confidence 0.99: the top quotes, were they shown.
-    Returns {status: Feedback}."""
-    model = version(course)
-    module = ModuleFactory(course=course, title="Week 1")
-    add_feedback(course, module, ["negative"] * 6 + ["positive"] * 6, model=model, confidence=0.6,
-                 text="ordinary comment")
-    items = {}
-    for status, text in ((ScreeningStatus.HELD, HELD_TEXT), (ScreeningStatus.URGENT, URGENT_TEXT),
-                         (ScreeningStatus.REMOVED, REMOVED_TEXT), (ScreeningStatus.PENDING, PENDING_TEXT)):
-        (item,) = add_feedback(course, module, ["negative"], model=model, confidence=0.99, text=text,
-                               screening=status)
-        Feedback.objects.filter(pk=item.pk).update(screening_reasons=["offensive"], screened_with="test screen")
-        item.refresh_from_db()
-        items[status] = item
-    return items
+    return build_held_course(course)

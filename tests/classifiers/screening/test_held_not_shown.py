@@ -17,7 +17,7 @@ from classifiers.imports.exports import write_feedback_csv
 from classifiers.reports.selectors import module_report
 from classifiers.reports.services import scan_all_courses
 from courses.models import Answer, ScreeningStatus, SurveyResponse
-from tests.classifiers.screening.conftest import SECRETS
+from tests.classifiers.screening.held_data import SECRETS
 from tests.factories import AnnotationFactory, SurveyFactory
 from tests.support import token_client
 

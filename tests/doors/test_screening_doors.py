@@ -7,16 +7,23 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from rest_framework.test import APIClient
 
-from classifiers.screening.models import ScreeningPolicy
+from classifiers.screening.models import ScreeningDecision, ScreeningPolicy
 from classifiers.screening.services import screening_policy
-from courses.models import Screener
+from courses.models import Screener, ScreeningStatus
+from tests.classifiers.screening.held_data import build_held_course
 from tests.factories import UserFactory
 from tests.support import ROLES, token_client
 
 pytestmark = pytest.mark.django_db
 
 PERSONAS = (*ROLES, "screener", "student")
+
+
+@pytest.fixture
+def held_course(course):
+    return build_held_course(course)
 
 
 @pytest.fixture
@@ -46,6 +53,27 @@ def test_the_queue_is_for_screeners(everyone, held_course, role):
         assert (page, items, api) == (302, 302, 403)
     else:
         assert (page, items, api) == ((200, 200, 200) if allowed else (403, 403, 403))
+
+
+@pytest.mark.parametrize("role", PERSONAS)
+def test_only_screeners_decide_at_every_door(everyone, held_course, role):
+    user = everyone[role]
+    item = held_course[ScreeningStatus.HELD]
+    client = Client()
+    client.force_login(user)
+    client.post(reverse("admin:screening_queue_decide"), {"feedback": item.pk, "action": "release"},
+                content_type="application/json")
+    token_client(user).post(f"/api/screening/queue/{item.pk}/decision/", {"action": "release"}, format="json")
+    item.refresh_from_db()
+    decided = ScreeningDecision.objects.filter(feedback=item).count()
+    assert (item.screening, decided) == (("released", 1) if role in ("screener", "superuser") else ("held", 0))
+
+
+def test_anonymous_clients_get_401_from_the_screening_api(held_course):
+    item = held_course[ScreeningStatus.HELD]
+    for method, path in (("get", "/api/screening/queue/"), ("get", "/api/screening/report/"),
+                         ("post", f"/api/screening/queue/{item.pk}/decision/")):
+        assert getattr(APIClient(), method)(path).status_code == 401
 
 
 @pytest.mark.parametrize("role", PERSONAS)
