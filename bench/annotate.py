@@ -37,7 +37,8 @@ def build_course(rows: int):  # noqa: ANN201
     rng, now = random.Random(7), timezone.now()
     feedback = Feedback.objects.bulk_create(
         (Feedback(course=course, module=modules[i % 10], source="import", original_text=f"comment {i} labs pace",
-                  redacted_text=f"comment {i} labs pace", submitted_at=now - timedelta(minutes=i))
+                  redacted_text=f"comment {i} labs pace", submitted_at=now - timedelta(minutes=i),
+                  screening="clear")  # written past the screen: what it says of these texts
          for i in range(rows)), batch_size=5000)
     version = ModelVersion.objects.create(schema=schema, course=course, number=1, path="bench", base_model="bench",
                                           label_names=[lb.name for lb in labels], is_active=True)

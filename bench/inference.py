@@ -46,7 +46,7 @@ def make_course(texts: list[str]):  # noqa: ANN201 - Course
     # Stored directly (not through ingest): loading is not what is measured, and it must not be announced.
     Feedback.objects.bulk_create(
         [Feedback(course=course, source=FeedbackSource.IMPORT, original_text=t, redacted_text=redact(t),
-                  submitted_at=course.created_at) for t in texts],
+                  submitted_at=course.created_at, screening="clear") for t in texts],
         batch_size=5000,
     )
     return course

@@ -25,8 +25,9 @@ from courses.permissions import ANNOTATE_ROLES, User, courses_for_user
 
 
 def _visible_in(courses: Iterable[Course] | QuerySet[Course]) -> Q:
-    # The one rule: a course sees its own schemas and the institution-wide ones.
-    return Q(course__in=courses) | Q(course__isnull=True)
+    # The one rule: a course sees its own schemas and the institution-wide ones, but the screening schema:
+    # its labels say which comments screeners held and why, for screeners only (classifiers.screening).
+    return (Q(course__in=courses) | Q(course__isnull=True)) & Q(screening_policy__isnull=True)
 
 
 def schemas_for_course(course: Course) -> QuerySet[LabelSchema]:

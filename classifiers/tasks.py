@@ -8,6 +8,9 @@ from django.conf import settings
 from classifiers.classification.services import classify_pending, run_classification_chunk, sweep_unclassified
 from classifiers.imports.services import run_import_job
 from classifiers.models import ClassificationRun, ModelVersion, ThemeRun, TrainingRun
+from classifiers.screening.notifications import DELIVERY_ERRORS, MAX_ATTEMPTS, send_urgent_notification
+from classifiers.screening.notifications import sweep_urgent_notifications as sweep_urgent_notifications_service
+from classifiers.screening.services import screen_pending
 from classifiers.themes.embeddings import embed_course, embed_pending, pending_embeddings, sweep_unembedded
 from classifiers.themes.services import run_theme_run
 from classifiers.training.services import run_training
@@ -130,3 +133,35 @@ def embed_course_task(course_id: int) -> int:
 @shared_task(time_limit=300, soft_time_limit=270, ignore_result=True)
 def sweep_unembedded_task() -> dict[str, int]:
     return sweep_unembedded()
+
+
+# --- Screening (classifiers/screening) -------------------------------------------------------------------
+# Routed to the `inference` queue: with a trained screen serving, screening classifies (loads a model).
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570, ignore_result=True)
+def screen_feedback_task(feedback_ids: list[int]) -> int:
+    """On arrival: the trained screen's verdict for comments ingest left pending."""
+    return screen_pending(limit=len(feedback_ids), feedback_ids=feedback_ids).screened
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570, ignore_result=True)
+def screen_pending_task() -> int:
+    """Beat: one batch of pending comments; a full batch that made progress queues the next one."""
+    result = screen_pending(limit=settings.SCREENING_BATCH_SIZE)
+    if result.screened and result.read >= settings.SCREENING_BATCH_SIZE:
+        screen_pending_task.apply_async()
+    return result.screened
+
+
+# Mail server or webhook errors may heal: retried with exponential backoff, MAX_ATTEMPTS in all.
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=100, ignore_result=True,
+             autoretry_for=DELIVERY_ERRORS, retry_backoff=30, retry_backoff_max=1800, max_retries=MAX_ATTEMPTS - 1)
+def send_urgent_notification_task(notification_id: int) -> str:
+    notification = send_urgent_notification(notification_id)
+    return notification.status if notification is not None else "gone"
+
+
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
+def sweep_urgent_notifications_task() -> dict[str, int]:
+    return sweep_urgent_notifications_service()

@@ -31,6 +31,7 @@ from .models import (
 )
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, Action, can_manage_institution, courses_for_user, may
 from .scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
+from .screening import text_for_course_staff
 from .services import COURSE_PRIVACY_FIELDS, create_course, delete_course, update_course_settings
 from .surveys.services import (
     MAX_INVITATIONS,
@@ -241,7 +242,7 @@ class AnswerInline(admin.TabularInline):
 
     @admin.display(description="Free text (redacted)")
     def redacted_text(self, obj: Answer) -> str:
-        return obj.feedback.redacted_text if obj.feedback_id else ""
+        return text_for_course_staff(obj.feedback) if obj.feedback_id else ""
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -98,6 +98,21 @@ class CourseMembership(models.Model):
         return f"{self.user} · {self.course.code} · {self.get_role_display()}"
 
 
+class Screener(models.Model):
+    """Someone administrators allowed to review held comments, institution-wide (the institution has no
+    faculties in this model yet). Never of a course where they hold a role (courses.permissions)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="screener")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=255, blank=True, help_text="Why, or on whose request.")
+
+    def __str__(self) -> str:
+        return f"{self.user} (screener)"
+
+
 class Survey(models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="surveys")
     module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.SET_NULL, related_name="surveys")
@@ -224,8 +239,21 @@ class DatasetSplit(models.TextChoices):
     TEST = "test", "Test"
 
 
+class ScreeningStatus(models.TextChoices):
+    """Where a comment stands with screening (courses.screening): only `clear` and `released` text reaches
+    course staff; every status but `removed` counts in reports."""
+
+    PENDING = "pending", "Awaiting screening"
+    CLEAR = "clear", "Clear"
+    HELD = "held", "Held for review"
+    URGENT = "urgent", "Urgent: held, sent to student support"
+    RELEASED = "released", "Released by a screener"
+    REMOVED = "removed", "Removed by a screener"
+
+
 class Feedback(models.Model):
-    """One student comment: the unit we classify. Staff and training only ever see `redacted_text`."""
+    """One student comment: the unit we classify. Staff and training only ever see `redacted_text`, and
+    course staff only once screening let it through (`screening`, see courses.screening)."""
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="feedback")
     module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback")
@@ -247,6 +275,12 @@ class Feedback(models.Model):
     )
     # A default, not auto_now_add: anonymous survey answers store the day only (courses.surveys.anonymity).
     created_at = models.DateTimeField(default=timezone.now)
+    # The screen's verdict at ingest (build_feedback), then a screener's decision. Pending by default: a row
+    # written past the screen shows nothing until the sweep has screened it.
+    screening = models.CharField(max_length=16, choices=ScreeningStatus.choices, default=ScreeningStatus.PENDING)
+    screening_reasons = models.JSONField(default=list, blank=True, help_text="Why it was held (screen's reasons).")
+    screening_score = models.FloatField(null=True, blank=True, help_text="The deciding screen's highest score.")
+    screened_with = models.CharField(max_length=128, blank=True, help_text="The screen (and version) that decided.")
 
     class Meta:
         verbose_name_plural = "feedback"
@@ -255,11 +289,16 @@ class Feedback(models.Model):
             models.Index(fields=["course", "submitted_at"], name="feedback_course_submitted"),
             # Reports: the newest feedback id per course is a freshness watermark of their summary.
             models.Index(fields=["course", "id"], name="feedback_course_id"),
+            # The few rows course staff may not read (the review queue, "N awaiting review", the report
+            # watermark): a small partial index, whatever the size of the table.
+            models.Index(fields=["course", "screening"], name="feedback_not_shown",
+                         condition=~Q(screening__in=["clear", "released"])),
         ]
         constraints = [
             models.UniqueConstraint(fields=["course", "external_id"], name="feedback_external_id_unique_per_course"),
             models.CheckConstraint(condition=Q(source__in=FeedbackSource.values), name="feedback_source_valid"),
             models.CheckConstraint(condition=Q(split__in=DatasetSplit.values), name="feedback_split_valid"),
+            models.CheckConstraint(condition=Q(screening__in=ScreeningStatus.values), name="feedback_screening_valid"),
             models.CheckConstraint(
                 condition=Q(original_text__regex=r"\S"), name="feedback_text_not_blank"
             ),

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from eduplatform.errors import PermissionRefused
 
-from .models import Course, CourseMembership, MembershipSource, Role
+from .models import Course, CourseMembership, MembershipSource, Role, Screener
 
 VIEW_ROLES = (Role.INSTRUCTOR, Role.TEACHING_ASSISTANT, Role.ANNOTATOR, Role.VIEWER)
 ANNOTATE_ROLES = (Role.INSTRUCTOR, Role.TEACHING_ASSISTANT, Role.ANNOTATOR)
@@ -72,6 +72,22 @@ def can_manage_institution(user: User) -> bool:
     return user.is_superuser or user.has_perm(ADMINISTER_PERMISSION)
 
 
+def is_screener(user: User) -> bool:
+    """Screeners review held comments institution-wide: users administrators granted the role (a `Screener`
+    row), and superusers."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or Screener.objects.filter(user=user).exists()
+
+
+def can_screen_course(user: User, course: Course | None) -> bool:
+    """A screener, and no member of `course` in any role: nobody screens comments about their own teaching
+    or their own course (superusers included). `course=None`: may the user screen at all."""
+    if not is_screener(user):
+        return False
+    return course is None or not CourseMembership.objects.filter(user=user, course=course).exists()
+
+
 # --- Policies: one per action; services call `authorize` before they change anything -------------------
 
 
@@ -80,6 +96,7 @@ class Level(Enum):
     ANNOTATE = (ANNOTATE_ROLES, "the course's instructors, teaching assistants and annotators")
     MANAGE = (MANAGE_ROLES, "the course's instructors and teaching assistants")
     ADMINISTER = ((), "administrators")
+    SCREEN = ((), "screeners who hold no role in the course")
 
 
 @dataclass(frozen=True)
@@ -89,8 +106,8 @@ class Policy:
 
 
 class Action(Enum):
-    """Every state-changing action of the product, with who may do it. In the institution scope
-    (course None) every action needs an administrator."""
+    """Every state-changing action of the product (and the reads beyond a course role), with who may do it.
+    In the institution scope (course None) every action needs an administrator, but screening: a screener."""
 
     TRAIN = Policy("train a model", Level.MANAGE)
     CANCEL_TRAINING = Policy("cancel a training run", Level.MANAGE)
@@ -115,6 +132,10 @@ class Action(Enum):
     CREATE_COURSE = Policy("create a course", Level.ADMINISTER)
     EDIT_COURSE = Policy("change the course", Level.MANAGE)
     DELETE_COURSE = Policy("delete the course and all its feedback", Level.ADMINISTER)
+    SCREEN = Policy("screen held comments", Level.SCREEN)
+    VIEW_SCREENING_REPORT = Policy("view the screening report", Level.ADMINISTER)
+    GRANT_SCREENER = Policy("grant or revoke the screener role", Level.ADMINISTER)
+    CHANGE_SCREENING_POLICY = Policy("change the screening thresholds", Level.ADMINISTER)
 
 
 def may(actor: User | None, action: Action, course: Course | None) -> bool:
@@ -122,6 +143,8 @@ def may(actor: User | None, action: Action, course: Course | None) -> bool:
     if actor is None:
         return True
     level = action.value.level
+    if level is Level.SCREEN:  # course None: may screen at all; never a course of their own
+        return can_screen_course(actor, course)
     if level is Level.ADMINISTER or course is None:
         return can_manage_institution(actor)
     return _has_role(actor, course, level.value[0])
@@ -133,7 +156,10 @@ def authorize(actor: User | None, action: Action, course: Course | None) -> None
         return
     level = action.value.level
     where = f"in {course.code}" if course is not None else "institution-wide"
-    who = "administrators" if level is Level.ADMINISTER or course is None else level.value[1]
+    if level is Level.SCREEN:
+        who = level.value[1] if course is not None else "screeners"
+    else:
+        who = "administrators" if level is Level.ADMINISTER or course is None else level.value[1]
     name = getattr(actor, "username", "") or "an anonymous user"
     raise PermissionRefused(f"{name} may not {action.value.doing} {where}: only {who} may")
 

@@ -34,6 +34,7 @@ from courses.permissions import (
     courses_for_user,
     may,
 )
+from courses.screening import shown_to_course_staff
 from courses.services import delete_feedback, update_feedback
 from courses.surveys.anonymity import visible_to_staff
 from eduplatform.errors import DomainError
@@ -78,7 +79,7 @@ class CourseScopedAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
         if issubclass(self.model, Feedback):  # every list of feedback (the items-to-label list is a proxy)
-            qs = visible_to_staff(qs)
+            qs = shown_to_course_staff(qs)  # held comments only in the screeners' queue
         elif issubclass(self.model, SurveyResponse):
             qs = visible_to_staff(qs, field="submitted_at")
         if request.user.is_superuser or self._administers(request):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from .models import Course, Feedback
-from .surveys.anonymity import visible_to_staff
+from .screening import shown_to_course_staff
 
 
 def feedback_for_course(course: Course) -> QuerySet[Feedback]:
-    """The course's feedback as staff may see it (today's anonymous answers wait for tomorrow)."""
-    return visible_to_staff(Feedback.objects.filter(course=course)).select_related("module")
+    """The course's feedback as staff may see it: screened clear or released, and today's anonymous answers
+    not before tomorrow (courses.screening.shown_to_course_staff)."""
+    return shown_to_course_staff(Feedback.objects.filter(course=course)).select_related("module")
 
 
 def existing_external_ids(course: Course, external_ids: list[str]) -> set[str]:

@@ -18,8 +18,9 @@ from .importers import ImportRejected, ImportRow, LongTexts, TextTooLong, fit_te
 from .models import Course, DatasetSplit, Feedback, FeedbackSource, ImportJob, Module
 from .permissions import Action, User, authorize
 from .redaction import redact_text
+from .screening import apply_verdict, screen_text, urgent_ids
 from .selectors import existing_external_ids
-from .signals import feedback_created
+from .signals import feedback_created, feedback_urgent
 
 BULK_BATCH = 2000
 
@@ -56,12 +57,21 @@ def ensure_modules(course: Course, titles: Iterable[str]) -> dict[str, Module]:
     return existing
 
 
-def announce_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
-    """Tell listeners (classification) about new feedback once the transaction has committed."""
-    ids = list(feedback_ids)
+def announce_feedback(course_id: int, feedback_ids: Sequence[int], *, urgent: Sequence[int] = ()) -> None:
+    """Tell listeners about new feedback once the transaction has committed: `feedback_created`
+    (classification, screening) for `feedback_ids`, `feedback_urgent` (student support) for `urgent`.
+
+    Callers pass no `feedback_ids` for anonymous answers (classified the next day), but always their
+    `urgent` ones: a student at risk is not made to wait for the day to end.
+    """
+    ids, urgent_ids = list(feedback_ids), list(urgent)
     if ids:
         transaction.on_commit(
             lambda: feedback_created.send(sender=Feedback, course_id=course_id, feedback_ids=ids)
+        )
+    if urgent_ids:
+        transaction.on_commit(
+            lambda: feedback_urgent.send(sender=Feedback, course_id=course_id, feedback_ids=urgent_ids)
         )
 
 
@@ -86,17 +96,20 @@ def build_feedback(
     import_job: ImportJob | None = None,
     text_was_cut: bool = False,
 ) -> Feedback:
-    """The one place a `Feedback` is made (imports, API, surveys): stripped, redacted, and never pointing
-    at another course's module. Unsaved: each caller stores its rows its own way (bulk, one statement).
+    """The one place a `Feedback` is made (imports, API, surveys): stripped, redacted, screened (the
+    verdict on the redacted text, courses.screening), and never pointing at another course's module.
+    Unsaved: each caller stores its rows its own way (bulk, one statement).
     A text cut at the limit (`fit_text`) arrives cut: redaction runs on what is kept."""
     if module is not None and module.course_id != course.pk:
         raise FeedbackRejected(f"module {module.pk} belongs to another course than {course.code}", field="module")
     text = text.strip()
-    return Feedback(
-        course=course, module=module, source=source, original_text=text, redacted_text=redact(text),
+    redacted = redact(text)
+    feedback = Feedback(
+        course=course, module=module, source=source, original_text=text, redacted_text=redacted,
         language=language, submitted_at=submitted_at or timezone.now(), external_id=external_id or None,
         split=split, import_job=import_job, text_was_cut=text_was_cut,
     )
+    return apply_verdict(feedback, screen_text(redacted))
 
 
 def create_feedback(course: Course, *, text: str, source: str, module: Module | None = None) -> Feedback:
@@ -124,7 +137,8 @@ def bulk_create_feedback(
         for row in rows
     ]
     created = Feedback.objects.bulk_create(objs, batch_size=BULK_BATCH)
-    announce_feedback(course.pk, [f.pk for f in created])
+    ids = [f.pk for f in created]
+    announce_feedback(course.pk, ids, urgent=urgent_ids(ids, created))
     return created
 
 
@@ -161,7 +175,8 @@ def ingest_feedback(
     try:
         with transaction.atomic():
             created = Feedback.objects.bulk_create(objs, batch_size=BULK_BATCH)
-            announce_feedback(course.pk, [f.pk for f in created])
+            ids = [f.pk for f in created]
+            announce_feedback(course.pk, ids, urgent=urgent_ids(ids, created))
     except IntegrityError as exc:  # another request stored the same external_id in the meantime
         raise FeedbackRejected(
             "an external_id of this request was stored by a concurrent request; retry without it",

@@ -4,3 +4,7 @@ from django.dispatch import Signal
 
 # Sent after the creating transaction commits, with `feedback_ids: list[int]` and `course_id: int`.
 feedback_created = Signal()
+
+# Sent after the creating transaction commits, with the ids of comments the screen found urgent (a student
+# who may be at risk), anonymous survey answers included; `feedback_ids: list[int]`, `course_id: int`.
+feedback_urgent = Signal()

@@ -22,6 +22,10 @@ app.conf.beat_schedule = {
     "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
     # Embeddings on arrival are best effort too; the sweep queues each course's backlog (themes need them).
     "sweep-unembedded": {"task": "classifiers.tasks.sweep_unembedded_task", "schedule": 300.0},
+    # Screening: comments still pending (no screen at ingest, or waiting for the trained screen), and urgent
+    # notifications a broker or mail outage left unsent.
+    "screen-pending": {"task": "classifiers.tasks.screen_pending_task", "schedule": 60.0},
+    "urgent-notifications": {"task": "classifiers.tasks.sweep_urgent_notifications_task", "schedule": 60.0},
 }
 
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "courses",
     "classifiers",
     "classifiers.reports",  # nested app: its models keep their classifiers_* tables
+    "classifiers.screening",  # nested app: screening policy, screeners' decisions, urgent notifications
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
     "courses.lti",
     "axes",  # admin login throttling (AXES_* below)
@@ -250,6 +251,9 @@ CELERY_TASK_ROUTES = {
     "classifiers.tasks.embed_feedback_task": {"queue": "inference"},
     "classifiers.tasks.embed_course_task": {"queue": "inference"},
     "classifiers.tasks.run_theme_run_task": {"queue": "inference"},
+    # Screening may run the trained screen (a model): with classification, not in front of e-mails.
+    "classifiers.tasks.screen_pending_task": {"queue": "inference"},
+    "classifiers.tasks.screen_feedback_task": {"queue": "inference"},
 }
 CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["default", "training", "inference"])
 # A job whose heartbeat is older than this is considered dead (its worker was killed).
@@ -333,6 +337,19 @@ REPORT_ALERT_MIN_COUNT = env.int("REPORT_ALERT_MIN_COUNT", default=10)
 REPORT_NEGATIVE_LABELS = env.list("REPORT_NEGATIVE_LABELS", default=["negative"])
 # A summary older than this is rebuilt by the beat sweep (catches deletions and moved feedback).
 REPORT_SUMMARY_MAX_AGE_S = env.int("REPORT_SUMMARY_MAX_AGE_S", default=900)
+# --- Screening (classifiers/screening; README "Screening") -------------------------------------------
+# Urgent comments (a student who may be at risk) go at once to student support: by e-mail to this address
+# (ScreeningPolicy.support_email in admin overrides it) and/or as a JSON POST to this URL. With neither set,
+# urgent comments are still held, and the admin and `manage.py check` say that nobody is told.
+SCREENING_SUPPORT_EMAIL = env("SCREENING_SUPPORT_EMAIL", default="")
+SCREENING_SUPPORT_WEBHOOK_URL = env("SCREENING_SUPPORT_WEBHOOK_URL", default="")
+SCREENING_WEBHOOK_TIMEOUT_S = env.float("SCREENING_WEBHOOK_TIMEOUT_S", default=10.0)
+# Seconds a process keeps the screening policy (thresholds, whether a trained screen serves) in memory: a
+# change made in admin applies at once in that process, elsewhere within this delay.
+SCREENING_POLICY_CACHE_S = env.float("SCREENING_POLICY_CACHE_S", default=30.0)
+# Comments per batch of the screening sweep (pending comments: rows written before screening existed, or
+# waiting for the trained screen); each batch commits on its own, so a killed worker loses at most one.
+SCREENING_BATCH_SIZE = env.int("SCREENING_BATCH_SIZE", default=500)
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
     default=f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend",

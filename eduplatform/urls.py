@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 from classifiers.classification import api as classification_api
 from classifiers.labelling import api as labelling_api
 from classifiers.reports import api as reports_api
+from classifiers.screening import api as screening_api
 from classifiers.themes import api as themes_api
 from classifiers.training import api as training_api
 from courses import api as courses_api
@@ -48,6 +49,11 @@ urlpatterns = [
     path("api/", include(api.urls)),
     path("api/courses/<slug:course_code>/reports/modules/", reports_api.ModuleReportView.as_view(),
          name="module-report"),
+    # Screening is institution-wide (screeners, administrators): not under a course.
+    path("api/screening/queue/", screening_api.ScreeningQueueView.as_view(), name="screening-queue"),
+    path("api/screening/queue/<int:feedback_id>/decision/", screening_api.ScreeningDecisionView.as_view(),
+         name="screening-decision"),
+    path("api/screening/report/", screening_api.ScreeningReportView.as_view(), name="screening-report"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

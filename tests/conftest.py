@@ -43,10 +43,15 @@ def other_sentiment(other_course) -> LabelSchema:
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts and ends with an empty cache (this checkout's own Redis DB, CACHE_URL): rate-limit
-    counters, LTI nonces and cached reports must not leak from one test into the next."""
+    counters, LTI nonces and cached reports must not leak from one test into the next; nor the screening
+    policy a process keeps for SCREENING_POLICY_CACHE_S (it may name a model version of another test)."""
+    from classifiers.screening.screens import forget_policy
+
     cache.clear()
+    forget_policy()
     yield
     cache.clear()
+    forget_policy()
 
 
 @pytest.fixture
@@ -87,6 +92,17 @@ def administrator(db):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", is_superuser=True)
+
+
+@pytest.fixture
+def screener(db, superuser):
+    """A screener (granted by a superuser; staff status comes with the role) with no role in any course."""
+    from classifiers.screening.services import grant_screener
+
+    user = UserFactory(username="sam", is_staff=False)
+    grant_screener(user, actor=superuser)
+    user.refresh_from_db()
+    return user
 
 
 

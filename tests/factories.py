@@ -28,6 +28,7 @@ from courses.models import (
     Question,
     QuestionKind,
     Role,
+    ScreeningStatus,
     Survey,
 )
 
@@ -78,6 +79,8 @@ class FeedbackFactory(factory.django.DjangoModelFactory):
     source = FeedbackSource.IMPORT
     original_text = factory.Sequence(lambda n: f"Comment number {n} about the lectures")
     redacted_text = factory.LazyAttribute(lambda o: o.original_text)
+    # Written past build_feedback, so past the screen: say what it would have said of these comments.
+    screening = ScreeningStatus.CLEAR
     submitted_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
 
 

@@ -9,9 +9,11 @@ from rest_framework import viewsets
 from classifiers.classification.serializers import PredictionSerializer
 from classifiers.models import Label, ModelVersion, Prediction
 from classifiers.selectors import schemas_for_course
-from courses.models import Course, Feedback
+from courses.models import Course
 from courses.permissions import ANNOTATE_ROLES
 from courses.scoping import CourseScopedViewSet
+from courses.screening import shown_to_course_staff
+from courses.selectors import feedback_for_course
 
 
 class PredictionFilter(django_filters.FilterSet):
@@ -32,7 +34,9 @@ class PredictionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     filterset_class = PredictionFilter
 
     def course_queryset(self, course: Course) -> QuerySet[Prediction]:
-        return Prediction.objects.filter(feedback__course=course).order_by("-created_at", "-id")
+        # Of comments staff may read, under the course's schemas (never the screening schema's scores).
+        rows = shown_to_course_staff(Prediction.objects.filter(feedback__course=course), via="feedback")
+        return rows.filter(schema__in=schemas_for_course(course)).order_by("-created_at", "-id")
 
     def filter_choices(self, course: Course) -> dict[str, QuerySet]:
         schemas = schemas_for_course(course)
@@ -40,5 +44,5 @@ class PredictionViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
             "schema": schemas, "label": Label.objects.filter(schema__in=schemas),
             "model_version": ModelVersion.objects.filter(Q(course=course) | Q(course__isnull=True,
                                                                                schema__in=schemas)),
-            "feedback": Feedback.objects.filter(course=course),
+            "feedback": feedback_for_course(course),
         }

@@ -19,6 +19,7 @@ from classifiers.selectors import schemas_for_user
 from classifiers.training.admin import train_schemas
 from courses.permissions import ANNOTATE_ROLES, MANAGE_ROLES, Action, can_manage_institution, courses_for_user, may
 from courses.scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
+from courses.screening import shown_to_course_staff
 from eduplatform.errors import DomainError
 
 
@@ -146,6 +147,12 @@ class AnnotationAdmin(CourseScopedAdmin):
     inlines = (AnnotationLabelInline,)
     readonly_fields = ("feedback", "schema", "annotator", "source", "is_current", "suggested_by", "created_at")
     fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # An annotation names its comment's text: only of comments staff may read, under schemas they see
+        # (not the screening schema: screeners' decisions are theirs, classifiers.screening).
+        qs = shown_to_course_staff(super().get_queryset(request), via="feedback")
+        return qs.filter(schema__in=schemas_for_user(request.user))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -26,9 +26,11 @@ from classifiers.labelling.serializers import (
 from classifiers.labelling.services import record_annotation
 from classifiers.models import Annotation, AnnotationSource, Label, LabelSchema
 from classifiers.selectors import schemas_for_course
-from courses.models import Course, Feedback
+from courses.models import Course
 from courses.permissions import ANNOTATE_ROLES, can_manage_institution
 from courses.scoping import CourseScopedViewSet
+from courses.screening import shown_to_course_staff
+from courses.selectors import feedback_for_course
 
 
 class SchemaEditsByService(BasePermission):
@@ -127,11 +129,13 @@ class AnnotationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet, 
     filterset_class = AnnotationFilter
 
     def filter_choices(self, course: Course) -> dict[str, QuerySet]:
-        return {"schema": schemas_for_course(course), "feedback": Feedback.objects.filter(course=course)}
+        return {"schema": schemas_for_course(course), "feedback": feedback_for_course(course)}
 
     def course_queryset(self, course: Course) -> QuerySet[Annotation]:
+        # Of comments staff may read, under the course's schemas (never the screening schema).
         return (
-            Annotation.objects.filter(feedback__course=course)
+            shown_to_course_staff(Annotation.objects.filter(feedback__course=course), via="feedback")
+            .filter(schema__in=schemas_for_course(course))
             .select_related("annotator")
             .prefetch_related(Prefetch("labels", queryset=Label.objects.order_by("position")))
             .order_by("-created_at", "-id")

@@ -23,7 +23,8 @@ from django.utils import timezone
 from classifiers.models import Annotation, AnnotationSource, Label, LabelSchema, ModelVersion, Prediction
 from classifiers.selectors import active_version_for
 from courses.models import Course, Feedback
-from courses.surveys.anonymity import day_of, visible_to_staff
+from courses.screening import shown_to_course_staff
+from courses.surveys.anonymity import day_of
 
 NEWEST, RANDOM, UNCERTAIN = "newest", "random", "uncertain"
 ORDERS = {NEWEST: "Newest first", RANDOM: "Random", UNCERTAIN: "Most uncertain first"}
@@ -55,7 +56,7 @@ def _labelled_by(schema: LabelSchema, user: AbstractBaseUser) -> QuerySet[Annota
 def _ranked_ids(schema: LabelSchema, course: Course, *, order: str, user: AbstractBaseUser,
                 balance_modules: bool, version: ModelVersion | None) -> list[int]:
     # Newest id by a backward scan of the primary key (an aggregate would read every row of the course).
-    newest = (visible_to_staff(Feedback.objects.filter(course=course)).order_by("-pk")
+    newest = (shown_to_course_staff(Feedback.objects.filter(course=course)).order_by("-pk")
               .values_list("pk", flat=True).first() or 0)
     seed = user.pk if order == RANDOM else 0
     key = (f"annotate:rank:{schema.pk}:{course.pk}:{order}:{int(balance_modules)}:{seed}:"
@@ -76,7 +77,7 @@ def _ranked_ids(schema: LabelSchema, course: Course, *, order: str, user: Abstra
 
 def _rank(schema: LabelSchema, course: Course, *, order: str, seed: int, balance_modules: bool,
           version: ModelVersion | None) -> list[int]:
-    rows = list(visible_to_staff(Feedback.objects.filter(course=course)).order_by("-submitted_at", "-pk")
+    rows = list(shown_to_course_staff(Feedback.objects.filter(course=course)).order_by("-submitted_at", "-pk")
                 .values_list("pk", "module_id"))
     if order == RANDOM:
         random.Random(seed).shuffle(rows)
@@ -109,7 +110,7 @@ def annotation_queue(
     """
     if order not in ORDERS:
         raise ValueError(f"unknown queue order {order!r} ({', '.join(ORDERS)})")
-    items = visible_to_staff(Feedback.objects.filter(course=course)).select_related("module")
+    items = shown_to_course_staff(Feedback.objects.filter(course=course)).select_related("module")
     if order == NEWEST and not balance_modules:
         return list(items.exclude(pk__in=list(exclude)).filter(~Exists(_labelled_by(schema, user)))
                     .order_by("-submitted_at", "-pk")[:limit])

@@ -11,7 +11,7 @@ from classifiers.ml.agreement import Agreement, agreement
 from classifiers.models import Annotation, AnnotationLabel, LabelSchema, SchemaKind
 from classifiers.selectors import active_version_for, current_votes
 from courses.models import Course, Feedback
-from courses.surveys.anonymity import visible_to_staff
+from courses.screening import shown_to_course_staff
 
 
 def schema_agreement(schema: LabelSchema, *, course: Course) -> Agreement | dict[str, Agreement]:
@@ -63,7 +63,8 @@ def adjudication_rows(schema: LabelSchema, *, course: Course, limit: int = ADJUD
     rows = [
         {"feedback": fb, "votes": sorted((names.get(a, "?") if a is not None else "import", sorted(v.labels))
                                          for a, v in votes[fb.pk].by_annotator.items())}
-        for fb in Feedback.objects.filter(pk__in=page).select_related("module").order_by("-submitted_at")
+        for fb in shown_to_course_staff(Feedback.objects.filter(pk__in=page)).select_related("module")
+        .order_by("-submitted_at")
     ]
     return rows, len(ids)
 
@@ -117,7 +118,7 @@ def schema_progress(schema: LabelSchema, *, course: Course) -> Progress:
     if version is not None:
         since = current.filter(Q(created_at__gt=version.created_at), annotator__isnull=False).count()
     return Progress(
-        items=visible_to_staff(Feedback.objects.filter(course=course)).count(),
+        items=shown_to_course_staff(Feedback.objects.filter(course=course)).count(),
         labelled=labelled,
         per_label=[(r["label__name"], r["label__color"], r["n"]) for r in per_label],
         per_annotator=[(names.get(r["annotator"], "?"), r["n"]) for r in per_annotator],

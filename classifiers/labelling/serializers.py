@@ -9,6 +9,7 @@ from rest_framework import serializers
 from classifiers.models import Annotation, Label, LabelSchema, RareLabels, SchemaKind
 from classifiers.selectors import schemas_for_course
 from courses.models import Course, Feedback
+from courses.selectors import feedback_for_course
 
 
 class CourseSchemaInput(serializers.Serializer):
@@ -106,6 +107,6 @@ class AnnotationInSerializer(serializers.Serializer):
         course: Course | None = self.context.get("course")
         if course is not None:
             schemas = schemas_for_course(course)
-            self.fields["feedback"].queryset = course.feedback.all()
+            self.fields["feedback"].queryset = feedback_for_course(course)  # held comments are not labelled here
             self.fields["schema"].queryset = schemas
             self.fields["labels"].child_relation.queryset = Label.objects.filter(schema__in=schemas)

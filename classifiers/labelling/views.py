@@ -20,8 +20,9 @@ from classifiers.labelling.progress import ADJUDICATION_PAGE, adjudication_rows
 from classifiers.labelling.services import record_annotation, settle_disagreement, undo_annotation
 from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, SchemaKind
 from classifiers.selectors import active_version_for, schemas_for_course
-from courses.models import Course, Feedback
+from courses.models import Course
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
+from courses.selectors import feedback_for_course
 from eduplatform.errors import DomainError, PermissionRefused
 
 PREFETCH = 8  # items the page holds ahead, so the next one is on screen the moment a label is saved
@@ -123,7 +124,7 @@ def save_view(request: HttpRequest, schema_id: int, course_id: int) -> JsonRespo
     try:
         data = _json_body(request)
         order, balance = _queue_options(data)
-        feedback = get_object_or_404(Feedback.objects.filter(course=course), pk=_one_id(data.get("feedback")))
+        feedback = get_object_or_404(feedback_for_course(course), pk=_one_id(data.get("feedback")))
         wanted = set(_ids(data.get("labels", [])))
         exclude = _ids(data.get("exclude", []))
         need = _bounded_int(data.get("need"), default=1)
@@ -168,7 +169,7 @@ def adjudicate_view(request: HttpRequest, schema_id: int, course_id: int) -> Htt
     schema, course = scoped(request, schema_id, course_id)
     labels = list(schema.labels.all())
     if request.method == "POST":
-        feedback = get_object_or_404(Feedback.objects.filter(course=course), pk=request.POST.get("feedback"))
+        feedback = get_object_or_404(feedback_for_course(course), pk=request.POST.get("feedback"))
         chosen = [lb for lb in labels if str(lb.pk) in request.POST.getlist("labels")]
         try:
             settle_disagreement(feedback, schema, chosen, actor=request.user)

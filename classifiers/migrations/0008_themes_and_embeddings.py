@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('classifiers', '0006_move_report_tables_to_reports_app'),
+        ('classifiers', '0007_schema_rare_labels'),
         ('courses', '0006_anonymous_survey_edit_key_and_coarse_times'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -9,7 +9,9 @@ Privacy is applied here, on the server, for every caller (superusers included):
   column of the whole-course table, hidden cells included, so no two reports subtract into a small group;
 - the course totals, average and trend are sums over the shown cells only, for the same reason;
 - representative comments appear only for a module and label with at least N responses each; they are
-  redacted text without author, time or id, so anonymous respondents cannot be singled out.
+  redacted text without author, time or id, so anonymous respondents cannot be singled out;
+- screening (courses.screening): a comment held for review counts but is never quoted, and the report says
+  how many await review; a comment screeners removed is not counted.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from classifiers.reports.suppression import (
 from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
 from classifiers.themes.selectors import ModuleThemes, ThemesInfo, module_themes, themes_fingerprint
-from courses.models import Course, Module
+from courses.models import Course, Feedback, Module
+from courses.screening import SHOWN, awaiting_review
 from eduplatform.errors import DomainError
 
 COMMENTS_SHOWN = 3
@@ -138,6 +141,7 @@ class ModuleReport:
     # course's themes were first computed.
     themes_info: ThemesInfo | None = None
     themes: list[ModuleThemes] = field(default_factory=list)
+    awaiting_review: int = 0  # comments counted but not shown: pending screening or held for a screener
 
     def as_dict(self) -> dict:
         """Plain JSON-ready data for the API (dates as ISO strings)."""
@@ -186,6 +190,7 @@ class ReportInputs:
     version: VersionInfo | None
     key: str
     themes: tuple = ()  # themes_fingerprint: the latest recomputation and staff edits
+    awaiting_review: int = 0
 
 
 def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = None,
@@ -205,13 +210,14 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)
     themes = themes_fingerprint(course)
+    awaiting = awaiting_review(Feedback.objects.filter(course=course)).count()  # the partial index feedback_not_shown
     key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
                  course.min_group_size, schema.name, since, until, labels, modules, minimums,
                  sorted(respondents.items()),
-                 enrolled, alerts, version, themes)
+                 enrolled, alerts, version, themes, awaiting)
     key = "report:" + hashlib.sha256(_canonical(key_parts).encode()).hexdigest()
     return ReportInputs(course, schema, since, until, snapshot, labels, modules, minimums, respondents, enrolled,
-                        alerts, version, key, themes)
+                        alerts, version, key, themes, awaiting)
 
 
 def module_report(course: Course, schema: LabelSchema, *, since: date | None = None,
@@ -268,6 +274,7 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
         modules=module_rows, course_average=average,
         course_trend=_course_trend(module_rows, weeks, names, inputs.minimums.course),
         alerts=alerts, built_at=snapshot.built_at, cache_key=inputs.key, themes_info=themes_info, themes=themes,
+        awaiting_review=inputs.awaiting_review,
     )
     cache.set(inputs.key, report, REPORT_CACHE_S)
     return report
@@ -371,7 +378,10 @@ def _with_comments(snapshot_id: int, rows: list[ModuleRow], names: dict[int, str
         ranked = comments.filter(rank__lte=COMMENTS_SHOWN)
     else:
         ranked = comments.filter(overall_rank__lte=COMMENTS_SHOWN)  # ranked when built; an index scan
-    ranked = ranked.values_list("module_id", "label_id", "confidence", "human", "feedback__redacted_text")
+    # Quotable when the summary was built; checked again here, so a held comment is never quoted, whatever
+    # the age of the summary.
+    ranked = ranked.filter(feedback__screening__in=SHOWN).values_list(
+        "module_id", "label_id", "confidence", "human", "feedback__redacted_text")
     found: dict = defaultdict(lambda: defaultdict(list))
     for module_id, label_id, confidence, human, text in ranked:
         found[module_id][names[label_id]].append(Comment(names[label_id], text, confidence, human))

@@ -137,6 +137,9 @@ class ModuleReportSerializer(serializers.Serializer):
     version = VersionInfoSerializer(allow_null=True)
     total_responses = serializers.IntegerField()
     labelled_by_humans = serializers.IntegerField()
+    awaiting_review = serializers.IntegerField(
+        help_text="Comments counted in these numbers but held for screening: nobody on the course reads them "
+                  "until a screener releases them.")
     modules = ModuleRowSerializer(many=True)
     course_average = LabelShareSerializer(many=True)
     course_trend = WeekCellSerializer(many=True)

@@ -21,6 +21,7 @@ from classifiers.models import LabelSchema, ModelVersion
 from classifiers.reports.models import BaselineOverride, ReportCell, ReportComment, ReportSnapshot
 from classifiers.selectors import active_version_for
 from courses.models import Course
+from courses.screening import SHOWN_SQL
 from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
 
 COMMENTS_PER_CELL = 3  # per module, week and label; the page shows the top 3 over the chosen weeks
@@ -47,27 +48,36 @@ def version_for_reports(course: Course, schema: LabelSchema) -> VersionChoice:
     return VersionChoice(active, used, override)
 
 
+# Anonymous survey answers have random ids at or above RANDOM_ID_FLOOR (no order to take a max of): their
+# count and id sum move on every insert and on every edit instead. Only the ones staff may see count (before
+# today), so an arrival today rebuilds nothing (a build time would date it); the day goes into the
+# fingerprint so that midnight rebuilds. Screening moves quotes (released, screened clear) and counts
+# (removed): the last watermark is over the comments staff may not read, few rows, read through the
+# partial index feedback_not_shown (today's anonymous answers left out likewise).
+_FINGERPRINT_SQL = f"""
+SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s AND id < %s),
+ (SELECT count(*) || ':' || coalesce(sum(id), 0) FROM courses_feedback
+  WHERE course_id = %s AND id >= %s AND created_at < %s),
+ (SELECT max(updated_at) FROM classifiers_annotation WHERE schema_id = %s),
+ (SELECT max(id) FROM classifiers_prediction WHERE model_version_id = %s),
+ (SELECT count(*) || ':' || count(*) FILTER (WHERE screening = 'removed') || ':' || coalesce(sum(id), 0)
+  FROM courses_feedback WHERE course_id = %s AND screening NOT IN {SHOWN_SQL} AND NOT (id >= %s AND created_at >= %s))
+"""  # noqa: S608 - SHOWN_SQL is a constant of ours; every value is a parameter
+
+
 def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
-    """Watermarks of everything the summary depends on, in one query of three index lookups."""
+    """Watermarks of everything the summary depends on, in one query of four index lookups."""
     today = day_of(timezone.now())
     with connection.cursor() as cur:
-        cur.execute(
-            # Anonymous survey answers have random ids at or above RANDOM_ID_FLOOR (no order to take a
-            # max of): their count and id sum move on every insert and on every edit instead. Only the
-            # ones staff may see count (before today), so an arrival today rebuilds nothing (a build
-            # time would date it); the day goes into the fingerprint so that midnight rebuilds.
-            "SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s AND id < %s),"
-            " (SELECT count(*) || ':' || coalesce(sum(id), 0) FROM courses_feedback"
-            "  WHERE course_id = %s AND id >= %s AND created_at < %s),"
-            " (SELECT max(updated_at) FROM classifiers_annotation WHERE schema_id = %s),"
-            " (SELECT max(id) FROM classifiers_prediction WHERE model_version_id = %s)",
-            [course.pk, RANDOM_ID_FLOOR, course.pk, RANDOM_ID_FLOOR, today, schema.pk, version.pk if version else None],
-        )
-        feedback, anonymous, annotations, predictions = cur.fetchone()
+        cur.execute(_FINGERPRINT_SQL, [
+            course.pk, RANDOM_ID_FLOOR, course.pk, RANDOM_ID_FLOOR, today, schema.pk, version.pk if version else None,
+            course.pk, RANDOM_ID_FLOOR, today,
+        ])
+        feedback, anonymous, annotations, predictions, screening = cur.fetchone()
     return {
         "feedback": feedback, "anonymous": anonymous, "annotations": annotations.isoformat() if annotations else None,
         "predictions": predictions, "version": version.pk if version else None, "tz": settings.TIME_ZONE,
-        "day": today.date().isoformat(),
+        "day": today.date().isoformat(), "screening": screening,
     }
 
 
@@ -80,9 +90,10 @@ def ensure_summary(course: Course, schema: LabelSchema, version: ModelVersion | 
     return rebuild_summary(course, schema, version)
 
 
-# The effective label of every feedback item of the course staff may see, one row each: the one label
-# resolution of the reports (themes read it too, as a CTE, with `effective_params`).
-EFFECTIVE_SELECT = """
+# The effective label of every feedback item of the course that counts (all but comments screeners removed),
+# one row each: the one label resolution of the reports (themes read it too, as a CTE, with
+# `effective_params`); `quotable`: screened clear or released, so a quote may show it.
+EFFECTIVE_SELECT = f"""
 WITH human AS (
   SELECT DISTINCT ON (a.feedback_id) a.feedback_id, al.label_id
   FROM classifiers_annotation a
@@ -96,12 +107,14 @@ SELECT f.id, f.module_id,
        date_trunc('week', f.submitted_at AT TIME ZONE %(tz)s)::date AS week,
        COALESCE(h.label_id, p.label_id) AS label_id,
        CASE WHEN h.label_id IS NOT NULL THEN 1.0 ELSE p.confidence END AS confidence,
-       h.label_id IS NOT NULL AS human
+       h.label_id IS NOT NULL AS human,
+       f.screening IN {SHOWN_SQL} AS quotable
 FROM courses_feedback f
 LEFT JOIN human h ON h.feedback_id = f.id
 LEFT JOIN classifiers_prediction p ON p.feedback_id = f.id AND p.model_version_id = %(version)s
 WHERE f.course_id = %(course)s AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s)
-"""
+  AND f.screening <> 'removed'
+"""  # noqa: S608 - SHOWN_SQL is a constant of ours; every value is a parameter
 _EFFECTIVE_SQL = "CREATE TEMP TABLE report_effective ON COMMIT DROP AS " + EFFECTIVE_SELECT
 
 
@@ -118,6 +131,7 @@ SELECT %(snapshot)s, module_id, week, label_id, count(*), count(*) FILTER (WHERE
 FROM report_effective GROUP BY module_id, week, label_id
 """
 
+# Quotes only of comments staff may read (held ones count, above, but are never quoted).
 _COMMENTS_SQL = """
 INSERT INTO classifiers_reportcomment
   (snapshot_id, module_id, week, label_id, feedback_id, confidence, human, overall_rank)
@@ -125,7 +139,7 @@ SELECT %(snapshot)s, module_id, week, label_id, id, confidence, human,
        row_number() OVER (PARTITION BY module_id, label_id ORDER BY confidence DESC, id)
 FROM (
   SELECT e.*, row_number() OVER (PARTITION BY module_id, week, label_id ORDER BY confidence DESC, id) AS rank
-  FROM report_effective e WHERE label_id IS NOT NULL
+  FROM report_effective e WHERE label_id IS NOT NULL AND quotable
 ) ranked WHERE rank <= %(per_cell)s
 """
 

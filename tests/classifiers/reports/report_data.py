@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from classifiers.models import Annotation, Label, ModelVersion, Prediction
-from courses.models import Course, Feedback, FeedbackSource, Module
+from courses.models import Course, Feedback, FeedbackSource, Module, ScreeningStatus
 from tests.factories import AnnotationFactory, ModelVersionFactory, PredictionFactory, TrainingRunFactory
 
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.get_fixed_timezone(0))  # a Monday
@@ -26,13 +26,14 @@ def version(course: Course, *, beats: bool = True, f1: float = 0.81, baseline: f
 
 def add_feedback(course: Course, module: Module | None, labels: list[str], *, week: int = 0,
                  model: ModelVersion | None = None, confidence: float = 0.9, text: str = "comment",
-                 source: str = FeedbackSource.IMPORT) -> list[Feedback]:
+                 source: str = FeedbackSource.IMPORT, screening: str = ScreeningStatus.CLEAR) -> list[Feedback]:
     """One feedback item per label name, submitted in week `week` after MONDAY, predicted by `model`.
 
     Written with bulk_create (a report test makes hundreds of items), predictions built by their factory."""
     items = Feedback.objects.bulk_create(
         Feedback(course=course, module=module, source=source, original_text=f"{text} {i}",
-                 redacted_text=f"{text} {i}", submitted_at=MONDAY + timedelta(weeks=week, hours=i % 48))
+                 redacted_text=f"{text} {i}", submitted_at=MONDAY + timedelta(weeks=week, hours=i % 48),
+                 screening=screening)
         for i, _ in enumerate(labels)
     )
     if model is not None:
