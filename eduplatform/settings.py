@@ -220,6 +220,23 @@ LTI_CLOCK_SKEW_S = 60
 LTI_KEYSET_CACHE_S = env.int("LTI_KEYSET_CACHE_S", default=3600)
 LTI_KEYSET_REFETCH_S = 10  # at most one re-fetch per keyset this often when an unknown kid arrives
 LTI_KEYSET_TIMEOUT_S = 5
+# Calls the tool makes to platforms (Dynamic Registration, rosters, grades; courses/lti/outbound.py): HTTPS
+# only, no redirects, this timeout per wait, bodies cut at this size. Plain HTTP is allowed to loopback
+# hosts only, and only when this is on (development: DEBUG; tests switch it on for their local platform).
+LTI_PLATFORM_TIMEOUT_S = env.int("LTI_PLATFORM_TIMEOUT_S", default=10)
+LTI_PLATFORM_MAX_BYTES = env.int("LTI_PLATFORM_MAX_BYTES", default=5 * 1024 * 1024)  # a roster page of 1,000+
+LTI_ALLOW_HTTP_LOOPBACK = env.bool("LTI_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+# Dynamic Registration (https://www.imsglobal.org/spec/lti-dr/v1p0): the platform's configuration and its
+# answer are small; a one-time registration link from admin is valid this long.
+LTI_REGISTRATION_MAX_BYTES = 256 * 1024
+LTI_REGISTRATION_TOKEN_TTL_S = env.int("LTI_REGISTRATION_TOKEN_TTL_S", default=7 * 24 * 3600)
+# A platform's OpenID configuration must come from its issuer's host (or a subdomain); hosted Canvas serves
+# it from the school's domain under the shared issuer https://canvas.instructure.com, listed here.
+LTI_REGISTRATION_ISSUER_DOMAINS = {
+    "https://canvas.instructure.com": ["instructure.com"],
+    "https://canvas.beta.instructure.com": ["instructure.com"],
+    "https://canvas.test.instructure.com": ["instructure.com"],
+}
 # A session begun by a launch ends after this (default: a working day): a staff role the platform has since
 # taken away (no launch in that context to tell us) does not keep a browser signed in for weeks, and a
 # learner's platform id does not stay in the session table longer than their visit needs.

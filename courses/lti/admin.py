@@ -1,12 +1,24 @@
-"""Registrations (django-lti's admin) with our policy inline; identities are read-only."""
+"""Registrations (django-lti's admin) with our policy inline; identities are read-only; one-time
+registration links for LTI Dynamic Registration are issued here (administrators only)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from lti_tool.admin import LtiRegistrationAdmin
 from lti_tool.models import LtiDeployment, LtiRegistration
 
-from .models import LtiIdentity, PlatformPolicy
+from courses.permissions import can_manage_institution
+from eduplatform.errors import PermissionRefused
+
+from .dynamic_registration import issue_registration_token
+from .models import LtiIdentity, PlatformPolicy, RegistrationToken
 
 
 class PlatformPolicyInline(admin.StackedInline):
@@ -35,3 +47,55 @@ class LtiIdentityAdmin(admin.ModelAdmin):
     list_display = ["user", "issuer", "sub", "last_launch_at"]
     search_fields = ["issuer", "sub", "user__username"]
     readonly_fields = ["issuer", "sub", "user", "created_at", "last_launch_at"]
+
+
+class IssueLinkForm(forms.Form):
+    note = forms.CharField(max_length=255, required=False, help_text="Which platform the link is for.")
+    valid_days = forms.IntegerField(min_value=1, max_value=90, initial=7, help_text="Days until the link expires.")
+
+
+@admin.register(RegistrationToken)
+class RegistrationTokenAdmin(admin.ModelAdmin):
+    """Issued links (never the link itself: only its digest is stored). Administrators only; deleting a
+    row revokes its link."""
+
+    list_display = ["__str__", "created_by", "created_at", "expires_at", "used_at", "registration"]
+    readonly_fields = ["note", "created_by", "created_at", "expires_at", "used_at", "registration"]
+    exclude = ["digest"]
+    change_list_template = "admin/lti/registrationtoken_changelist.html"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can_manage_institution(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return can_manage_institution(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return can_manage_institution(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # issued by the page below, which shows the link once
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.issue_view)
+        return [path("issue/", view, name="lti_registrationtoken_issue"), *super().get_urls()]
+
+    def issue_view(self, request: HttpRequest) -> HttpResponse:
+        form = IssueLinkForm(request.POST or None)
+        link = ""
+        if request.method == "POST" and form.is_valid():
+            try:
+                row, token = issue_registration_token(actor=request.user, note=form.cleaned_data["note"],
+                                                      valid_for=timedelta(days=form.cleaned_data["valid_days"]))
+            except PermissionRefused as exc:
+                raise PermissionDenied(str(exc)) from exc
+            link = request.build_absolute_uri(reverse("lti:register_with_link", kwargs={"token": token}))
+            form = IssueLinkForm()
+        elif not can_manage_institution(request.user):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "title": "Issue an LTI registration link",
+                   "form": form, "link": link, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/lti/registrationtoken_issue.html", context)

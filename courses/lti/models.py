@@ -65,3 +65,27 @@ class PlatformPolicy(models.Model):
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+class RegistrationToken(models.Model):
+    """A one-time, expiring right to register a platform by LTI Dynamic Registration, issued by an
+    administrator (admin → LTI registration links). Only the token's SHA-256 is kept: the link is shown
+    once, to the administrator who issued it."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    note = models.CharField(max_length=255, blank=True, help_text="Which platform the link is for (your note).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    registration = models.ForeignKey(
+        LtiRegistration, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The registration this link made.",
+    )
+
+    class Meta:
+        verbose_name = "LTI registration link"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Registration link {self.pk}" + (f" ({self.note})" if self.note else "")
