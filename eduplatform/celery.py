@@ -20,6 +20,9 @@ app.conf.beat_schedule = {
     "report-summaries": {"task": "classifiers.tasks.sweep_report_summaries_task", "schedule": 300.0},
     # On-arrival classification is best effort (the broker may be down); the sweep catches the rest.
     "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
+    # LMS rosters (NRPS): each course's roster is re-read when older than LTI_ROSTER_SYNC_INTERVAL_S, so a
+    # removed instructor loses access within that time even if nobody launches the course.
+    "lti-rosters": {"task": "courses.lti.tasks.sync_due_rosters_task", "schedule": 900.0},
 }
 
 

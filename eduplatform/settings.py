@@ -226,6 +226,13 @@ LTI_KEYSET_TIMEOUT_S = 5
 LTI_PLATFORM_TIMEOUT_S = env.int("LTI_PLATFORM_TIMEOUT_S", default=10)
 LTI_PLATFORM_MAX_BYTES = env.int("LTI_PLATFORM_MAX_BYTES", default=5 * 1024 * 1024)  # a roster page of 1,000+
 LTI_ALLOW_HTTP_LOOPBACK = env.bool("LTI_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+# Rosters (NRPS, courses/lti/roster.py): a launch queues a sync at most this often per course; the beat task
+# syncs rosters older than the interval; membership differences are used in between, a full read at least
+# this often; a roster of more pages than this is refused (a loop of next links, or not a course).
+LTI_ROSTER_LAUNCH_INTERVAL_S = env.int("LTI_ROSTER_LAUNCH_INTERVAL_S", default=600)
+LTI_ROSTER_SYNC_INTERVAL_S = env.int("LTI_ROSTER_SYNC_INTERVAL_S", default=6 * 3600)
+LTI_ROSTER_FULL_SYNC_S = env.int("LTI_ROSTER_FULL_SYNC_S", default=24 * 3600)
+LTI_ROSTER_MAX_PAGES = 1000
 # Dynamic Registration (https://www.imsglobal.org/spec/lti-dr/v1p0): the platform's configuration and its
 # answer are small; a one-time registration link from admin is valid this long.
 LTI_REGISTRATION_MAX_BYTES = 256 * 1024

@@ -15,10 +15,12 @@ from lti_tool.admin import LtiRegistrationAdmin
 from lti_tool.models import LtiDeployment, LtiRegistration
 
 from courses.permissions import can_manage_institution
+from courses.scoping import CourseScopedAdmin
 from eduplatform.errors import PermissionRefused
 
 from .dynamic_registration import issue_registration_token
-from .models import LtiIdentity, PlatformPolicy, RegistrationToken
+from .models import LtiIdentity, PlatformPolicy, RegistrationToken, RosterSync
+from .roster import request_sync
 
 
 class PlatformPolicyInline(admin.StackedInline):
@@ -99,3 +101,37 @@ class RegistrationTokenAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "title": "Issue an LTI registration link",
                    "form": form, "link": link, "opts": self.model._meta}
         return TemplateResponse(request, "admin/lti/registrationtoken_issue.html", context)
+
+
+@admin.register(RosterSync)
+class RosterSyncAdmin(CourseScopedAdmin):
+    """Each course's LMS roster: counts, when it was last synced and the last error. Read-only: the
+    platform is the source; *Sync now* queues a sync (course instructors and TAs)."""
+
+    list_display = ["course", "learner_count", "staff_count", "status", "synced_at", "error_at"]
+    list_filter = ["status"]
+    fields = ["course", "registration", "learner_count", "staff_count", "status", "synced_at", "full_synced_at",
+              "requested_at", "error", "error_at", "memberships_url"]
+    readonly_fields = fields
+    actions = ["sync_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Sync now from the LMS")
+    def sync_now(self, request: HttpRequest, queryset) -> None:  # noqa: ANN001 - a QuerySet
+        queued = 0
+        for sync in queryset.select_related("course"):
+            try:
+                request_sync(sync, actor=request.user)
+                queued += 1
+            except PermissionRefused as exc:
+                self.message_user(request, str(exc), level="error")
+        if queued:
+            self.message_user(request, f"{queued} roster sync(s) queued; the counts update when the worker is done.")

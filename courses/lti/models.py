@@ -89,3 +89,54 @@ class RegistrationToken(models.Model):
 
     def __str__(self) -> str:
         return f"Registration link {self.pk}" + (f" ({self.note})" if self.note else "")
+
+
+class RosterSyncStatus(models.TextChoices):
+    NEVER = "never", "Not synced yet"
+    OK = "ok", "Synced"
+    FAILED = "failed", "Last sync failed"
+
+
+class RosterSync(models.Model):
+    """The LMS roster of one course (LTI Names and Role Provisioning Services 2.0): where to read it, how
+    many learners and staff it last listed, and how the last sync went. Counts and roles only: no
+    learner's name, e-mail or platform id is stored anywhere (RosterMember keeps a keyed hash)."""
+
+    course = models.OneToOneField("courses.Course", on_delete=models.CASCADE, related_name="roster_sync")
+    registration = models.ForeignKey(LtiRegistration, on_delete=models.CASCADE, related_name="+")
+    memberships_url = models.URLField(max_length=2000, help_text="The context_memberships_url of the launches.")
+    # NRPS 2.0 "Membership differences": the URL the platform gave (Link rel="differences") for what
+    # changed since that answer; a full sync replaces it.
+    differences_url = models.URLField(max_length=2000, blank=True)
+    learner_count = models.PositiveIntegerField(null=True, blank=True)
+    staff_count = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=RosterSyncStatus.choices, default=RosterSyncStatus.NEVER)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    full_synced_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True, help_text="When a sync was last queued.")
+    error = models.TextField(blank=True, help_text="What went wrong in the last failed sync.")
+    error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(status__in=RosterSyncStatus.values),
+                                              name="roster_sync_status_valid")]
+
+    def __str__(self) -> str:
+        return f"Roster of {self.course}"
+
+
+class RosterMember(models.Model):
+    """One person on a synced roster, as little as the counts and membership differences need: a keyed
+    hash of (course, issuer, platform id) — unlinkable across courses and to survey respondent keys — and
+    whether they are a learner or which staff role they have."""
+
+    roster = models.ForeignKey(RosterSync, on_delete=models.CASCADE, related_name="members")
+    member_key = models.CharField(max_length=64)
+    is_learner = models.BooleanField(default=False)
+    staff_role = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["roster", "member_key"], name="roster_member_unique")]
+
+    def __str__(self) -> str:
+        return f"Member of {self.roster_id}"  # never who
