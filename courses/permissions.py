@@ -114,6 +114,7 @@ class Action(Enum):
     CREATE_COURSE = Policy("create a course", Level.ADMINISTER)
     EDIT_COURSE = Policy("change the course", Level.MANAGE)
     DELETE_COURSE = Policy("delete the course and all its feedback", Level.ADMINISTER)
+    RESPOND_TO_FEEDBACK = Policy('write or publish "you said, we did" responses', Level.MANAGE)
     SYNC_ROSTER = Policy("sync the course roster from the LMS", Level.MANAGE)
     REGISTER_PLATFORM = Policy("register a learning platform (LTI)", Level.ADMINISTER)
 

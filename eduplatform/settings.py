@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "classifiers.reports",  # nested app: its models keep their classifiers_* tables
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
     "courses.lti",
+    "courses.loop",  # nested app: "you said, we did" (label "loop")
     "axes",  # admin login throttling (AXES_* below)
 ]
 

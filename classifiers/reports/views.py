@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -34,6 +35,8 @@ from classifiers.reports.services import override_baseline_gate
 from classifiers.reports.weeks import report_period
 from classifiers.selectors import schema_named, schemas_for_course
 from courses.csv_safety import safe_writer
+from courses.loop.selectors import fingerprint as loop_fingerprint
+from courses.loop.selectors import published_by_module
 from courses.models import Course
 from courses.permissions import Action, courses_for_user, may
 from eduplatform.errors import DomainError, PermissionRefused
@@ -109,7 +112,9 @@ def _report_page(query: ReportQuery) -> tuple[ModuleReport, SafeString]:
     input of the report is in it). A warm page unpickles the small header and one string, not the report;
     a cold one reads the inputs once and builds the report from them."""
     inputs = report_inputs(query.course, query.schema, since=query.since, until=query.until)
-    key = f"report-page:{inputs.key}"
+    # "You said, we did" is shown beside each module's feedback: its state is part of the page's key.
+    loop_state = hashlib.sha256(repr(loop_fingerprint(query.course)).encode()).hexdigest()[:16]
+    key = f"report-page:{inputs.key}:{loop_state}"
     cached = cache.get(key)
     if cached is None:
         report = report_from(inputs)
@@ -124,11 +129,14 @@ def _report_body(course: Course, report: ModuleReport) -> SafeString:
     """Charts and module cards of `report`."""
     query = urlencode({k: v for k, v in (("schema", report.schema), ("since", report.since or ""),
                                          ("until", report.until or "")) if v})
+    loop = published_by_module(course)
     body = render_to_string("reports/_report_body.html", {
         "course": course, "report": report, "query": query,
         "bars": charts.module_bars(report), "course_trend": charts.course_trend(report),
-        "modules": [(row, charts.module_trend(report, row, i) if row.shown else None)
+        "modules": [(row, charts.module_trend(report, row, i) if row.shown else None,
+                     loop.get(row.module_id, []) if row.module_id else [])
                     for i, row in enumerate(report.modules)],
+        "course_loop": loop.get(None, []),
     })
     return mark_safe(body)  # noqa: S308 - our own template output
 

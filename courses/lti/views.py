@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from lti_tool.models import Key, LtiLaunch
 from pylti1p3.exception import LtiException, OIDCException
 
+from courses.loop.selectors import published_for_course
 from courses.models import Course
 from courses.permissions import can_view_course
 from eduplatform.security import allow_inline_scripts
@@ -213,8 +214,9 @@ def _learner_landing(request: HttpRequest, launch: services.Launch, origins: lis
     survey = selectors.survey_for_launch(
         course, resource_link_id=launch.resource_link_id, survey_id=str(launch.custom.get("survey_id") or ""),
     )
-    if survey is None:
-        return render(request, "lti/no_survey.html", {"course": course}, status=200)
+    if survey is None:  # the learner's landing page: what changed because of students' feedback
+        return render(request, "lti/no_survey.html", {"course": course, "loop": published_for_course(course)},
+                      status=200)
     try:
         return HttpResponseRedirect(reverse("surveys:survey", kwargs={"survey_id": survey.pk}))
     except NoReverseMatch:

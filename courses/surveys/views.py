@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from courses.loop.selectors import published_for_survey
 from courses.models import Question, QuestionKind, Survey
 
 from . import ratelimit
@@ -183,6 +184,7 @@ def _render_form(
     return _page(request, "surveys/survey.html", {
         "survey": survey, "form": form, "rows": form.rows(), "editing": editing,
         "preview": not respondent.is_learner, "closes_at": survey.closes_at,
+        "loop": published_for_survey(survey),  # "you said, we did" of this course (published only)
     }, status=status)
 
 
