@@ -23,6 +23,8 @@ app.conf.beat_schedule = {
     # LMS rosters (NRPS): each course's roster is re-read when older than LTI_ROSTER_SYNC_INTERVAL_S, so a
     # removed instructor loses access within that time even if nobody launches the course.
     "lti-rosters": {"task": "courses.lti.tasks.sync_due_rosters_task", "schedule": 900.0},
+    # Participation scores (AGS) a worker left pending (killed, broker down, anonymous batches at the close).
+    "lti-scores": {"task": "courses.lti.tasks.sweep_scores_task", "schedule": 300.0},
 }
 
 

@@ -234,6 +234,11 @@ LTI_ROSTER_LAUNCH_INTERVAL_S = env.int("LTI_ROSTER_LAUNCH_INTERVAL_S", default=6
 LTI_ROSTER_SYNC_INTERVAL_S = env.int("LTI_ROSTER_SYNC_INTERVAL_S", default=6 * 3600)
 LTI_ROSTER_FULL_SYNC_S = env.int("LTI_ROSTER_FULL_SYNC_S", default=24 * 3600)
 LTI_ROSTER_MAX_PAGES = 1000
+# Participation scores (AGS, courses/lti/grades.py): a worker holds a score this long while posting it (a
+# killed worker's scores are posted by the sweep after it); a score that keeps failing is given up after
+# this many attempts (recorded with the error).
+LTI_SCORE_CLAIM_S = env.int("LTI_SCORE_CLAIM_S", default=300)
+LTI_SCORE_MAX_ATTEMPTS = env.int("LTI_SCORE_MAX_ATTEMPTS", default=8)
 # Dynamic Registration (https://www.imsglobal.org/spec/lti-dr/v1p0): the platform's configuration and its
 # answer are small; a one-time registration link from admin is valid this long.
 LTI_REGISTRATION_MAX_BYTES = 256 * 1024

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,7 +20,7 @@ from courses.scoping import CourseScopedAdmin
 from eduplatform.errors import PermissionRefused
 
 from .dynamic_registration import issue_registration_token
-from .models import LtiIdentity, PlatformPolicy, RegistrationToken, RosterSync
+from .models import LtiIdentity, ParticipationLineItem, PlatformPolicy, RegistrationToken, RosterSync, ScoreStatus
 from .roster import request_sync
 
 
@@ -135,3 +136,47 @@ class RosterSyncAdmin(CourseScopedAdmin):
                 self.message_user(request, str(exc), level="error")
         if queued:
             self.message_user(request, f"{queued} roster sync(s) queued; the counts update when the worker is done.")
+
+
+@admin.register(ParticipationLineItem)
+class ParticipationLineItemAdmin(CourseScopedAdmin):
+    """Surveys linked with participation credit: how many scores were posted, wait, or were given up (with
+    the last error). Never who: the scores themselves are not listed."""
+
+    course_path = "survey__course"
+    list_display = ["survey", "resource_link_id", "posted", "waiting", "given_up", "created_at"]
+    fields = ["survey", "registration", "resource_link_id", "lineitem_url", "lineitems_url", "created_at",
+              "last_error"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):  # noqa: ANN201
+        return super().get_queryset(request).select_related("survey").annotate(
+            n_posted=Count("scores", filter=Q(scores__status=ScoreStatus.POSTED)),
+            n_waiting=Count("scores", filter=Q(scores__status=ScoreStatus.PENDING)),
+            n_failed=Count("scores", filter=Q(scores__status=ScoreStatus.FAILED)))
+
+    @admin.display(description="Posted")
+    def posted(self, obj: ParticipationLineItem) -> int:
+        return obj.n_posted
+
+    @admin.display(description="Waiting")
+    def waiting(self, obj: ParticipationLineItem) -> int:
+        return obj.n_waiting
+
+    @admin.display(description="Given up")
+    def given_up(self, obj: ParticipationLineItem) -> int:
+        return obj.n_failed
+
+    @admin.display(description="Last error")
+    def last_error(self, obj: ParticipationLineItem) -> str:
+        errors = obj.scores.exclude(last_error="").order_by("-attempts").values_list("last_error", flat=True)
+        return errors.first() or ""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -140,3 +140,62 @@ class RosterMember(models.Model):
 
     def __str__(self) -> str:
         return f"Member of {self.roster_id}"  # never who
+
+
+class ParticipationLineItem(models.Model):
+    """The gradebook column of a survey linked with "give participation credit", in one LMS context.
+
+    `lineitem_url` comes from the launch (a line item the platform made from the deep-linking response)
+    or is found/created by the tool through `lineitems_url` before the first score is posted."""
+
+    survey = models.ForeignKey("courses.Survey", on_delete=models.CASCADE, related_name="+")
+    registration = models.ForeignKey(LtiRegistration, on_delete=models.CASCADE, related_name="+")
+    context_key = models.CharField(max_length=255)
+    resource_link_id = models.CharField(max_length=255)
+    lineitem_url = models.URLField(max_length=2000, blank=True)
+    lineitems_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["survey", "registration", "context_key", "resource_link_id"],
+                                               name="participation_lineitem_unique")]
+
+    def __str__(self) -> str:
+        return f"Participation column of survey {self.survey_id}"
+
+
+class ScoreStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be posted"
+    POSTED = "posted", "Posted"
+    FAILED = "failed", "Gave up"
+
+
+class ScorePost(models.Model):
+    """One student's participation score (1 of 1) for a line item: pending until the platform accepted it.
+
+    What it never holds: a link to the survey response (no foreign key, no response id), and once posted
+    the student's platform id (blanked; only `subject_key`, a keyed hash per line item, stays so that a
+    student gets one score). For anonymous surveys its times are the day only, like the response's.
+    """
+
+    line_item = models.ForeignKey(ParticipationLineItem, on_delete=models.CASCADE, related_name="scores")
+    subject_key = models.CharField(max_length=64)
+    user_id_on_platform = models.CharField(max_length=255, blank=True, help_text="Blank once posted.")
+    timestamp = models.DateTimeField(help_text="The score's timestamp: the same on every retry (idempotent).")
+    status = models.CharField(max_length=8, choices=ScoreStatus.choices, default=ScoreStatus.PENDING)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["line_item", "subject_key"], name="one_score_per_student"),
+            models.CheckConstraint(condition=models.Q(status__in=ScoreStatus.values), name="score_status_valid"),
+            models.CheckConstraint(condition=~models.Q(status="posted") | models.Q(user_id_on_platform=""),
+                                   name="score_posted_forgets_the_student"),
+        ]
+        indexes = [models.Index(fields=["status", "line_item"], name="score_status_lineitem")]
+
+    def __str__(self) -> str:
+        return f"Score {self.pk} ({self.status})"  # never whose

@@ -31,7 +31,7 @@ from courses.models import Course
 from courses.permissions import can_view_course
 from eduplatform.security import allow_inline_scripts
 
-from . import deep_linking, roster, selectors, services
+from . import deep_linking, grades, roster, selectors, services
 from .middleware import SCOPE_SESSION_KEY
 from .models import PlatformPolicy, origin_of
 from .registration import tool_urls
@@ -208,12 +208,16 @@ def _learner_landing(request: HttpRequest, launch: services.Launch, origins: lis
     services.end_staff_roles(launch, course)
     roster.note_launch(course, lti_launch.registration, lti_launch.get_launch_data())  # queued; never refuses
     logout(request)
-    request.session["lti_identity"] = services.learner_identity(launch, course)
-    request.session[FRAME_SESSION_KEY] = origins
-    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
     survey = selectors.survey_for_launch(
         course, resource_link_id=launch.resource_link_id, survey_id=str(launch.custom.get("survey_id") or ""),
     )
+    identity = services.learner_identity(launch, course)
+    line_item = grades.note_launch(survey, lti_launch.registration, lti_launch.get_launch_data()) if survey else None
+    if line_item is not None:  # a link with participation credit: the survey page records the score
+        identity[grades.SESSION_KEY] = line_item.pk
+    request.session["lti_identity"] = identity
+    request.session[FRAME_SESSION_KEY] = origins
+    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
     if survey is None:  # the learner's landing page: what changed because of students' feedback
         return render(request, "lti/no_survey.html", {"course": course, "loop": published_for_course(course)},
                       status=200)

@@ -19,13 +19,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jwt
+from lti1p3platform.exceptions import LineItemNotFoundException
 from lti1p3platform.membership import Context
 from lti1p3platform.request import Request
-from lti1p3platform.service_connector import NamesRoleProvisioningService
+from lti1p3platform.score import UpdateScoreStatus
+from lti1p3platform.service_connector import AssignmentsGradesService, NamesRoleProvisioningService
 
 from tests.lti.platform import PlatformConf, Reply, TestPlatform
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+AGS_SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+              "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+              "https://purl.imsglobal.org/spec/lti-ags/scope/score"]
+SCORE_SCOPE = AGS_SCOPES[2]
+SCORE_MEDIA_TYPE = "application/vnd.ims.lis.v1.score+json"
 NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
@@ -64,6 +72,14 @@ class Advantage:
         self.token_requests = 0
         self.nrps_requests: list[str] = []
         self.lock = threading.Lock()
+        # AGS: line items by id, the gradebook (one result per line item and user), every score POST received
+        self.line_items: dict[str, dict[str, Any]] = {}
+        self.line_item_context: dict[str, str] = {}  # line item key -> its context
+        self.results: dict[tuple[str, str], dict[str, Any]] = {}
+        self.score_posts: list[dict[str, Any]] = []
+        self.score_gate: threading.Event | None = None  # when set, a score POST waits for it (crash tests)
+        self.score_arrived = threading.Event()
+        self.fail_scores_with: int | None = None
         platform.services.append(self)
 
     # --- what tests set up -----------------------------------------------------------------------------
@@ -85,13 +101,65 @@ class Advantage:
                     versions[user_id] = self.version
             self.rosters[context_id] = [*members, *({**m, "status": "Deleted"} for u, m in old.items() if u not in new)]
 
+    def lineitems_url(self, context_id: str = "ctx-1") -> str:
+        return f"{self.platform.url}/ags/{context_id}/lineitems"
+
+    def ags_claim(self, context_id: str = "ctx-1", lineitem: str | None = None) -> dict[str, Any]:
+        claim: dict[str, Any] = {"scope": list(AGS_SCOPES), "lineitems": self.lineitems_url(context_id)}
+        if lineitem:
+            claim["lineitem"] = lineitem
+        return {AGS_CLAIM: claim}
+
+    def create_line_item(self, context_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """What the platform does with a deep-linking content item's lineItem (or a tool's POST)."""
+        with self.lock:
+            line_id = f"{self.lineitems_url(context_id)}/{len(self.line_items) + 1}"
+            item = {**data, "id": line_id}
+            self.line_items[line_id] = item
+            self.line_item_context[line_id] = context_id
+            return item
+
+    def scores_of(self, line_id: str) -> dict[str, dict[str, Any]]:
+        return {user: score for (line, user), score in self.results.items() if line == line_id}
+
     # --- HTTP --------------------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: dict[str, str], headers: Any, body: bytes) -> Reply | None:
         if path == "/token" and method == "POST":
             return self._token(body)
         if path.startswith("/nrps/") and path.endswith("/memberships") and method == "GET":
             return self._memberships(path.split("/")[2], params, headers)
+        if path.startswith("/ags/"):
+            return self._ags(method, path, params, headers, body)
         return None
+
+    def _ags(self, method: str, path: str, params: dict[str, str], headers: Any, body: bytes) -> Reply:
+        parts = path.strip("/").split("/")  # ags, <context>, lineitems[, <n>[, scores]]
+        context_id = parts[1]
+        request = ShimRequest({"method": method, "form_data": {}, "get_data": dict(params), "headers": dict(headers),
+                               "content_type": headers.get("Content-Type"), "path": path,
+                               "json": json.loads(body) if body else None})
+        service = GradebookService(request, self._conf(), self.lineitems_url(context_id), self)
+        if len(parts) == 3:
+            if not self.token_allows(headers, AGS_SCOPES[0]):
+                return Reply.json({"error": "insufficient_scope"}, 403)
+            handler = service.handle_get_lineitems if method == "GET" else service.handle_create_lineitem
+            resp = service.handle_resp(handler)
+            result = resp.result["content"] if method == "GET" and resp.code == 200 else resp.result
+            return Reply.json(result, resp.code, resp.media_type)
+        line_id = f"{self.lineitems_url(context_id)}/{parts[3]}"
+        if len(parts) == 5 and parts[4] == "scores" and method == "POST":
+            if not self.token_allows(headers, SCORE_SCOPE):
+                return Reply.json({"error": "insufficient_scope"}, 403)
+            if headers.get("Content-Type") != SCORE_MEDIA_TYPE:
+                return Reply.json({"error": f"Content-Type must be {SCORE_MEDIA_TYPE}"}, 415)
+            self.score_arrived.set()
+            if self.score_gate is not None:
+                self.score_gate.wait(timeout=60)
+            if self.fail_scores_with:
+                return Reply(self.fail_scores_with, "gradebook unavailable", "text/plain")
+            resp = service.handle_resp(service.handle_update_score, line_item_id=line_id)
+            return Reply.json({"status": resp.message}, resp.code)
+        return Reply.json({"error": "not found"}, 404)
 
     def _conf(self) -> PlatformConf:
         registration = self.platform.registration()
@@ -180,3 +248,58 @@ class RosterService(NamesRoleProvisioningService):
 
     def is_resource_link_valid(self, context_id: str, resource_link_id: str) -> bool:
         return True
+
+
+REQUIRED_SCORE_FIELDS = ("userId", "scoreGiven", "scoreMaximum", "activityProgress", "gradingProgress", "timestamp")
+
+
+class GradebookService(AssignmentsGradesService):
+    """lti1p3platform's AGS endpoints over the Advantage object's line items and results."""
+
+    def __init__(self, request: Request, conf: PlatformConf, lineitems_url: str, advantage: Advantage) -> None:
+        super().__init__(request, conf, lineitems_url)
+        self.advantage = advantage
+        self.context_url = lineitems_url
+
+    def find_lineitems(self, page: int = 1, limit: int | None = None, line_item_id: str | None = None,
+                       resource_link_id: str | None = None, resource_id: str | None = None, tag: str | None = None,
+                       **_: Any) -> dict[str, Any]:
+        context_id = self.context_url.split("/")[-2]
+        items = [i for key, i in self.advantage.line_items.items()
+                 if self.advantage.line_item_context.get(key) == context_id]
+        if resource_link_id:
+            items = [i for i in items if i.get("resourceLinkId") == resource_link_id]
+        if resource_id:
+            items = [i for i in items if i.get("resourceId") == resource_id]
+        return {"content": items, "has_next": False}
+
+    def find_lineitem(self, line_item_id: str) -> dict[str, Any]:
+        if line_item_id not in self.advantage.line_items:
+            raise LineItemNotFoundException()
+        return self.advantage.line_items[line_item_id]
+
+    def create_lineitem(self, creation_data: dict[str, Any]) -> dict[str, Any]:
+        return self.advantage.create_line_item(self.context_url.split("/")[-2], creation_data)
+
+    def update_lineitem(self, update_data: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete_lineitem(self, line_item_id: str) -> None:
+        raise NotImplementedError
+
+    def update_score(self, line_item_id: str, score: dict[str, Any]) -> UpdateScoreStatus:
+        self.find_lineitem(line_item_id)
+        if not isinstance(score, dict) or any(k not in score for k in REQUIRED_SCORE_FIELDS):
+            return UpdateScoreStatus.NOTAPPLIED
+        with self.advantage.lock:
+            self.advantage.score_posts.append({"line_item": line_item_id, **score})
+            key = (line_item_id, score["userId"])
+            old = self.advantage.results.get(key)
+            if old is not None and old["timestamp"] >= score["timestamp"]:
+                return UpdateScoreStatus.OLD_TIMESTAMP  # AGS 2.0: a score not newer than the last is not applied
+            self.advantage.results[key] = score
+            return UpdateScoreStatus.SUCCESS if old else UpdateScoreStatus.CREATED
+
+    def get_results(self, line_item_id: str, page: int = 1, limit: int | None = None,
+                    user_id: str | None = None) -> dict[str, Any]:
+        return {"content": list(self.advantage.scores_of(line_item_id).values()), "has_next": False}
