@@ -136,6 +136,9 @@ class Action(Enum):
     VIEW_SCREENING_REPORT = Policy("view the screening report", Level.ADMINISTER)
     GRANT_SCREENER = Policy("grant or revoke the screener role", Level.ADMINISTER)
     CHANGE_SCREENING_POLICY = Policy("change the screening thresholds", Level.ADMINISTER)
+    RESPOND_TO_FEEDBACK = Policy('write or publish "you said, we did" responses', Level.MANAGE)
+    SYNC_ROSTER = Policy("sync the course roster from the LMS", Level.MANAGE)
+    REGISTER_PLATFORM = Policy("register a learning platform (LTI)", Level.ADMINISTER)
 
 
 def may(actor: User | None, action: Action, course: Course | None) -> bool:

@@ -26,6 +26,11 @@ app.conf.beat_schedule = {
     # notifications a broker or mail outage left unsent.
     "screen-pending": {"task": "classifiers.tasks.screen_pending_task", "schedule": 60.0},
     "urgent-notifications": {"task": "classifiers.tasks.sweep_urgent_notifications_task", "schedule": 60.0},
+    # LMS rosters (NRPS): each course's roster is re-read when older than LTI_ROSTER_SYNC_INTERVAL_S, so a
+    # removed instructor loses access within that time even if nobody launches the course.
+    "lti-rosters": {"task": "courses.lti.tasks.sync_due_rosters_task", "schedule": 900.0},
+    # Participation scores (AGS) a worker left pending (killed, broker down, anonymous batches at the close).
+    "lti-scores": {"task": "courses.lti.tasks.sweep_scores_task", "schedule": 300.0},
 }
 
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "classifiers.screening",  # nested app: screening policy, screeners' decisions, urgent notifications
     "lti_tool",  # django-lti: registrations, deployments, tool keys (before courses.lti: its admin)
     "courses.lti",
+    "courses.loop",  # nested app: "you said, we did" (label "loop")
     "axes",  # admin login throttling (AXES_* below)
 ]
 
@@ -223,6 +224,35 @@ LTI_CLOCK_SKEW_S = 60
 LTI_KEYSET_CACHE_S = env.int("LTI_KEYSET_CACHE_S", default=3600)
 LTI_KEYSET_REFETCH_S = 10  # at most one re-fetch per keyset this often when an unknown kid arrives
 LTI_KEYSET_TIMEOUT_S = 5
+# Calls the tool makes to platforms (Dynamic Registration, rosters, grades; courses/lti/outbound.py): HTTPS
+# only, no redirects, this timeout per wait, bodies cut at this size. Plain HTTP is allowed to loopback
+# hosts only, and only when this is on (development: DEBUG; tests switch it on for their local platform).
+LTI_PLATFORM_TIMEOUT_S = env.int("LTI_PLATFORM_TIMEOUT_S", default=10)
+LTI_PLATFORM_MAX_BYTES = env.int("LTI_PLATFORM_MAX_BYTES", default=5 * 1024 * 1024)  # a roster page of 1,000+
+LTI_ALLOW_HTTP_LOOPBACK = env.bool("LTI_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+# Rosters (NRPS, courses/lti/roster.py): a launch queues a sync at most this often per course; the beat task
+# syncs rosters older than the interval; membership differences are used in between, a full read at least
+# this often; a roster of more pages than this is refused (a loop of next links, or not a course).
+LTI_ROSTER_LAUNCH_INTERVAL_S = env.int("LTI_ROSTER_LAUNCH_INTERVAL_S", default=600)
+LTI_ROSTER_SYNC_INTERVAL_S = env.int("LTI_ROSTER_SYNC_INTERVAL_S", default=6 * 3600)
+LTI_ROSTER_FULL_SYNC_S = env.int("LTI_ROSTER_FULL_SYNC_S", default=24 * 3600)
+LTI_ROSTER_MAX_PAGES = 1000
+# Participation scores (AGS, courses/lti/grades.py): a worker holds a score this long while posting it (a
+# killed worker's scores are posted by the sweep after it); a score that keeps failing is given up after
+# this many attempts (recorded with the error).
+LTI_SCORE_CLAIM_S = env.int("LTI_SCORE_CLAIM_S", default=300)
+LTI_SCORE_MAX_ATTEMPTS = env.int("LTI_SCORE_MAX_ATTEMPTS", default=8)
+# Dynamic Registration (https://www.imsglobal.org/spec/lti-dr/v1p0): the platform's configuration and its
+# answer are small; a one-time registration link from admin is valid this long.
+LTI_REGISTRATION_MAX_BYTES = 256 * 1024
+LTI_REGISTRATION_TOKEN_TTL_S = env.int("LTI_REGISTRATION_TOKEN_TTL_S", default=7 * 24 * 3600)
+# A platform's OpenID configuration must come from its issuer's host (or a subdomain); hosted Canvas serves
+# it from the school's domain under the shared issuer https://canvas.instructure.com, listed here.
+LTI_REGISTRATION_ISSUER_DOMAINS = {
+    "https://canvas.instructure.com": ["instructure.com"],
+    "https://canvas.beta.instructure.com": ["instructure.com"],
+    "https://canvas.test.instructure.com": ["instructure.com"],
+}
 # A session begun by a launch ends after this (default: a working day): a staff role the platform has since
 # taken away (no launch in that context to tell us) does not keep a browser signed in for weeks, and a
 # learner's platform id does not stay in the session table longer than their visit needs.

@@ -39,6 +39,7 @@ from classifiers.reports.suppression import (
 from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
 from classifiers.themes.selectors import ModuleThemes, ThemesInfo, module_themes, themes_fingerprint
+from courses.lti.selectors import synced_learner_count
 from courses.models import Course, Feedback, Module
 from courses.screening import SHOWN, awaiting_review
 from eduplatform.errors import DomainError
@@ -205,7 +206,10 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     snapshot = ensure_summary(course, schema, choice.used)
     labels = list(Label.objects.filter(schema=schema).order_by("position").values_list("id", "name", "color"))
     modules = list(Module.objects.filter(course=course).order_by("position", "title").values_list("id", "title"))
-    enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
+    # The LMS roster's learner count when it has been synced (courses/lti/roster.py), else the number typed in.
+    enrolled = synced_learner_count(course)
+    if enrolled is None:
+        enrolled = ReportSettings.objects.filter(course=course).values_list("enrolled_students", flat=True).first()
     minimums, respondents = group_minimums(course), respondents_by_week(course)
     alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)

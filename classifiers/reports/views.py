@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -35,6 +36,8 @@ from classifiers.reports.weeks import report_period
 from classifiers.selectors import schema_named, schemas_for_course
 from classifiers.themes.charts import theme_bars
 from courses.csv_safety import safe_writer
+from courses.loop.selectors import fingerprint as loop_fingerprint
+from courses.loop.selectors import published_by_module
 from courses.models import Course
 from courses.permissions import Action, courses_for_user, may
 from eduplatform.errors import DomainError, PermissionRefused
@@ -110,7 +113,9 @@ def _report_page(query: ReportQuery) -> tuple[ModuleReport, SafeString]:
     input of the report is in it). A warm page unpickles the small header and one string, not the report;
     a cold one reads the inputs once and builds the report from them."""
     inputs = report_inputs(query.course, query.schema, since=query.since, until=query.until)
-    key = f"report-page:{inputs.key}"
+    # "You said, we did" is shown beside each module's feedback: its state is part of the page's key.
+    loop_state = hashlib.sha256(repr(loop_fingerprint(query.course)).encode()).hexdigest()[:16]
+    key = f"report-page:{inputs.key}:{loop_state}"
     cached = cache.get(key)
     if cached is None:
         report = report_from(inputs)
@@ -126,14 +131,17 @@ def _report_body(course: Course, report: ModuleReport) -> SafeString:
     query = urlencode({k: v for k, v in (("schema", report.schema), ("since", report.since or ""),
                                          ("until", report.until or "")) if v})
     sections = {section.module_id: section for section in report.themes}
+    loop = published_by_module(course)
     modules = []
     for i, row in enumerate(report.modules):
         section = sections.get(row.module_id)
         chart = theme_bars(section, report.labels, i) if section is not None and section.themes else None
-        modules.append((row, charts.module_trend(report, row, i) if row.shown else None, section, chart))
+        modules.append((row, charts.module_trend(report, row, i) if row.shown else None, section, chart,
+                        loop.get(row.module_id, []) if row.module_id else []))
     body = render_to_string("reports/_report_body.html", {
         "course": course, "report": report, "query": query,
         "bars": charts.module_bars(report), "course_trend": charts.course_trend(report), "modules": modules,
+        "course_loop": loop.get(None, []),
     })
     return mark_safe(body)  # noqa: S308 - our own template output
 

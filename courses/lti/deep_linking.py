@@ -12,10 +12,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from pylti1p3.deep_link_resource import DeepLinkResource
+from pylti1p3.lineitem import LineItem
 
 from courses.models import Course
 
-from . import selectors, services
+from . import grades, selectors, services
 from .tool import HardenedMessageLaunch, LaunchRejected, ToolConfig
 
 SALT = "eduplatform.lti.deep-link"
@@ -34,8 +35,9 @@ def chooser(request: HttpRequest, message_launch: HardenedMessageLaunch, launch:
     })
 
 
-def content_item(request: HttpRequest, course: Course, choice: str) -> DeepLinkResource:
-    """The LTI resource link for a choice: "course", "module:<id>" or "survey:<id>" (inside `course`)."""
+def content_item(request: HttpRequest, course: Course, choice: str, *, credit: bool = False) -> DeepLinkResource:
+    """The LTI resource link for a choice: "course", "module:<id>" or "survey:<id>" (inside `course`); a survey
+    with `credit` gives participation credit (a line item of maximum 1)."""
     kind, _, pk = choice.partition(":")
     resource = DeepLinkResource().set_url(request.build_absolute_uri(reverse("lti:launch")))
     if kind == "course":
@@ -45,8 +47,14 @@ def content_item(request: HttpRequest, course: Course, choice: str) -> DeepLinkR
         return resource.set_title(f"Feedback report: {module.title}").set_custom_params(
             {"eduplatform_target": "report", "eduplatform_module": str(module.pk)})
     if kind == "survey" and pk.isdigit() and (survey := course.surveys.filter(pk=int(pk)).first()):
-        return resource.set_title(survey.title).set_custom_params(
-            {"eduplatform_target": "survey", "survey_id": str(survey.pk)})
+        custom = {"eduplatform_target": "survey", "survey_id": str(survey.pk)}
+        if credit:
+            # A gradebook column (score 1 = answered) the platform creates with the link (LTI-DL 2.0 lineItem);
+            # the tool finds or creates it through AGS when a platform ignores this.
+            resource.set_lineitem(LineItem().set_score_maximum(1).set_label(grades.line_item_label(survey))
+                                  .set_resource_id(grades.resource_id(survey)).set_tag(grades.TAG))
+            custom[grades.CREDIT_PARAM] = "1"
+        return resource.set_title(survey.title).set_custom_params(custom)
     raise LaunchRejected(f"{choice!r} is not something this course offers; pick one of the listed items.")
 
 
@@ -61,7 +69,7 @@ def respond(request: HttpRequest) -> HttpResponse:
     if course is None:
         raise LaunchRejected("The course of this deep-linking request no longer exists.", status=404)
     message_launch = HardenedMessageLaunch.from_cache(data["launch_id"], request, ToolConfig())
-    resource = content_item(request, course, request.POST.get("choice", ""))
+    resource = content_item(request, course, request.POST.get("choice", ""), credit=request.POST.get("credit") == "1")
     deep_link = message_launch.get_deep_link()
     # Our template, not pylti1p3's form: its inline script would need a CSP exception, and it does not
     # escape the return URL.

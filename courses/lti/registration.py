@@ -28,6 +28,7 @@ def register_platform(
     deployment_ids: Iterable[str] = (),
     accept_new_deployments: bool = False,
     frame_ancestors: str = "",
+    audience: str = "",
 ) -> LtiRegistration:
     """Create or update the registration (issuer, client_id); listed deployment ids are activated."""
     validate = URLValidator(schemes=["http", "https"])
@@ -43,7 +44,7 @@ def register_platform(
         registration, created = LtiRegistration.objects.update_or_create(
             issuer=issuer, client_id=client_id,
             defaults={"name": name, "auth_url": auth_url, "token_url": token_url, "keyset_url": keyset_url,
-                      "is_active": True},
+                      "audience": audience, "is_active": True},
         )
         PlatformPolicy.objects.update_or_create(
             registration=registration,
@@ -71,4 +72,6 @@ def tool_urls(base_url: str, registration: LtiRegistration | None = None) -> dic
         "deep_linking_url": base + reverse("lti:launch"),
         "jwks_url": base + reverse("lti:jwks"),
         "canvas_config_url": base + reverse("lti:canvas_config"),
+        # Dynamic Registration for a signed-in administrator; a one-time link is /lti/register/<token>/.
+        "dynamic_registration_url": base + reverse("lti:register"),
     }

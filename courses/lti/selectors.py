@@ -47,3 +47,12 @@ def deep_link_choices(course: Course) -> tuple[QuerySet[Module], QuerySet[Survey
     modules = Module.objects.filter(course=course).order_by("position", "title")
     surveys = Survey.objects.filter(course=course, closes_at__gt=timezone.now()).order_by("opens_at")
     return modules, surveys
+
+
+def synced_learner_count(course: Course) -> int | None:
+    """Learners on the course's LMS roster at the last successful sync (NRPS); None when never synced.
+    Reports use it for response rates in preference to a number typed in by hand."""
+    from .models import RosterSync
+
+    return RosterSync.objects.filter(course=course, learner_count__isnull=False).values_list(
+        "learner_count", flat=True).first()

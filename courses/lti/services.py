@@ -132,9 +132,19 @@ def link_module(course: Course, launch: Launch) -> Module | None:
     return module
 
 
-def _username_for(launch: Launch) -> str:
-    base = re.sub(r"[^\w.@+-]", "", (launch.email.split("@")[0] if launch.email else "")) or "lti"
+def _username_for(email: str) -> str:
+    base = re.sub(r"[^\w.@+-]", "", (email.split("@")[0] if email else "")) or "lti"
     return f"{base[:100]}-{secrets.token_hex(4)}"
+
+
+def new_staff_user(*, name: str, email: str) -> AbstractBaseUser:
+    """A Django user for a platform staff member: signs in by launch only (no usable password)."""
+    user = get_user_model().objects.create_user(
+        username=_username_for(email), email=email, first_name=name[:150], is_staff=True,
+    )
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    return user
 
 
 def mirror_launch(lti_launch: LtiLaunch) -> None:
@@ -164,11 +174,7 @@ def staff_user_for(launch: Launch, course: Course, role: str) -> AbstractBaseUse
     with transaction.atomic():
         identity = LtiIdentity.objects.select_for_update().filter(issuer=launch.issuer, sub=launch.sub).first()
         if identity is None:
-            user = get_user_model().objects.create_user(
-                username=_username_for(launch), email=launch.email, first_name=launch.name[:150], is_staff=True,
-            )
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
+            user = new_staff_user(name=launch.name, email=launch.email)
             identity = LtiIdentity.objects.create(issuer=launch.issuer, sub=launch.sub, user=user)
         else:
             identity.save(update_fields=["last_launch_at"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import registration_views, views
 
 app_name = "lti"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("deep-link/", views.deep_link_submit, name="deep_link_submit"),
     path("canvas.json", views.canvas_config, name="canvas_config"),
     path("course/<slug:course_code>/", views.course_landing, name="course"),
+    # LTI Dynamic Registration: a signed-in administrator, or a one-time link issued in admin.
+    path("register/", registration_views.dynamic_registration, name="register"),
+    path("register/<str:token>/", registration_views.dynamic_registration, name="register_with_link"),
 ]

@@ -26,11 +26,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from lti_tool.models import Key, LtiLaunch
 from pylti1p3.exception import LtiException, OIDCException
 
+from courses.loop.selectors import published_for_course
 from courses.models import Course
 from courses.permissions import can_view_course
 from eduplatform.security import allow_inline_scripts
 
-from . import deep_linking, selectors, services
+from . import deep_linking, grades, roster, selectors, services
 from .middleware import SCOPE_SESSION_KEY
 from .models import PlatformPolicy, origin_of
 from .registration import tool_urls
@@ -162,8 +163,8 @@ def _dispatch(request: HttpRequest, message_launch: HardenedMessageLaunch) -> Ht
         return deep_linking.chooser(request, message_launch, launch_info)
     role = launch_info.staff_role
     if role is not None:
-        return _staff_landing(request, launch_info, role, frame_origins)
-    return _learner_landing(request, launch_info, frame_origins)
+        return _staff_landing(request, launch_info, role, frame_origins, lti_launch)
+    return _learner_landing(request, launch_info, frame_origins, lti_launch)
 
 
 def _frame_origins(registration: Any) -> list[str]:
@@ -171,7 +172,8 @@ def _frame_origins(registration: Any) -> list[str]:
     return policy.allowed_frame_origins() if policy else [origin_of(registration.auth_url)]
 
 
-def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, origins: list[str]) -> HttpResponse:
+def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, origins: list[str],
+                   lti_launch: LtiLaunch) -> HttpResponse:
     course = services.link_course(launch, create=True)
     module = services.link_module(course, launch)
     target = launch.custom.get("eduplatform_module") or (module.pk if module else "")
@@ -181,6 +183,7 @@ def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, ori
     except NoReverseMatch:
         landing = reverse("lti:course", kwargs={"course_code": course.code})
     user = services.staff_user_for(launch, course, role)
+    roster.note_launch(course, lti_launch.registration, lti_launch.get_launch_data())  # queued; never refuses
     # Everything that can refuse the launch ran above; signing in is the last step.
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     setattr(request, LOGGED_IN_HERE, True)
@@ -192,7 +195,8 @@ def _staff_landing(request: HttpRequest, launch: services.Launch, role: str, ori
     return HttpResponseRedirect(landing)
 
 
-def _learner_landing(request: HttpRequest, launch: services.Launch, origins: list[str]) -> HttpResponse:
+def _learner_landing(request: HttpRequest, launch: services.Launch, origins: list[str],
+                     lti_launch: LtiLaunch) -> HttpResponse:
     course = services.link_course(launch, create=False)
     if course is None:
         raise services.NotLinked(
@@ -202,15 +206,21 @@ def _learner_landing(request: HttpRequest, launch: services.Launch, origins: lis
     # The platform says this person is not staff here (any more): an LTI staff role in this course ends,
     # so their staff sessions in other browsers lose the course too, and this browser's is closed.
     services.end_staff_roles(launch, course)
+    roster.note_launch(course, lti_launch.registration, lti_launch.get_launch_data())  # queued; never refuses
     logout(request)
-    request.session["lti_identity"] = services.learner_identity(launch, course)
-    request.session[FRAME_SESSION_KEY] = origins
-    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
     survey = selectors.survey_for_launch(
         course, resource_link_id=launch.resource_link_id, survey_id=str(launch.custom.get("survey_id") or ""),
     )
-    if survey is None:
-        return render(request, "lti/no_survey.html", {"course": course}, status=200)
+    identity = services.learner_identity(launch, course)
+    line_item = grades.note_launch(survey, lti_launch.registration, lti_launch.get_launch_data()) if survey else None
+    if line_item is not None:  # a link with participation credit: the survey page records the score
+        identity[grades.SESSION_KEY] = line_item.pk
+    request.session["lti_identity"] = identity
+    request.session[FRAME_SESSION_KEY] = origins
+    request.session.set_expiry(settings.LTI_SESSION_TTL_S)
+    if survey is None:  # the learner's landing page: what changed because of students' feedback
+        return render(request, "lti/no_survey.html", {"course": course, "loop": published_for_course(course)},
+                      status=200)
     try:
         return HttpResponseRedirect(reverse("surveys:survey", kwargs={"survey_id": survey.pk}))
     except NoReverseMatch:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,12 +68,15 @@ def submit_survey_response(
     user_id: int | None = None,
     edit_key: str = "",
     now: datetime | None = None,
+    on_first_response: Callable[[], None] | None = None,
 ) -> SubmissionResult:
     """Store a first response, or replace the answers of an existing one when the survey allows edits.
 
     The database's unique (survey, respondent_key) decides between two simultaneous first submissions.
     Anonymous surveys: rows keep only the day and get random ids (see `anonymity`), and an existing
     response is changed only with its edit code (`edit_key`): the invitation link was in staff's hands.
+    `on_first_response` runs in the first response's transaction (participation credit: the LMS score is
+    then never lost nor given without a response); it is given nothing of the response.
     """
     now = now or timezone.now()
     state = survey_state(survey, now=now)
@@ -93,7 +97,10 @@ def submit_survey_response(
         updated_at=stamp,
     )
     try:
-        feedback, urgent = _create_first_response(survey, response, answers, now=stamp)
+        with transaction.atomic() if on_first_response else nullcontext():
+            feedback, urgent = _create_first_response(survey, response, answers, now=stamp)
+            if on_first_response is not None:
+                on_first_response()
         announce_feedback(survey.course_id, [] if anonymous else feedback, urgent=urgent)
         return SubmissionResult(response=response, created=True, edit_key=new_key)
     except IntegrityError as exc:

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from courses.loop.selectors import published_for_survey
+from courses.lti import grades
 from courses.models import Question, QuestionKind, Survey
 
 from . import ratelimit
@@ -177,12 +179,21 @@ def _show(request: HttpRequest, survey: Survey, questions: list[Question], respo
     return _render_form(request, survey, form, respondent, editing=existing is not None)
 
 
+def _credit(request: HttpRequest, survey: Survey, respondent: Respondent) -> grades.Credit | None:
+    """Participation credit of the LTI launch that opened this survey (never for invitation links)."""
+    if respondent.via != "lti" or not respondent.is_learner:
+        return None
+    return grades.credit_for(request.session.get(LTI_SESSION_KEY), survey)
+
+
 def _render_form(
     request: HttpRequest, survey: Survey, form: SurveyForm, respondent: Respondent, *, editing: bool, status: int = 200
 ) -> HttpResponse:
     return _page(request, "surveys/survey.html", {
         "survey": survey, "form": form, "rows": form.rows(), "editing": editing,
         "preview": not respondent.is_learner, "closes_at": survey.closes_at,
+        "loop": published_for_survey(survey),  # "you said, we did" of this course (published only)
+        "credit": _credit(request, survey, respondent) is not None,
     }, status=status)
 
 
@@ -201,9 +212,11 @@ def _submit(request: HttpRequest, survey: Survey, questions: list[Question], res
     if not survey.is_anonymous and request.user.is_authenticated:
         user_id = request.user.pk
     edit_key = form.cleaned_data.get("edit_code") or request.COOKIES.get(_edit_cookie(survey), "")
+    credit = _credit(request, survey, respondent)
     try:
         result = submit_survey_response(survey, respondent=respondent, answers=form.answers(), user_id=user_id,
-                                        edit_key=edit_key if survey.is_anonymous else "")
+                                        edit_key=edit_key if survey.is_anonymous else "",
+                                        on_first_response=credit.record if credit else None)
     except AlreadyResponded as exc:
         return _notice(request, survey, title="You have already answered", message=str(exc), status=409,
                        questions=questions)

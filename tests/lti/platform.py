@@ -11,6 +11,7 @@ import html
 import json
 import re
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -62,6 +63,8 @@ class Login(OIDCLoginAbstract):
 class TestPlatform:
     """One LMS with one registration of the tool. `launch_options` shape the next id_token."""
 
+    __test__ = False  # not a test class, whatever pytest makes of its name
+
     def __init__(self, client_id: str = "eduplatform-client", deployment_id: str = "dep-1") -> None:
         self.client_id = client_id
         self.deployment_id = deployment_id
@@ -69,6 +72,11 @@ class TestPlatform:
         self.jwks_hits = 0
         self.deep_link_items: list[dict[str, Any]] = []
         self.launch_options: dict[str, Any] = {}
+        # Further endpoints (Dynamic Registration, NRPS, AGS): objects with
+        # handle(method, path, params, headers, body) -> Reply | None; see tests/lti/advantage.py.
+        self.services: list[Any] = []
+        # Where the tool said it lives (Dynamic Registration sets these from its registration message).
+        self.tool_login_url = self.tool_launch_url = self.tool_jwks_url = ""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -103,10 +111,11 @@ class TestPlatform:
         reg = Registration()
         reg.set_iss(self.issuer).set_client_id(self.client_id)
         reg.set_deployment_id(deployment_id or self.deployment_id)
-        reg.set_launch_url(self.tool_base + "/lti/launch/").set_deeplink_launch_url(self.tool_base + "/lti/launch/")
-        reg.set_oidc_login_url(self.tool_base + "/lti/login/")
+        launch_url = self.tool_launch_url or self.tool_base + "/lti/launch/"
+        reg.set_launch_url(launch_url).set_deeplink_launch_url(launch_url)
+        reg.set_oidc_login_url(self.tool_login_url or self.tool_base + "/lti/login/")
         reg.set_platform_private_key(private_key or self.keys[-1][0]).set_platform_public_key(self.keys[-1][1])
-        reg.set_tool_key_set_url(self.tool_base + "/lti/jwks/")
+        reg.set_tool_key_set_url(self.tool_jwks_url or self.tool_base + "/lti/jwks/")
         return reg
 
     def jwks(self) -> dict[str, Any]:
@@ -155,17 +164,30 @@ class TestPlatform:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, body: str, content_type: str = "text/html; charset=utf-8", status: int = 200) -> None:
-                data = body.encode()
+            def _send(self, body: str | bytes, content_type: str = "text/html; charset=utf-8", status: int = 200,
+                      headers: dict[str, str] | None = None) -> None:
+                data = body.encode() if isinstance(body, str) else body
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _service(self, method: str, path: str, params: dict[str, str], body: bytes) -> bool:
+                for service in platform.services:
+                    reply = service.handle(method, path, params, self.headers, body)
+                    if reply is not None:
+                        self._send(reply.body, reply.content_type, reply.status, reply.headers)
+                        return True
+                return False
 
             def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
                 params = dict(parse_qsl(query))
+                if self._service("GET", path, params, b""):
+                    return None
                 if path == "/jwks":
                     platform.jwks_hits += 1
                     return self._send(json.dumps(platform.jwks()), "application/json")
@@ -181,13 +203,32 @@ class TestPlatform:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                raw = self.rfile.read(length)
+                path, _, query = self.path.partition("?")
+                if self._service("POST", path, dict(parse_qsl(query)), raw):
+                    return None
+                form = dict(parse_qsl(raw.decode()))
                 if self.path.startswith("/deep-link-return"):
                     items = platform.accept_deep_link_response(form["JWT"])
                     return self._send("<p id='received'>" + html.escape(json.dumps(items)) + "</p>")
                 return self._send("not found", "text/plain", 404)
 
         return Handler
+
+
+@dataclass
+class Reply:
+    """What a platform service endpoint answers."""
+
+    status: int = 200
+    body: str | bytes = ""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, content_type: str = "application/json",
+             headers: dict[str, str] | None = None) -> Reply:
+        return cls(status, json.dumps(data), content_type, headers or {})
 
 
 def auto_post_form(action: str, fields: dict[str, str]) -> str:
