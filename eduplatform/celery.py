@@ -20,6 +20,8 @@ app.conf.beat_schedule = {
     "report-summaries": {"task": "classifiers.tasks.sweep_report_summaries_task", "schedule": 300.0},
     # On-arrival classification is best effort (the broker may be down); the sweep catches the rest.
     "sweep-unclassified": {"task": "classifiers.tasks.sweep_unclassified_task", "schedule": 300.0},
+    # Model store leftovers (uploads of killed writers, files a deletion could not remove) after a day's grace.
+    "sweep-model-store": {"task": "classifiers.tasks.sweep_model_store_task", "schedule": crontab(minute=23, hour=3)},
 }
 
 

@@ -251,7 +251,25 @@ CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["default", "tra
 JOB_HEARTBEAT_TIMEOUT_S = env.int("JOB_HEARTBEAT_TIMEOUT_S", default=300)
 
 # --- Models and data --------------------------------------------------------------------------------
-MODEL_STORE = env.path("MODEL_STORE", default=BASE_DIR / "var" / "models")
+# Where model versions live: a local directory (default) or an S3-compatible object store, `s3://bucket/prefix`,
+# reached with boto3's own configuration from the environment (AWS_ENDPOINT_URL for MinIO and the like,
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an instance role, AWS_DEFAULT_REGION); see classifiers.registry.
+MODEL_STORE: str | Path = env.str("MODEL_STORE", default=str(BASE_DIR / "var" / "models"))
+if "://" not in str(MODEL_STORE):
+    MODEL_STORE = Path(MODEL_STORE).absolute()
+elif not str(MODEL_STORE).startswith("s3://"):
+    raise ImproperlyConfigured(f"MODEL_STORE={MODEL_STORE}: use a local directory or s3://bucket/prefix")
+# MinIO and most S3-compatible servers want path-style URLs (http://minio:9000/bucket/key): set `path` there.
+MODEL_STORE_S3_ADDRESSING_STYLE = env.str("MODEL_STORE_S3_ADDRESSING_STYLE", default="auto")
+if MODEL_STORE_S3_ADDRESSING_STYLE not in ("auto", "path", "virtual"):
+    raise ImproperlyConfigured("MODEL_STORE_S3_ADDRESSING_STYLE must be auto, path or virtual")
+# Each machine's copy of the object-store versions it serves (unused with a local store): at most
+# MODEL_CACHE_MAX_BYTES, least recently used versions evicted first. A serving copy of the default model is
+# about 25 MB (int8 ONNX + tokenizer), a full version about 200 MB. Builds of new versions are written here too.
+MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(BASE_DIR / "var" / "model-cache"))).absolute()
+MODEL_CACHE_MAX_BYTES = env.int("MODEL_CACHE_MAX_BYTES", default=4 * 1024**3)
+# How often a worker drops cached copies of versions deleted while it did not hear the deletion broadcast.
+MODEL_CACHE_RECHECK_S = env.int("MODEL_CACHE_RECHECK_S", default=600)
 BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
 # Base models an API client may name in a training config (BASE_MODEL always). The worker loads whatever
 # path it is given, so an open field would let a course fine-tune from another course's model directory.
