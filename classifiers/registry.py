@@ -43,7 +43,8 @@ META_FILE = "eduplatform.json"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
 COMPLETE_MARKER = LEGACY_MARKER  # store bookkeeping (like MANIFEST_FILE), never part of an exported model
-CACHE_EVENTS_KEY = "eduplatform:metrics:model_cache"
+CACHE_EVENTS_KEY = "eduplatform:metrics:model_cache"  # host|event → count (eduplatform.metrics reads both)
+CACHE_BYTES_KEY = "eduplatform:metrics:model_cache_bytes"  # host → bytes held, after each change
 
 
 # --- which store ----------------------------------------------------------------------------------
@@ -226,9 +227,12 @@ def drop_deleted_from_cache(*, every_s: float | None = None) -> int:
 def record_cache_event(event: str) -> None:
     """Count a cache event per host in Redis (the shared cache's server), where /metrics reads it: workers
     on other machines than the web process have no scrape endpoint of their own."""
-    from eduplatform.telemetry import increment
+    from eduplatform.telemetry import increment, set_value
 
-    increment(CACHE_EVENTS_KEY, f"{socket.gethostname()}|{event}")
+    host = socket.gethostname()
+    increment(CACHE_EVENTS_KEY, f"{host}|{event}")
+    if event != "hit":  # the cache's size changed (or may have): a walk of its entries, rare enough
+        set_value(CACHE_BYTES_KEY, host, cache().size())
 
 
 def check_store() -> None:

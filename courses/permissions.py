@@ -114,6 +114,8 @@ class Action(Enum):
     CREATE_COURSE = Policy("create a course", Level.ADMINISTER)
     EDIT_COURSE = Policy("change the course", Level.MANAGE)
     DELETE_COURSE = Policy("delete the course and all its feedback", Level.ADMINISTER)
+    # A read, but of figures spanning every course (queue lengths, backlog age, machines' caches): /metrics.
+    VIEW_OPERATIONS = Policy("view the operations metrics", Level.ADMINISTER)
 
 
 def may(actor: User | None, action: Action, course: Course | None) -> bool:

@@ -133,6 +133,8 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # --- Security (production values unless DEBUG; `manage.py check --deploy` passes with DEBUG off) ----
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe the web processes over plain HTTP behind TLS termination: no redirect for the probe.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -350,6 +352,18 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="eduplatform@localhost")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Non-file form fields a request may carry in memory (files do not count).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+
+# --- Operations: /healthz and /metrics ---------------------------------------------------------------
+# /healthz answers 503 when a check named here fails (database, broker, model_store); the others only make it
+# "degraded" (see eduplatform.health). Check results are reused for HEALTHZ_CACHE_S within a process.
+HEALTHZ_REQUIRED = env.list("HEALTHZ_REQUIRED", default=["database"])
+if unknown := set(HEALTHZ_REQUIRED) - {"database", "broker", "model_store"}:
+    raise ImproperlyConfigured(f"HEALTHZ_REQUIRED: unknown checks {sorted(unknown)} (database, broker, model_store)")
+HEALTHZ_CACHE_S = env.float("HEALTHZ_CACHE_S", default=5.0)
+# /metrics (Prometheus text format) for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`, or a signed-in
+# administrator. Empty: only administrators. Figures that cost queries are reused for METRICS_CACHE_S.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_CACHE_S = env.float("METRICS_CACHE_S", default=15.0)
 
 LOGGING = {
     "version": 1,

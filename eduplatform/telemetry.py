@@ -24,5 +24,9 @@ def increment(family: str, field: str, amount: int = 1) -> None:
     client().hincrby(family, field, amount)
 
 
+def set_value(family: str, field: str, value: int) -> None:
+    client().hset(family, field, value)
+
+
 def read(family: str) -> dict[str, int]:
     return {key.decode(): int(value) for key, value in client().hgetall(family).items()}
