@@ -1,35 +1,94 @@
-"""The on-disk model store: one directory per version under MODEL_STORE, written atomically.
+"""The model store, the one door to model artifacts: publish, look up, load, export and delete versions.
 
-A version is built in a hidden temporary directory next to its final place and renamed into place
-only when complete, so a crash never leaves a half-written version that looks real. Weights are
-safetensors only (no pickles are ever loaded from the store).
+MODEL_STORE is a local directory (the default, `var/models`) or an S3-compatible object store
+(`s3://bucket/prefix`, endpoint and credentials from the environment; see classifiers.store.s3). Either way a
+version becomes visible only when complete: a local version is renamed into place, an object-store version
+exists once its manifest (every file's sha256, uploaded last) does. Workers load object-store versions
+through this machine's bounded cache (classifiers.store.cache). Weights are safetensors only: no pickle is
+ever loaded from the store.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
+import logging
 import shutil
-import tempfile
+import socket
+import time
 import uuid
-import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 
+from classifiers.store.cache import ModelCache, Select
+from classifiers.store.exports import export_to_directory, zip_stream
+from classifiers.store.local import LocalStore
+from classifiers.store.manifest import (
+    LEGACY_MARKER,
+    MANIFEST_FILE,
+    ChecksumMismatch,
+    StoreError,
+    VersionMissing,
+)
+from classifiers.store.s3 import S3Store
+
+__all__ = ["MANIFEST_FILE", "ChecksumMismatch", "StoreError", "VersionMissing"]
+
+logger = logging.getLogger(__name__)
+
 META_FILE = "eduplatform.json"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
-COMPLETE_MARKER = ".complete"  # written by publish(); store bookkeeping, not part of an exported model
-ZIP_CHUNK = 1 << 20
+COMPLETE_MARKER = LEGACY_MARKER  # store bookkeeping (like MANIFEST_FILE), never part of an exported model
+CACHE_EVENTS_KEY = "eduplatform:metrics:model_cache"  # host|event → count (eduplatform.metrics reads both)
+CACHE_BYTES_KEY = "eduplatform:metrics:model_cache_bytes"  # host → bytes held, after each change
+
+
+# --- which store ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _store_for(location: str, addressing_style: str) -> LocalStore | S3Store:
+    if location.startswith("s3://"):
+        return S3Store(location, addressing_style=addressing_style)
+    return LocalStore(Path(location))
+
+
+def store() -> LocalStore | S3Store:
+    return _store_for(str(settings.MODEL_STORE), settings.MODEL_STORE_S3_ADDRESSING_STYLE)
+
+
+def is_object_store() -> bool:
+    return isinstance(store(), S3Store)
+
+
+def describe_store() -> str:
+    """Where versions live, for messages and logs (a path or s3://bucket/prefix: no endpoint, no credentials)."""
+    return store().describe()
+
+
+def _local() -> LocalStore:
+    current = store()
+    if not isinstance(current, LocalStore):
+        raise StoreError(f"MODEL_STORE is an object store ({current.describe()}); its versions have no local "
+                         "path: use registry.local_copy()")
+    return current
 
 
 def store_root() -> Path:
-    root = Path(settings.MODEL_STORE)
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    """The local store's directory (a local MODEL_STORE only)."""
+    return _local().ensure_root()
+
+
+def absolute(relpath: str) -> Path:
+    """A version's directory in the local store (a local MODEL_STORE only; loaders use local_copy)."""
+    return _local().path(relpath)
+
+
+# --- writing --------------------------------------------------------------------------------------
 
 
 def version_relpath(schema_id: int, course_id: int | None, number: int) -> str:
@@ -37,18 +96,15 @@ def version_relpath(schema_id: int, course_id: int | None, number: int) -> str:
     return f"schema-{schema_id}/{scope}/v{number}-{uuid.uuid4().hex[:8]}"
 
 
-def absolute(relpath: str) -> Path:
-    path = (store_root() / relpath).resolve()
-    if store_root().resolve() not in path.parents:
-        raise ValueError(f"model path {relpath!r} is outside MODEL_STORE")
-    return path
-
-
 def new_temp_dir() -> Path:
-    """A private build directory inside MODEL_STORE (same file system, so the final rename is atomic)."""
-    tmp = store_root() / ".tmp"
-    tmp.mkdir(exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="build-", dir=tmp))
+    """A private directory to build a version in: inside a local store (one rename publishes it), or under
+    MODEL_CACHE_DIR when the store is remote (the files are uploaded from there)."""
+    current = store()
+    if isinstance(current, LocalStore):
+        return current.new_build_dir()
+    builds = Path(settings.MODEL_CACHE_DIR) / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    return builds / f"build-{uuid.uuid4().hex}"
 
 
 def save_artifacts(build_dir: Path, model, tokenizer, meta: dict) -> None:  # noqa: ANN001 - HF objects
@@ -61,83 +117,124 @@ def save_artifacts(build_dir: Path, model, tokenizer, meta: dict) -> None:  # no
         raise RuntimeError(f"refusing to register pickled weights: {', '.join(stray)}")
 
 
-def publish(build_dir: Path, relpath: str) -> Path:
-    """Move a finished build into its final place with one rename (atomic on one file system)."""
-    final = absolute(relpath)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(build_dir / COMPLETE_MARKER, "w") as fh:
-        fh.write("ok\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.rename(build_dir, final)
-    return final
+def publish(build_dir: Path, relpath: str) -> None:
+    """Make a finished build the version at `relpath`, all at once: renamed into a local store, or
+    uploaded with its manifest last to an object store (then the build directory is removed)."""
+    current = store()
+    started = time.perf_counter()
+    manifest = current.publish(build_dir, relpath)
+    if isinstance(current, S3Store):
+        discard(build_dir)
+    logger.info("published %s to %s: %d files, %d bytes, %.1f s", relpath, current.describe(),
+                len(manifest.files), manifest.total_size, time.perf_counter() - started)
 
 
 def discard(path: Path | None) -> None:
+    """Remove a build directory (never a published version: see delete_version_files)."""
     if path is not None and path.exists():
         shutil.rmtree(path, ignore_errors=True)
 
 
 def delete_version_files(relpath: str) -> None:
-    if relpath:
-        discard(absolute(relpath))
+    """Delete a version from the store, then this machine's cached copies; other machines are told to drop
+    theirs (and drop any copy whose version is gone when they next check: drop_deleted_from_cache)."""
+    if not relpath:
+        return
+    store().delete(relpath)
+    if is_object_store():
+        cache().drop(relpath)
+        _announce_deleted(relpath)
+
+
+def _announce_deleted(relpath: str) -> None:
+    from eduplatform.celery import app
+
+    try:
+        app.control.broadcast("drop_model_version", arguments={"relpath": relpath})
+    except Exception:  # noqa: BLE001 - the broker is optional here: workers also re-check on their own
+        logger.warning("could not tell workers to drop %s from their caches; they will at their next check",
+                       relpath, exc_info=True)
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def version_exists(relpath: str) -> bool:
+    return bool(relpath) and store().exists(relpath)
+
+
+def stored_versions() -> dict[str, float]:
+    """Every version path the store holds objects for, complete or not (→ last change, epoch seconds),
+    including a local store's leftover builds; for sweeping what no ModelVersion row names."""
+    return store().list_versions()
 
 
 def read_meta(relpath: str) -> dict:
-    return json.loads((absolute(relpath) / META_FILE).read_text())
+    return json.loads(store().read_file(relpath, META_FILE))
+
+
+@contextmanager
+def local_copy(relpath: str, *, select: Select | None = None) -> Iterator[Path]:
+    """A local directory holding the version's files (only those `select` picks from the names, if given),
+    for as long as the block runs: the store's own directory for a local store, else this machine's
+    checked copy in the cache (fetched first when missing). Raises VersionMissing, StoreError."""
+    current = store()
+    if isinstance(current, LocalStore):
+        yield current.directory(relpath)
+        return
+    with cache().checkout(current, relpath, select=select) as directory:
+        yield directory
 
 
 def export_version(relpath: str, destination: Path) -> Path:
-    """Copy a version's directory (HF format + ONNX) to `destination`, refusing to overwrite files."""
-    destination = Path(destination)
-    if destination.exists() and any(destination.iterdir()):
-        raise FileExistsError(f"{destination} exists and is not empty")
-    shutil.copytree(
-        absolute(relpath), destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns(COMPLETE_MARKER)
-    )
-    return destination
+    """Copy a version's files (HF format + ONNX) to `destination`, refusing to overwrite files."""
+    return export_to_directory(store(), relpath, Path(destination))
 
 
 def export_version_zip(relpath: str, *, folder: str) -> Iterator[bytes]:
     """The same files as export_version, as a zip stream whose entries sit under `folder/`.
 
-    The file list is read now, so a missing version fails before the first byte; the archive is then
-    produced chunk by chunk, since a model is hundreds of megabytes and must never sit in memory.
-    """
-    root = absolute(relpath)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{relpath} is not in the model store")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != COMPLETE_MARKER)
-    return _zip_chunks(root, files, folder)
+    The file list is read now, so a missing version fails before the first byte."""
+    return zip_stream(store(), relpath, folder=folder)
 
 
-def _zip_chunks(root: Path, files: list[Path], folder: str) -> Iterator[bytes]:
-    sink = _ChunkSink()
-    # Stored, not deflated: safetensors and ONNX weights barely compress, and deflate would cost CPU.
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for path in files:
-            arcname = f"{folder}/{path.relative_to(root).as_posix()}"
-            with path.open("rb") as src, archive.open(arcname, "w", force_zip64=True) as dst:
-                while chunk := src.read(ZIP_CHUNK):
-                    dst.write(chunk)
-                    yield sink.take()
-    yield sink.take()  # the central directory, written on close
+# --- the cache ------------------------------------------------------------------------------------
 
 
-class _ChunkSink(io.RawIOBase):
-    """A write-only, unseekable file for zipfile (which then writes data descriptors) that we drain."""
+def cache() -> ModelCache:
+    return ModelCache(Path(settings.MODEL_CACHE_DIR), settings.MODEL_CACHE_MAX_BYTES, on_event=record_cache_event)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._chunks: list[bytes] = []
 
-    def writable(self) -> bool:
-        return True
+def drop_cached(relpath: str) -> int:
+    """Drop this machine's copies of a deleted version (the workers' answer to the deletion broadcast)."""
+    return cache().drop(relpath) if is_object_store() else 0
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._chunks.append(bytes(data))
-        return len(data)
 
-    def take(self) -> bytes:
-        data, self._chunks = b"".join(self._chunks), []
-        return data
+_last_recheck = 0.0
+
+
+def drop_deleted_from_cache(*, every_s: float | None = None) -> int:
+    """Drop cached copies of versions the store no longer has (at most once per `every_s` in a process):
+    the safety net for deletion broadcasts a worker missed while it was down."""
+    global _last_recheck
+    interval = settings.MODEL_CACHE_RECHECK_S if every_s is None else every_s
+    if not is_object_store() or time.monotonic() - _last_recheck < interval:
+        return 0
+    _last_recheck = time.monotonic()
+    return cache().drop_missing(store())
+
+
+def record_cache_event(event: str) -> None:
+    """Count a cache event per host in Redis (the shared cache's server), where /metrics reads it: workers
+    on other machines than the web process have no scrape endpoint of their own."""
+    from eduplatform.telemetry import increment, set_value
+
+    host = socket.gethostname()
+    increment(CACHE_EVENTS_KEY, f"{host}|{event}")
+    if event != "hit":  # the cache's size changed (or may have): a walk of its entries, rare enough
+        set_value(CACHE_BYTES_KEY, host, cache().size())
+
+
+def check_store() -> None:
+    """Raise StoreError when the store cannot be reached (health checks)."""
+    store().ping()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.worker.control import control_command
 from django.conf import settings
 
+from classifiers import registry
 from classifiers.classification.services import classify_pending, run_classification_chunk, sweep_unclassified
 from classifiers.imports.services import run_import_job
 from classifiers.models import ClassificationRun, ModelVersion, ThemeRun, TrainingRun
@@ -165,3 +167,19 @@ def send_urgent_notification_task(notification_id: int) -> str:
 @shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
 def sweep_urgent_notifications_task() -> dict[str, int]:
     return sweep_urgent_notifications_service()
+
+
+@shared_task(time_limit=1800, soft_time_limit=1740, ignore_result=True)
+def sweep_model_store_task() -> dict[str, int]:
+    """Beat, daily: remove store leftovers no model version names (killed uploads and builds)."""
+    from classifiers.training.versions import sweep_model_store
+
+    return sweep_model_store()
+
+
+# A remote-control command, not a task: `registry.delete_version_files` broadcasts it to every worker, and each
+# worker's main process drops its machine's cached copies of the deleted version at once (a worker that was
+# down meanwhile drops them at its next cache re-check, MODEL_CACHE_RECHECK_S).
+@control_command(args=[("relpath", str)], signature="<relpath>")
+def drop_model_version(state, relpath: str) -> dict[str, int]:  # noqa: ANN001 - Celery's worker state
+    return {"dropped": registry.drop_cached(relpath)}

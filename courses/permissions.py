@@ -139,6 +139,8 @@ class Action(Enum):
     RESPOND_TO_FEEDBACK = Policy('write or publish "you said, we did" responses', Level.MANAGE)
     SYNC_ROSTER = Policy("sync the course roster from the LMS", Level.MANAGE)
     REGISTER_PLATFORM = Policy("register a learning platform (LTI)", Level.ADMINISTER)
+    # A read, but of figures spanning every course (queue lengths, backlog age, machines' caches): /metrics.
+    VIEW_OPERATIONS = Policy("view the operations metrics", Level.ADMINISTER)
 
 
 def may(actor: User | None, action: Action, course: Course | None) -> bool:

@@ -135,6 +135,8 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # --- Security (production values unless DEBUG; `manage.py check --deploy` passes with DEBUG off) ----
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe the web processes over plain HTTP behind TLS termination: no redirect for the probe.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -290,7 +292,25 @@ CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["default", "tra
 JOB_HEARTBEAT_TIMEOUT_S = env.int("JOB_HEARTBEAT_TIMEOUT_S", default=300)
 
 # --- Models and data --------------------------------------------------------------------------------
-MODEL_STORE = env.path("MODEL_STORE", default=BASE_DIR / "var" / "models")
+# Where model versions live: a local directory (default) or an S3-compatible object store, `s3://bucket/prefix`,
+# reached with boto3's own configuration from the environment (AWS_ENDPOINT_URL for MinIO and the like,
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an instance role, AWS_DEFAULT_REGION); see classifiers.registry.
+MODEL_STORE: str | Path = env.str("MODEL_STORE", default=str(BASE_DIR / "var" / "models"))
+if "://" not in str(MODEL_STORE):
+    MODEL_STORE = Path(MODEL_STORE).absolute()
+elif not str(MODEL_STORE).startswith("s3://"):
+    raise ImproperlyConfigured(f"MODEL_STORE={MODEL_STORE}: use a local directory or s3://bucket/prefix")
+# MinIO and most S3-compatible servers want path-style URLs (http://minio:9000/bucket/key): set `path` there.
+MODEL_STORE_S3_ADDRESSING_STYLE = env.str("MODEL_STORE_S3_ADDRESSING_STYLE", default="auto")
+if MODEL_STORE_S3_ADDRESSING_STYLE not in ("auto", "path", "virtual"):
+    raise ImproperlyConfigured("MODEL_STORE_S3_ADDRESSING_STYLE must be auto, path or virtual")
+# Each machine's copy of the object-store versions it serves (unused with a local store): at most
+# MODEL_CACHE_MAX_BYTES, least recently used versions evicted first. A serving copy of the default model is
+# about 25 MB (int8 ONNX + tokenizer), a full version about 200 MB. Builds of new versions are written here too.
+MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(BASE_DIR / "var" / "model-cache"))).absolute()
+MODEL_CACHE_MAX_BYTES = env.int("MODEL_CACHE_MAX_BYTES", default=4 * 1024**3)
+# How often a worker drops cached copies of versions deleted while it did not hear the deletion broadcast.
+MODEL_CACHE_RECHECK_S = env.int("MODEL_CACHE_RECHECK_S", default=600)
 BASE_MODEL = env("BASE_MODEL", default=None) or _default_base_model()
 # Base models an API client may name in a training config (BASE_MODEL always). The worker loads whatever
 # path it is given, so an open field would let a course fine-tune from another course's model directory.
@@ -393,6 +413,18 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="eduplatform@localhost")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Non-file form fields a request may carry in memory (files do not count).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+
+# --- Operations: /healthz and /metrics ---------------------------------------------------------------
+# /healthz answers 503 when a check named here fails (database, broker, model_store); the others only make it
+# "degraded" (see eduplatform.health). Check results are reused for HEALTHZ_CACHE_S within a process.
+HEALTHZ_REQUIRED = env.list("HEALTHZ_REQUIRED", default=["database"])
+if unknown := set(HEALTHZ_REQUIRED) - {"database", "broker", "model_store"}:
+    raise ImproperlyConfigured(f"HEALTHZ_REQUIRED: unknown checks {sorted(unknown)} (database, broker, model_store)")
+HEALTHZ_CACHE_S = env.float("HEALTHZ_CACHE_S", default=5.0)
+# /metrics (Prometheus text format) for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`, or a signed-in
+# administrator. Empty: only administrators. Figures that cost queries are reused for METRICS_CACHE_S.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_CACHE_S = env.float("METRICS_CACHE_S", default=15.0)
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from oauth2_provider import views as oauth2_views
@@ -12,11 +11,8 @@ from classifiers.screening import api as screening_api
 from classifiers.themes import api as themes_api
 from classifiers.training import api as training_api
 from courses import api as courses_api
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
-
+from eduplatform.health import healthz
+from eduplatform.metrics import metrics
 
 # Every resource but the course list lives under its course: /api/courses/{course_code}/<resource>/.
 api = SimpleRouter()
@@ -44,7 +40,8 @@ oauth2 = ([
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),  # load balancers: database, broker, model store (eduplatform.health)
+    path("metrics", metrics, name="metrics"),  # Prometheus; token or administrators (eduplatform.metrics)
     path("api/oauth/", include(oauth2)),
     path("api/", include(api.urls)),
     path("api/courses/<slug:course_code>/reports/modules/", reports_api.ModuleReportView.as_view(),

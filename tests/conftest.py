@@ -4,9 +4,12 @@ worker on the real broker. Plain helpers live in tests/support.py."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -127,6 +130,8 @@ def celery_worker_process(transactional_db, tmp_path):
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MODEL_STORE": str(settings.MODEL_STORE),
+        "MODEL_CACHE_DIR": str(settings.MODEL_CACHE_DIR),
+        "MODEL_CACHE_MAX_BYTES": str(settings.MODEL_CACHE_MAX_BYTES),
         "IMPORT_UPLOAD_DIR": str(settings.IMPORT_UPLOAD_DIR),
         "CONN_MAX_AGE": "0",
     }
@@ -157,4 +162,46 @@ def _isolated_stores(settings, tmp_path):
     # A fast hasher: the personas' passwords would otherwise cost seconds per test (no security role in tests).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MODEL_STORE = tmp_path / "models"
+    settings.MODEL_CACHE_DIR = tmp_path / "model-cache"
     settings.IMPORT_UPLOAD_DIR = tmp_path / "imports"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory) -> str:
+    """A real S3 API (moto in server mode, from PyPI) on loopback for the session: HTTP, signatures, multipart
+    uploads and all, in a process of its own. Tests reach it with boto3 exactly as production reaches MinIO."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"moto_server did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_model_store(s3_endpoint, settings, monkeypatch, tmp_path) -> str:
+    """MODEL_STORE on a fresh bucket of the loopback S3 server; credentials in the environment, as in production
+    (subprocesses and workers started by the test inherit them). Yields the store URL."""
+    import boto3
+
+    for name, value in {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test-key",
+                        "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"models-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    settings.MODEL_STORE = f"s3://{bucket}/eduplatform"
+    settings.MODEL_STORE_S3_ADDRESSING_STYLE = "path"
+    return settings.MODEL_STORE

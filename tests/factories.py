@@ -171,7 +171,7 @@ def _next_number(version: object) -> int:
 class ModelVersionFactory(factory.django.DjangoModelFactory):
     """A registered version of the course's `sentiment` schema, numbered after the scope's last one.
 
-    No files by default; `files=True` writes a stand-in model file at its path, `files={"name": "text"}`
+    No files by default; `files=True` publishes a stand-in model file at its path, `files={"name": "text"}`
     writes those (activation and export then reach their real code paths; nothing loads them).
     """
 
@@ -193,10 +193,11 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
         if not (create and extracted):
             return
         contents = extracted if isinstance(extracted, dict) else {"model.safetensors": "stand-in"}
-        directory = registry.absolute(self.path)
-        directory.mkdir(parents=True)
+        build = registry.new_temp_dir()  # published like a trained version: to the local or the object store
+        build.mkdir(parents=True, exist_ok=True)
         for name, text in contents.items():
-            (directory / name).write_text(text)
+            (build / name).write_text(text)
+        registry.publish(build, self.path)
 
 
 class PredictionFactory(factory.django.DjangoModelFactory):

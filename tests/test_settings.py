@@ -88,3 +88,24 @@ def test_feedback_max_chars_comes_from_the_environment_within_the_database_ceili
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode != 0
         assert f"FEEDBACK_MAX_CHARS={bad}: set it between 1 and 100,000" in proc.stderr
+
+
+def test_model_store_is_a_directory_or_an_s3_url_and_anything_else_stops_the_settings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_STORE", "HEALTHZ_"))}
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    assert _settings_value("MODEL_STORE", {**env, "MODEL_STORE": "models"}, tmp_path) == repr(tmp_path / "models")
+    url = "s3://eduplatform-models/prod"
+    assert _settings_value("MODEL_STORE", {**env, "MODEL_STORE": url}, tmp_path) == repr(url)
+    code = (
+        f"import os, sys; sys.path.insert(0, {str(ROOT)!r}); os.chdir({str(tmp_path)!r});"
+        "import environ; environ.Env.read_env = staticmethod(lambda *a, **k: None);"
+        "import eduplatform.settings"
+    )
+    for name, bad, message in (
+        ("MODEL_STORE", "gs://bucket/models", "use a local directory or s3://bucket/prefix"),
+        ("MODEL_STORE_S3_ADDRESSING_STYLE", "dns", "must be auto, path or virtual"),
+        ("HEALTHZ_REQUIRED", "database,disk", "unknown checks ['disk']"),
+    ):
+        proc = subprocess.run([sys.executable, "-c", code], env={**env, name: bad}, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-500:]

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,7 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from classifiers import registry
-from classifiers.ml.serving import Predictor
+from classifiers.ml.serving import Predictor, files_to_load
 from classifiers.models import ClassificationRun, ModelVersion, Prediction, PredictionSkip
 from classifiers.selectors import active_version_for, schemas_for_course
 from courses.models import Course, Feedback
@@ -45,10 +46,13 @@ def predictor_for(version: ModelVersion) -> Predictor:
     """A loaded model per worker process (the two most recently used versions stay in memory)."""
     key = (version.pk, version.use_int8)
     if key not in _PREDICTORS:
-        _PREDICTORS[key] = Predictor(
-            registry.absolute(version.path), use_int8=version.use_int8, batch_size=settings.INFERENCE_BATCH_SIZE,
-            threads=settings.INFERENCE_THREADS or None,
-        )
+        registry.drop_deleted_from_cache()
+        select = partial(files_to_load, use_int8=version.use_int8)
+        with registry.local_copy(version.path, select=select) as directory:  # held until loaded
+            _PREDICTORS[key] = Predictor(
+                directory, use_int8=version.use_int8, batch_size=settings.INFERENCE_BATCH_SIZE,
+                threads=settings.INFERENCE_THREADS or None,
+            )
         logger.info("loaded %s for serving: %s backend, %d threads", version, _PREDICTORS[key].backend,
                     _PREDICTORS[key].threads)
         while len(_PREDICTORS) > 2:

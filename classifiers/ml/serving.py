@@ -155,6 +155,25 @@ def export_and_check(
     )
 
 
+WEIGHT_FILES = (ONNX_FILE, ONNX_INT8_FILE, "model.safetensors")
+
+
+def choose_backend(names: Sequence[str], *, use_int8: bool, backend: str = "auto") -> str:
+    """torch on a GPU or when the version has no ONNX export; ONNX Runtime otherwise."""
+    if backend != "auto":
+        return backend
+    onnx = ONNX_INT8_FILE if use_int8 else ONNX_FILE
+    return "torch" if torch.cuda.is_available() or onnx not in names else "onnx"
+
+
+def files_to_load(names: Sequence[str], *, use_int8: bool, backend: str = "auto") -> list[str]:
+    """The files of a version a Predictor reads: all but the weights its backend does not use (a worker
+    fetching from an object store then downloads ~25 MB of a ~200 MB version)."""
+    backend = choose_backend(names, use_int8=use_int8, backend=backend)
+    used = (ONNX_INT8_FILE if use_int8 else ONNX_FILE) if backend == "onnx" else "model.safetensors"
+    return [name for name in names if name not in WEIGHT_FILES or name == used]
+
+
 class Predictor:
     """Loads a version directory once and classifies batches of texts (ONNX on CPU, torch on a GPU)."""
 
@@ -172,8 +191,7 @@ class Predictor:
         self.threads = threads or default_threads()
         self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
         onnx_file = self.directory / (ONNX_INT8_FILE if use_int8 else ONNX_FILE)
-        if backend == "auto":
-            backend = "torch" if torch.cuda.is_available() or not onnx_file.exists() else "onnx"
+        backend = choose_backend([onnx_file.name] if onnx_file.exists() else [], use_int8=use_int8, backend=backend)
         self.backend = backend
         if backend == "onnx":
             self.run = onnx_runner(onnx_session(onnx_file, self.threads))

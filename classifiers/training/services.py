@@ -286,7 +286,7 @@ def run_training(run_id: int, *, on_progress: Callable[[dict], None] | None = No
 def _register(
     run: TrainingRun, build: Path, result, config: TrainConfig, summary: dict, data: PreparedData  # noqa: ANN001
 ) -> ModelVersion | None:
-    """Write the artifacts, publish them with one rename, then record the version and finish the run."""
+    """Write the artifacts, publish them (complete or not at all), then record the version and finish the run."""
     report = {**result.report, "threshold": result.threshold, "epochs_done": result.epochs_done,
               "best_epoch": result.best_epoch, "train_samples_per_s": result.train_samples_per_s,
               "train_runtime_s": result.train_runtime_s, "train_cpu_s": result.train_cpu_s, "recipe": result.recipe}
@@ -301,7 +301,7 @@ def _register(
     number = (scope.aggregate(m=Max("number"))["m"] or 0) + 1
     relpath = registry.version_relpath(run.schema_id, run.course_id, number)
     serving = {"onnx_path": f"{relpath}/{ONNX_FILE}", "use_int8": check.use_int8} if check else {}
-    final = registry.publish(build, relpath)
+    registry.publish(build, relpath)
     try:
         with transaction.atomic():
             locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
@@ -314,7 +314,7 @@ def _register(
             )
             finish_job(TrainingRun, run.pk, JobStatus.SUCCEEDED, metrics=report)
     except (_Abandoned, IntegrityError):
-        registry.discard(final)
+        registry.delete_version_files(relpath)
         return None
     _activate_first_version(version, run)
     return version

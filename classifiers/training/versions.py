@@ -7,6 +7,7 @@ course, None for an institution-wide version (administrators only). `actor=None`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,7 +85,11 @@ def _activate(
 
 
 def _require_files(version: ModelVersion, consequence: str) -> None:
-    if not version.path or not registry.absolute(version.path).is_dir():
+    try:
+        present = registry.version_exists(version.path)
+    except registry.StoreError as exc:
+        raise VersionRefused(f"{exc}; {consequence} until the model store is reachable again") from exc
+    if not present:
         raise VersionRefused(f"the files of {version} are missing from the model store; {consequence}")
 
 
@@ -150,5 +155,32 @@ def delete_model_version(version: ModelVersion, *, actor: AbstractBaseUser | Non
     path = version.path
     with transaction.atomic():
         version.delete()
-        transaction.on_commit(lambda: registry.delete_version_files(path))
+        transaction.on_commit(lambda: _delete_files(path))
     logger.info("%s deleted by %s", version, getattr(actor, "username", "the system"))
+
+
+def _delete_files(path: str) -> None:
+    # After the commit the version is gone for everyone; files the store refused to delete now are invisible
+    # leftovers, removed by the next `sweep_model_store` (beat), so the person deleting gets no error for them.
+    try:
+        registry.delete_version_files(path)
+    except registry.StoreError:
+        logger.exception("the files of deleted version %s stay in the model store until the next sweep", path)
+
+
+# Longer than any publish-to-row gap (the row is written right after the upload), so a version being
+# registered right now is never swept; partial uploads of killed writers wait this long too.
+SWEEP_GRACE_S = 24 * 3600
+
+
+def sweep_model_store(*, grace_s: int = SWEEP_GRACE_S) -> dict[str, int]:
+    """Delete what the model store holds that no ModelVersion names (Celery beat, daily): uploads of writers
+    killed before their manifest, builds of killed trainings, files a deletion could not remove."""
+    known = set(ModelVersion.objects.values_list("path", flat=True))
+    cutoff = time.time() - grace_s
+    leftovers = [relpath for relpath, changed in registry.stored_versions().items()
+                 if relpath not in known and changed < cutoff]
+    for relpath in leftovers:
+        registry.delete_version_files(relpath)
+        logger.info("model store sweep: deleted %s (no model version names it)", relpath)
+    return {"deleted": len(leftovers)}

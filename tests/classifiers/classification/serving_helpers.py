@@ -60,7 +60,9 @@ def serving_version(course: Course, source: Path, *, number: int = 1, activate: 
         max_length=MAX_LENGTH, beats_baseline=True, onnx_path=factory.LazyAttribute(lambda o: f"{o.path}/model.onnx"),
         use_int8=check["use_int8"], metrics={"f1_macro": 0.9, "baseline": {"f1_macro": 0.2}, "serving": check},
     )
-    shutil.copytree(source, registry.absolute(version.path))  # the files a trained version holds
+    build = registry.new_temp_dir()  # the files a trained version holds, published as training does
+    shutil.copytree(source, build, dirs_exist_ok=True)
+    registry.publish(build, version.path)
     if activate:
         version = activate_model_version(version, actor=None, classify=classify)
     return version
