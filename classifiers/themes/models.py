@@ -41,6 +41,11 @@ class ThemeRun(Job):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="theme_runs")
     stats = models.JSONField(default=dict, blank=True)
     changes = models.JSONField(default=dict, blank=True)
+    # Where the next run starts (classifiers.ml.themes.cluster): the k-means centres (float32 bytes) and the
+    # theme id of each (null for none), and a digest of the input, so unchanged data changes nothing.
+    micro_centroids = models.BinaryField(null=True, blank=True, editable=False)
+    micro_themes = models.JSONField(default=list, blank=True, editable=False)
+    input_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -77,8 +82,9 @@ class Theme(models.Model):
     size = models.PositiveIntegerField(default=0, help_text="Members when last seen (raw, unsuppressed).")
     status = models.CharField(max_length=16, choices=ThemeStatus.choices, default=ThemeStatus.ACTIVE)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    first_seen_run = models.ForeignKey(ThemeRun, on_delete=models.PROTECT, related_name="+")
-    last_seen_run = models.ForeignKey(ThemeRun, on_delete=models.PROTECT, related_name="+")
+    # Runs go with their course; were one deleted on its own, its themes stay (with "first seen" unknown).
+    first_seen_run = models.ForeignKey(ThemeRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    last_seen_run = models.ForeignKey(ThemeRun, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,6 +9,7 @@ themselves are written in one transaction at the end: a report never sees half a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -81,18 +82,32 @@ def run_theme_run(run_id: int) -> ThemeRun:
 
 
 def recompute_themes(run: ThemeRun, timings: dict[str, float] | None = None) -> dict:
-    """Cluster the course's current vectors and write themes, members and changes (one transaction)."""
+    """Cluster the course's current vectors and write themes, members and changes (one transaction).
+
+    Starts from the last successful run's state (its k-means centres and their themes), so a little more data
+    gives the same themes; the very same input as the last run changes nothing at all."""
     timings = dict(timings or {})
     started = time.perf_counter()
     data = course_vectors(visible_to_staff(Feedback.objects.filter(course=run.course)))
+    digest = _digest(data.ids, data.vectors)
     timings["load_s"] = time.perf_counter() - started
+    last = ThemeRun.objects.filter(course=run.course, status=JobStatus.SUCCEEDED).exclude(pk=run.pk).order_by(
+        "-finished_at", "-pk").first()
+    if last is not None and last.input_digest == digest and last.micro_centroids is not None:
+        return _unchanged(run, last, timings)
+    previous, previous_themes = _state(last, data.vectors.shape[1] if data.vectors.ndim == 2 else 0)
     started = time.perf_counter()
-    found = cluster(data.vectors, theme_params())
+    found = cluster(data.vectors, theme_params(), previous=previous, previous_themes=previous_themes)
     words = keywords(data.texts, found.labels)
     timings["cluster_s"] = time.perf_counter() - started
     started = time.perf_counter()
     with transaction.atomic():
-        changes = _write(run, data.ids, found, words)
+        changes, themes = _write(run, data.ids, found, words)
+        ThemeRun.objects.filter(pk=run.pk).update(
+            micro_centroids=to_bytes(found.micro_centroids) if found.micro_centroids is not None else None,
+            micro_themes=[themes[t].pk if t >= 0 else None for t in (found.micro_themes if found.micro_themes
+                                                                     is not None else [])],
+            input_digest=digest)
     timings["write_s"] = time.perf_counter() - started
     other = int((found.labels < 0).sum())
     return {"comments": len(data.ids), "themes": len(found.sizes), "other": other,
@@ -100,7 +115,39 @@ def recompute_themes(run: ThemeRun, timings: dict[str, float] | None = None) -> 
             **{k: round(v, 3) for k, v in timings.items()}}
 
 
-def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[str]]) -> dict[str, int]:
+def _digest(ids: list[int], vectors: np.ndarray) -> str:
+    digest = hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _state(last: ThemeRun | None, dim: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The last run's k-means centres and their themes (as theme ids, -1 for none), when of this dimension."""
+    if last is None or last.micro_centroids is None or not dim:
+        return None, None
+    centres = from_bytes([bytes(last.micro_centroids)]).reshape(-1, dim) if len(last.micro_centroids) % (
+        4 * dim) == 0 else None
+    if centres is None or len(last.micro_themes) != len(centres):
+        return None, None
+    return centres, np.array([-1 if t is None else t for t in last.micro_themes], dtype=np.int64)
+
+
+def _unchanged(run: ThemeRun, last: ThemeRun, timings: dict[str, float]) -> dict:
+    """The input is the last run's: every active theme is kept as it is (same members, ids and names)."""
+    with transaction.atomic():
+        active = list(Theme.objects.select_for_update().filter(course=run.course, status=ThemeStatus.ACTIVE))
+        Theme.objects.filter(pk__in=[t.pk for t in active]).update(last_seen_run=run)
+        ThemeChange.objects.bulk_create([ThemeChange(run=run, theme=t, kind=ChangeKind.KEPT, similarity=1.0)
+                                         for t in active])
+        changes = {kind: len(active) if kind == ChangeKind.KEPT else 0 for kind in ChangeKind.values}
+        ThemeRun.objects.filter(pk=run.pk).update(changes=changes, micro_centroids=last.micro_centroids,
+                                                  micro_themes=last.micro_themes, input_digest=last.input_digest)
+    stats = {k: last.stats.get(k) for k in ("comments", "themes", "other", "embedding_model")}
+    return {**stats, "changes": changes, "unchanged_input": True, **{k: round(v, 3) for k, v in timings.items()}}
+
+
+def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[str]]) -> tuple[dict[str, int],
+                                                                                           list[Theme]]:
     course = run.course
     # Locked: a staff rename or hide made meanwhile is not overwritten by a stale copy.
     previous = list(Theme.objects.select_for_update().filter(
@@ -136,7 +183,7 @@ def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[st
     counts = Counter(change.kind for change in log)
     summary = {kind: counts.get(kind, 0) for kind in ChangeKind.values}
     ThemeRun.objects.filter(pk=run.pk).update(changes=summary)
-    return summary
+    return summary, themes
 
 
 def _where_members_went(previous: list[Theme], ids: list[int], labels: np.ndarray) -> dict[int, np.ndarray]:

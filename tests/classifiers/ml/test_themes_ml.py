@@ -98,3 +98,22 @@ def test_matching_keeps_close_themes_and_records_new_merged_and_vanished():
 def test_matching_nothing_old_makes_every_theme_new():
     result = match_themes(np.zeros((0, DIM)), np.eye(3, DIM))
     assert result.new == [0, 1, 2] and result.kept == {} and result.vanished == []
+
+
+def test_a_recomputation_over_a_little_more_data_starting_from_the_last_state_keeps_every_theme():
+    vectors, truth = _groups([80, 60, 40, 30, 20], noise=0.9, seed=11)
+    first = cluster(vectors[::2].copy())
+    again = cluster(vectors, previous=first.micro_centroids, previous_themes=first.micro_themes)
+    went = {o: again.labels[::2][first.labels == o] for o in range(len(first.sizes))}
+    result = match_themes(first.centroids, again.centroids, went_to=went)
+    assert len(result.kept) == len(first.sizes) and not result.vanished and not result.merged
+    assert first.micro_themes is not None and len(first.micro_themes) == len(first.micro_centroids)
+
+
+def test_tiny_and_degenerate_inputs_give_no_theme_or_one_without_failing():
+    for n in (0, 1, 2):  # below the smallest theme (3 comments)
+        found = cluster(_groups([n])[0] if n else np.zeros((0, DIM), dtype=np.float32))
+        assert found.sizes == [] and (found.labels == -1).all() and len(found.labels) == n
+    assert cluster(_groups([5])[0]).sizes == [5]
+    same = np.tile(np.eye(1, DIM, dtype=np.float32), (12, 1))  # twelve identical comments
+    assert cluster(same).sizes == [12]
