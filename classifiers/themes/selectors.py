@@ -30,6 +30,7 @@ from classifiers.reports.summary import EFFECTIVE_SELECT, effective_params
 from classifiers.reports.suppression import hidden_weeks
 from classifiers.themes.models import Theme, ThemeRun, ThemeStatus
 from courses.models import Course
+from courses.screening import SHOWN_SQL
 from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
 from eduplatform.jobs import JobStatus
 
@@ -234,7 +235,8 @@ def _trend(by_week: dict, weeks: list[date], module: _Module, minimum: int) -> l
 def quotes(course: Course, pairs: set[tuple[int, int | None]], *,
            week: date | None = None) -> dict[tuple[int, int | None], list[str]]:
     """Up to QUOTES_SHOWN redacted comments per (theme, module) of `pairs`, closest to the theme's centre
-    (of `week` only, when given), among the comments staff may see."""
+    (of `week` only, when given), among the comments staff may see: screened clear or released
+    (courses.screening; held comments count in a theme but are never quoted)."""
     if not pairs:
         return {}
     week_filter = "AND date_trunc('week', f.submitted_at AT TIME ZONE %(tz)s)::date = %(week)s" if week else ""
@@ -246,6 +248,7 @@ def quotes(course: Course, pairs: set[tuple[int, int | None]], *,
           JOIN courses_feedback f ON f.id = m.feedback_id
           WHERE m.theme_id = ANY(%(themes)s) AND f.course_id = %(course)s
             AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s) {week_filter}
+            AND f.screening IN {SHOWN_SQL}
         ) ranked WHERE rank <= %(n)s ORDER BY theme_id, module_id, rank
     """  # noqa: S608 - our own SQL; every value is a parameter
     params = {"themes": sorted({t for t, _ in pairs}), "course": course.pk, "floor": RANDOM_ID_FLOOR,

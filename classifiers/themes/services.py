@@ -25,7 +25,7 @@ from classifiers.themes.embeddings import course_vectors, current_spec, embed_co
 from classifiers.themes.models import ChangeKind, Theme, ThemeChange, ThemeMember, ThemeRun, ThemeStatus
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
-from courses.surveys.anonymity import visible_to_staff
+from courses.screening import counted_for_course_staff
 from eduplatform.errors import BROKER_ERRORS, BrokerUnavailable, DomainError
 from eduplatform.jobs import FINAL_STATUSES, JobStatus, claim_job, finish_job, heartbeat
 
@@ -88,7 +88,7 @@ def recompute_themes(run: ThemeRun, timings: dict[str, float] | None = None) -> 
     gives the same themes; the very same input as the last run changes nothing at all."""
     timings = dict(timings or {})
     started = time.perf_counter()
-    data = course_vectors(visible_to_staff(Feedback.objects.filter(course=run.course)))
+    data = course_vectors(counted_for_course_staff(Feedback.objects.filter(course=run.course)))
     digest = _digest(data.ids, data.vectors)
     timings["load_s"] = time.perf_counter() - started
     last = ThemeRun.objects.filter(course=run.course, status=JobStatus.SUCCEEDED).exclude(pk=run.pk).order_by(

@@ -196,3 +196,19 @@ def test_lists_name_only_themes_of_at_least_the_minimum_in_the_api_and_admin(the
         assert page.status_code == 200
         html = page.content.decode().lower()
         assert "exam" in html and "parking" not in html
+
+
+def test_held_comments_count_in_a_theme_but_are_never_quoted_and_removed_ones_not_at_all(course, modules):
+    add_comments(course, "exam", 20, module=modules[0], label="negative")
+    exam = Feedback.objects.filter(course=course).order_by("pk")
+    held = list(exam.values_list("pk", flat=True)[:17])
+    Feedback.objects.filter(pk__in=held).update(screening="held")
+    recompute(course)
+    (theme,) = sections(course)["Lectures"].themes
+    shown = Feedback.objects.filter(course=course).exclude(pk__in=held)
+    shown_texts = set(shown.values_list("redacted_text", flat=True))
+    assert theme.count == 20 and len(theme.quotes) == 3 and set(theme.quotes) <= shown_texts
+    Feedback.objects.filter(pk__in=held[:10]).update(screening="removed")
+    recompute(course)
+    (theme,) = sections(course)["Lectures"].themes
+    assert theme.count == 10 and set(theme.quotes) <= shown_texts
