@@ -149,3 +149,32 @@ def test_an_unreachable_store_is_a_store_error_naming_the_store_not_the_credenti
     assert time.monotonic() - started < 15
     assert s3_model_store in str(refused.value) and "test-secret" not in str(refused.value)
     registry._store_for.cache_clear()
+
+
+@pytest.fixture
+def unreachable_store(s3_model_store, monkeypatch):
+    """The store's endpoint stops answering (a port nobody listens on) after the test has set up its versions."""
+    def cut() -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        registry._store_for.cache_clear()
+
+    yield cut
+    registry._store_for.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_store_refuses_activation_with_the_reason_and_deletion_still_deletes_the_row(
+    unreachable_store, course, sentiment, instructor, caplog
+):
+    from classifiers.models import ModelVersion
+    from classifiers.training.versions import VersionRefused, activate_model_version, delete_model_version
+    from tests.classifiers.helpers import make_version
+
+    version, other = make_version(sentiment, course=course, number=1), make_version(sentiment, course=course, number=2)
+    unreachable_store()
+    with pytest.raises(VersionRefused, match=r"model store s3://models-\w+/eduplatform: looking up a version failed "
+                                             r".*it cannot serve until the model store is reachable again"):
+        activate_model_version(version, actor=instructor)
+    delete_model_version(other, actor=instructor)  # the files wait for the daily sweep; the person sees no error
+    assert not ModelVersion.objects.filter(pk=other.pk).exists()
+    assert f"the files of deleted version {other.path} stay in the model store" in caplog.text
