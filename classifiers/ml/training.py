@@ -343,6 +343,9 @@ class _Progress(TrainerCallback):
     def on_step_end(self, args, state, control, **kw):  # noqa: ANN001
         self._report(state, control)
 
+    def on_train_end(self, args, state, control, **kw):  # noqa: ANN001
+        self._report(state, control, force=True)  # the last figures of each phase, whatever the throttle
+
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kw):  # noqa: ANN001
         f1 = (metrics or {}).get("eval_f1_macro", -1.0)
         accuracy = (metrics or {}).get("eval_accuracy")  # single-label only

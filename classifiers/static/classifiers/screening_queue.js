@@ -87,6 +87,16 @@
   document.addEventListener("keydown", e => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target.id === "note") { if (e.key === "Escape") { $("item-text").focus(); e.preventDefault(); } return; }
+    // Shift+arrows select words in the comment ourselves: Chromium does not move a selection by keyboard in a
+    // read-only textarea, and the comment must stay read-only.
+    if (e.target.id === "item-text" && e.shiftKey && (e.key === "ArrowLeft" || e.key === "ArrowRight")) {
+      const t = e.target, backward = t.selectionDirection === "backward";
+      const anchor = backward ? t.selectionEnd : t.selectionStart, head = backward ? t.selectionStart : t.selectionEnd;
+      const moved = Math.max(0, Math.min(t.value.length, head + (e.key === "ArrowLeft" ? -1 : 1)));
+      t.setSelectionRange(Math.min(anchor, moved), Math.max(anchor, moved), moved < anchor ? "backward" : "forward");
+      e.preventDefault();
+      return;
+    }
     if (/^[1-9]$/.test(e.key)) { toggle(Number(e.key) - 1); e.preventDefault(); }
     else if (e.key === "r") { decide("release"); e.preventDefault(); }
     else if (e.key === "e") { decide("release_redacted"); e.preventDefault(); }
