@@ -5,7 +5,6 @@ artifacts/screening/ (look at them)."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,10 +14,10 @@ from django.utils import timezone
 from classifiers.screening.models import ScreeningDecision
 from classifiers.screening.services import SCREENER_REDACTION, grant_screener
 from courses.models import Feedback, ScreeningStatus
+from tests.browser import system_chromium
 from tests.factories import FeedbackFactory, ModuleFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screening"
 
 OLDEST = "The marking was harsh and the lecturer seemed not to care"
@@ -28,15 +27,9 @@ REMOVE = "What an idiot, total waste of money and time"
 
 @pytest.fixture
 def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright for browser tests")
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}: browser tests skipped")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see tests.browser.system_chromium
+    with system_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _state(page) -> dict:  # noqa: ANN001
