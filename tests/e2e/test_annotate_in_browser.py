@@ -3,7 +3,6 @@ database holds exactly those 19 annotations. Screenshots go to artifacts/ (look 
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from django.utils import timezone
 
 from classifiers.models import Annotation, LabelSchema
 from courses.models import Role
+from tests.browser import system_chromium
 from tests.factories import (
     FeedbackFactory,
     MembershipFactory,
@@ -22,7 +22,6 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -30,14 +29,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 def browser(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still sync.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright for browser tests")
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}: browser tests skipped")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
-        yield browser
-        browser.close()
+    with system_chromium() as chromium:
+        yield chromium
 
 
 def test_annotator_labels_twenty_items_with_the_keyboard_and_undoes_one(live_server, browser, course, other_course):

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
+from tests.browser import system_chromium
 from tests.classifiers.reports.report_data import add_feedback, version
 from tests.factories import ModuleFactory
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -33,18 +32,13 @@ def seeded(transactional_db, course, instructor):
     return course
 
 
-@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium is not installed (make chromium)")
 def test_report_is_readable_in_a_600px_iframe(seeded, instructor, live_server, client, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    from playwright.sync_api import sync_playwright
-
     client.force_login(instructor)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     url = live_server.url + reverse("reports:course_report", kwargs={"course_code": seeded.code})
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-gpu"])
+    with system_chromium() as browser:
         context = browser.new_context(viewport={"width": 600, "height": 900})
         context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
         page = context.new_page()
@@ -63,4 +57,3 @@ def test_report_is_readable_in_a_600px_iframe(seeded, instructor, live_server, c
         assert hidden.is_visible() and "fewer than 5 responses" in hidden.text_content()
         assert "secret small group" not in page.content()
         assert page.get_by_role("img", name="Share of sentiment labels per module").is_visible()
-        browser.close()

@@ -5,7 +5,6 @@ pass axe with no serious or critical violations (browser, slow; screenshots in a
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from courses.loop.services import publish_loop_response, write_loop_response
 from courses.models import Course, CourseMembership
 from courses.surveys.identity import make_invitation
+from tests.browser import system_chromium
 from tests.factories import CourseFactory, MembershipFactory
 from tests.lti.platform import INSTRUCTOR, LEARNER
 from tests.surveys.conftest import build_survey
@@ -22,7 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "assets" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "artifacts" / "loop"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def serious_violations(page) -> list[str]:
@@ -60,9 +59,6 @@ def test_a_learner_launch_shows_the_published_responses_of_its_own_course_only(b
 
 @pytest.mark.slow
 def test_the_landing_page_at_phone_width_passes_axe(browser, platform, live_server, monkeypatch, settings):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("SKIPPED: Debian chromium is not installed (make chromium); browser checks did not run")
-    sync_api = pytest.importorskip("playwright.sync_api")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     course = course_with_responses(browser)
     survey = build_survey(course)
@@ -71,8 +67,7 @@ def test_the_landing_page_at_phone_width_passes_axe(browser, platform, live_serv
     settings.LTI_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     platform.launch_options = {"roles": (LEARNER,), "sub": "student-8"}
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    with system_chromium() as chromium:
         page = chromium.new_page(viewport={"width": 375, "height": 740})
         page.goto(platform.login_url("student-8"))  # login → platform auth → auto-posted launch → landing
         page.get_by_role("heading", name="You said, we did").wait_for()
@@ -85,5 +80,4 @@ def test_the_landing_page_at_phone_width_passes_axe(browser, platform, live_serv
         page.screenshot(path=str(ARTIFACTS / "survey-375.png"), full_page=True)
         assert serious_violations(page) == []
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        chromium.close()
     assert os.path.exists(ARTIFACTS / "landing-375.png") and os.path.exists(ARTIFACTS / "survey-375.png")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from courses.models import SurveyResponse
 from courses.surveys.identity import make_invitation
+from tests.browser import system_chromium
 from tests.surveys.conftest import build_survey
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -19,24 +19,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "assets" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "artifacts" / "surveys"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
 
 
 @pytest.fixture
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("SKIPPED: Debian chromium is not installed (make chromium); browser checks did not run")
-    sync_api = pytest.importorskip("playwright.sync_api")
     # Playwright's sync API runs an event loop in this thread; the ORM calls around it are still synchronous.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
+    with system_chromium() as chromium:
+        yield chromium
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
