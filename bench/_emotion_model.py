@@ -7,13 +7,13 @@ exactly what the product would.
 
 from __future__ import annotations
 
-import random
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from _django import ROOT
+from benchdata import seeded_sample
 
 # Where `bench/training.py --save-model var/bench-emotion-model` leaves the fully trained model.
 TRAINED_MODEL = ROOT / "var" / "bench-emotion-model"
@@ -29,10 +29,6 @@ def read_split(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def subsample(rows: list, n: int | None, seed: int = 13) -> list:
-    return rows if not n or n >= len(rows) else random.Random(seed).sample(rows, n)
-
-
 def quick_fine_tune(train: list, val: list, out: Path, *, rows: int = 4000, steps: int = 300) -> Path:
     """A few hundred steps of the product's recipe on a few thousand rows (~3 minutes on 2 cores)."""
     from django.conf import settings
@@ -42,7 +38,7 @@ def quick_fine_tune(train: list, val: list, out: Path, *, rows: int = 4000, step
     if (out / "config.json").exists():
         return out
     names = sorted({label for _, label in train})
-    part, held = subsample(train, rows), subsample(val, 500)
+    part, held = seeded_sample(train, rows), seeded_sample(val, 500)
     data = prepare_data(
         [t for t, _ in part + held], [[y] for _, y in part + held], names,
         splits=["train"] * len(part) + ["validation"] * len(held),

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import ROOT, setup  # noqa: E402
-from _emotion_model import read_split, subsample  # noqa: E402
+from _emotion_model import read_split  # noqa: E402
+from benchdata import seeded_sample as subsample  # noqa: E402
 
 if TYPE_CHECKING:
     import torch

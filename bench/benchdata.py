@@ -14,6 +14,11 @@ from pathlib import Path
 Rows = list[tuple[str, list[str]]]
 
 
+def seeded_sample(rows: list, n: int | None, seed: int = 13) -> list:
+    """n rows picked with a fixed seed (all of them when n is None or not smaller): every bench's one subsample."""
+    return rows if not n or n >= len(rows) else random.Random(seed).sample(rows, n)
+
+
 @dataclass
 class Benchmark:
     name: str
@@ -28,11 +33,9 @@ class Benchmark:
         if not limit:
             return self
 
-        def pick(rows: Rows, n: int) -> Rows:
-            return rows if n >= len(rows) else random.Random(seed).sample(rows, n)
-
-        return Benchmark(self.name, pick(self.train, limit), pick(self.validation, max(limit // 8, 60)),
-                         pick(self.test, max(limit // 4, 100)), self.label_names, self.multi_label)
+        return Benchmark(self.name, seeded_sample(self.train, limit, seed),
+                         seeded_sample(self.validation, max(limit // 8, 60), seed),
+                         seeded_sample(self.test, max(limit // 4, 100), seed), self.label_names, self.multi_label)
 
 
 def _emotion(folder: Path) -> Benchmark:

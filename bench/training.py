@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import ROOT, setup  # noqa: E402
-from benchdata import Benchmark, Rows, load  # noqa: E402
+from benchdata import Benchmark, Rows, load, seeded_sample  # noqa: E402
 
 BASELINE_EPOCHS, BASELINE_BATCH, BASELINE_LR = 2, 64, 1e-4
 # The small suite: (task, data set, training rows). Chosen before measuring: one ordinal task (SST-5),
@@ -273,12 +273,8 @@ def small_suite(tasks: list[str], device: str, *, shared: Path, rows_override: i
 
 def small_task(bench: Benchmark, task: str, rows: int | None) -> Benchmark:
     """`rows` training texts (seeded; all when None), no validation split, at most SMALL_TEST_ROWS test rows."""
-    import random
-
-    def pick(data: Rows, n: int | None) -> Rows:
-        return data if not n or n >= len(data) else random.Random(13).sample(data, n)
-
-    return Benchmark(task, pick(bench.train, rows), [], pick(bench.test, SMALL_TEST_ROWS), bench.label_names)
+    return Benchmark(task, seeded_sample(bench.train, rows), [], seeded_sample(bench.test, SMALL_TEST_ROWS),
+                     bench.label_names, bench.multi_label)
 
 
 def main() -> None:
