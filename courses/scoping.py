@@ -351,3 +351,17 @@ class CourseScopedViewSet(CourseScopedMixin, viewsets.GenericViewSet):
     """
 
     filter_backends = [CourseScopedFilterBackend]
+
+
+class ReadOnlyAdminMixin:
+    """An admin (or inline) whose rows are written only by services: nobody adds, changes or deletes them
+    here, superusers included (audit trails, sync state, records kept for the LMS)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -22,6 +22,7 @@ from classifiers.screening.services import (
 )
 from courses.models import Screener
 from courses.permissions import can_manage_institution, is_screener
+from courses.scoping import ReadOnlyAdminMixin
 from eduplatform.errors import DomainError
 
 
@@ -30,7 +31,7 @@ def _screening_staff(request: HttpRequest) -> bool:
         is_screener(request.user) or can_manage_institution(request.user))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Screeners and administrators read; nobody adds, changes or deletes here (superusers included)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -38,15 +39,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return _screening_staff(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(ScreeningDecision)

@@ -8,29 +8,20 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from courses.scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
+from courses.scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline, ReadOnlyAdminMixin
 from eduplatform.errors import DomainError
 
 from .models import LoopResponse, LoopRevision
 from .services import edit_loop_response, publish_loop_response, unpublish_loop_response, write_loop_response
 
 
-class LoopRevisionInline(CourseScopedInline, admin.TabularInline):
+class LoopRevisionInline(ReadOnlyAdminMixin, CourseScopedInline, admin.TabularInline):
     model = LoopRevision
     fields = ("at", "action", "actor", "status", "module", "you_said", "we_did", "decision")
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = "history"
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(LoopResponse)

@@ -16,7 +16,7 @@ from lti_tool.admin import LtiRegistrationAdmin
 from lti_tool.models import LtiDeployment, LtiRegistration
 
 from courses.permissions import can_manage_institution
-from courses.scoping import CourseScopedAdmin
+from courses.scoping import CourseScopedAdmin, ReadOnlyAdminMixin
 from eduplatform.errors import PermissionRefused
 
 from .dynamic_registration import issue_registration_token
@@ -105,7 +105,7 @@ class RegistrationTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(RosterSync)
-class RosterSyncAdmin(CourseScopedAdmin):
+class RosterSyncAdmin(ReadOnlyAdminMixin, CourseScopedAdmin):
     """Each course's LMS roster: counts, when it was last synced and the last error. Read-only: the
     platform is the source; *Sync now* queues a sync (course instructors and TAs)."""
 
@@ -115,15 +115,6 @@ class RosterSyncAdmin(CourseScopedAdmin):
               "requested_at", "error", "error_at", "memberships_url"]
     readonly_fields = fields
     actions = ["sync_now"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     @admin.action(description="Sync now from the LMS")
     def sync_now(self, request: HttpRequest, queryset) -> None:  # noqa: ANN001 - a QuerySet
@@ -139,7 +130,7 @@ class RosterSyncAdmin(CourseScopedAdmin):
 
 
 @admin.register(ParticipationLineItem)
-class ParticipationLineItemAdmin(CourseScopedAdmin):
+class ParticipationLineItemAdmin(ReadOnlyAdminMixin, CourseScopedAdmin):
     """Surveys linked with participation credit: how many scores were posted, wait, or were given up (with
     the last error). Never who: the scores themselves are not listed."""
 
@@ -171,12 +162,3 @@ class ParticipationLineItemAdmin(CourseScopedAdmin):
     def last_error(self, obj: ParticipationLineItem) -> str:
         errors = obj.scores.exclude(last_error="").order_by("-attempts").values_list("last_error", flat=True)
         return errors.first() or ""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
