@@ -59,9 +59,10 @@ class ThemeViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     @action(detail=True, methods=["post"])
     def rename(self, request: Request, *args: object, **kwargs: object) -> Response:
         """Give the theme a staff name (recomputations keep it)."""
+        theme = self.get_object()  # first: another course's theme is a 404 whatever the body
         body = RenameThemeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._answer(rename_theme(self.get_object(), name=body.validated_data["name"], actor=request.user))
+        return self._answer(rename_theme(theme, name=body.validated_data["name"], actor=request.user))
 
     @extend_schema(request=None, responses={200: ThemeSerializer})
     @action(detail=True, methods=["post"])
@@ -79,9 +80,9 @@ class ThemeViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, *args: object, **kwargs: object) -> Response:
         """Merge the given themes into this one (it keeps its id); recomputations keep them merged."""
+        into = self.get_object()
         body = MergeThemesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        into = self.get_object()
         wanted = list(dict.fromkeys(body.validated_data["themes"]))
         # Looked up among the themes of the user's courses the API lists: another course's id is a clear error.
         found = {t.pk: t for t in themes_to_list(courses_for_user(request.user)).filter(pk__in=wanted)
@@ -95,10 +96,11 @@ class ThemeViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     @action(detail=True, methods=["post"])
     def split(self, request: Request, *args: object, **kwargs: object) -> Response:
         """Split the comments that contain `keyword` (or the `comments` given) off into a new theme."""
+        theme = self.get_object()
         body = SplitThemeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        new = split_theme(self.get_object(), name=data["name"], keyword=data["keyword"],
+        new = split_theme(theme, name=data["name"], keyword=data["keyword"],
                           feedback_ids=data["comments"], actor=request.user)
         return self._answer(new, status.HTTP_201_CREATED)
 
