@@ -13,7 +13,7 @@ class ThemeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Theme
         fields = ["id", "display_name", "name", "name_by_staff", "keywords", "status", "hidden", "merged_into",
-                  "first_seen_run", "last_seen_run"]
+                  "split_from", "first_seen_run", "last_seen_run"]
 
 
 class ThemeRunSerializer(serializers.ModelSerializer):

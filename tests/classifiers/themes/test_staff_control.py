@@ -378,3 +378,12 @@ def test_keywords_come_only_from_comments_staff_may_read_while_held_ones_still_c
     assert exam.size == 32 and {f.pk for f in held} <= members(exam)
     assert not any("zebra" in w or "crossing" in w for w in exam.keywords), exam.keywords
     assert "zebra" not in exam.name
+
+
+def test_deleting_the_course_takes_its_audit_with_it(course, two_themes, instructor, superuser):
+    from courses.services import delete_course
+
+    exam, lab = two_themes
+    merge_themes([exam, lab], into=exam, actor=instructor)
+    delete_course(course, actor=superuser)
+    assert not ThemeEdit.objects.exists() and not Theme.objects.exists()
