@@ -231,9 +231,12 @@ def _stop_words() -> frozenset[str]:
 
 def tokens(text: str, stop: frozenset[str] = frozenset()) -> list[str]:
     """Words of `text` (lower case), a negation joined to the next word not in `stop` (see NEGATIONS)."""
+    words = _TOKEN.findall(text)
+    if NEGATIONS.isdisjoint(words):  # most texts: nothing to join
+        return words
     out: list[str] = []
     negation = ""
-    for word in _TOKEN.findall(text):
+    for word in words:
         if word in NEGATIONS:
             negation = negation or word
         elif negation and word in stop:
@@ -249,7 +252,10 @@ def tokens(text: str, stop: frozenset[str] = frozenset()) -> list[str]:
 def clean_text(text: str) -> str:
     """Redacted text without its placeholders (a keyword is never "[EMAIL]" or its word "email"), negations
     spelled out."""
-    return _NOT.sub(_spell_out, PLACEHOLDER.sub(" ", text))
+    text = PLACEHOLDER.sub(" ", text)
+    if "'t" in text or "’t" in text or "annot" in text or "ANNOT" in text:  # most texts need no regex
+        text = _NOT.sub(_spell_out, text)
+    return text
 
 
 def keywords(texts: Sequence[str], labels: np.ndarray, *, top: int = 8) -> list[list[str]]:
