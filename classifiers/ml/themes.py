@@ -230,7 +230,7 @@ def _stop_words() -> frozenset[str]:
 
 
 def tokens(text: str, stop: frozenset[str] = frozenset()) -> list[str]:
-    """Words of `text` (lower case), a negation joined to the next word not in `stop` (see NEGATIONS)."""
+    """Words of `text` (lower-cased by the caller), a negation joined to the next word not in `stop` (NEGATIONS)."""
     words = _TOKEN.findall(text)
     if NEGATIONS.isdisjoint(words):  # most texts: nothing to join
         return words
