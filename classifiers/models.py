@@ -335,10 +335,12 @@ class LabelItem(Feedback):
 # Themes (classifiers/themes/): models of this app, kept beside their feature.
 from classifiers.themes.models import (  # noqa: E402, F401
     ChangeKind,
+    EditKind,
     FeedbackEmbedding,
     Theme,
     ThemeChange,
     ThemeCourse,
+    ThemeEdit,
     ThemeMember,
     ThemeRun,
     ThemeStatus,

@@ -118,6 +118,7 @@ class Action(Enum):
     EXPORT_VERSION = Policy("export a model version", Level.MANAGE)
     CLASSIFY = Policy("start classification", Level.MANAGE)
     RECOMPUTE_THEMES = Policy("recompute the course's themes", Level.MANAGE)
+    MANAGE_THEMES = Policy("rename, merge, split or hide the course's themes", Level.MANAGE)
     REPORT_OVERRIDE = Policy("change the report's baseline override", Level.MANAGE)
     IMPORT_FEEDBACK = Policy("import feedback", Level.MANAGE)
     CREATE_LABELS = Policy("add labels to a schema", Level.MANAGE)

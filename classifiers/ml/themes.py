@@ -209,20 +209,67 @@ def _centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
 # --- Keywords and names -------------------------------------------------------------------------------
 
 
+# A negation is one token with the next word that is no stop word ("did not match" → "not match", "not the
+# best" → "not best"), so a keyword never drops it: "match" or "match lectures" alone would say the opposite.
+# "n't" forms are spelled out first ("didn't" → "did not"); scikit-learn's English stop words hold negations.
+NEGATIONS = frozenset({"not", "no", "never", "nor", "neither", "nothing", "none", "nobody", "noone", "nowhere",
+                       "without"})
+_NOT = re.compile(r"(?i)\b(?:(can)not|(ca|wo)n['’]t|(\w+)n['’]t)\b")
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+def _spell_out(match: re.Match) -> str:
+    stem = match.group(1) or {"ca": "can", "wo": "will"}.get((match.group(2) or "").lower()) or match.group(3)
+    return f"{stem} not"
+
+
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS - NEGATIONS)
+
+
+def tokens(text: str, stop: frozenset[str] = frozenset()) -> list[str]:
+    """Words of `text` (lower-cased by the caller), a negation joined to the next word not in `stop` (NEGATIONS)."""
+    words = _TOKEN.findall(text)
+    if NEGATIONS.isdisjoint(words):  # most texts: nothing to join
+        return words
+    out: list[str] = []
+    negation = ""
+    for word in words:
+        if word in NEGATIONS:
+            negation = negation or word
+        elif negation and word in stop:
+            continue
+        elif negation:
+            out.append(f"{negation} {word}")
+            negation = ""
+        else:
+            out.append(word)
+    return out
+
+
 def clean_text(text: str) -> str:
-    """Redacted text without its placeholders: a keyword is never "[EMAIL]" or its word "email"."""
-    return PLACEHOLDER.sub(" ", text)
+    """Redacted text without its placeholders (a keyword is never "[EMAIL]" or its word "email"), negations
+    spelled out."""
+    text = PLACEHOLDER.sub(" ", text)
+    if "'t" in text or "’t" in text or "annot" in text or "ANNOT" in text:  # most texts need no regex
+        text = _NOT.sub(_spell_out, text)
+    return text
 
 
 def keywords(texts: Sequence[str], labels: np.ndarray, *, top: int = 8) -> list[list[str]]:
     """Class-based TF-IDF (Grootendorst 2022): the words and two-word phrases that set each theme apart from
-    the others and from "other". English stop words removed; placeholders never count."""
+    the others and from "other". English stop words removed but negations (`NEGATIONS`); placeholders never
+    count."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
     if k == 0:
         return []
-    vectorizer = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN, ngram_range=(1, 2),
+    stop = _stop_words()
+    vectorizer = CountVectorizer(stop_words=sorted(stop), tokenizer=lambda text: tokens(text, stop),
+                                 token_pattern=None, ngram_range=(1, 2),
                                  min_df=2 if len(texts) >= 50 else 1, max_features=100_000, lowercase=True)
     try:
         counts = vectorizer.fit_transform(clean_text(t) for t in texts)

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from classifiers.themes.models import Theme, ThemeChange, ThemeCourse, ThemeRun
+from classifiers.themes.admin_control import ThemeControlAdmin
+from classifiers.themes.models import Theme, ThemeChange, ThemeCourse, ThemeEdit, ThemeRun
 from classifiers.themes.selectors import latest_run, themes_to_list
 from classifiers.themes.services import start_theme_run
 from courses.scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
@@ -92,15 +93,17 @@ class ThemeRunAdmin(ReadOnly, CourseScopedAdmin):
 
 
 @admin.register(Theme)
-class ThemeAdmin(ReadOnly, CourseScopedAdmin):
-    """Themes at least the course's minimum group size when last seen; numbers are in the report."""
+class ThemeAdmin(ThemeControlAdmin, ReadOnly, CourseScopedAdmin):
+    """Themes at least the course's minimum group size when last seen; numbers are in the report. Staff
+    control (rename, merge, split off, hide) through actions and each theme's control page
+    (classifiers.themes.admin_control), all through classifiers.themes.staff."""
 
     list_display = ("display_name", "course", "status", "hidden", "keyword_list", "new_in_latest_run",
-                    "first_seen_run", "last_seen_run")
+                    "first_seen_run", "last_seen_run", "control_link")
     list_filter = ("status", "hidden", COURSE_FILTER)
     list_select_related = ("course", "first_seen_run", "last_seen_run")
-    fields = ("course", "name", "name_by_staff", "hidden", "keywords", "status", "merged_into", "first_seen_run",
-              "last_seen_run", "created_at", "updated_at")
+    fields = ("course", "name", "name_by_staff", "hidden", "keywords", "status", "merged_into", "split_from",
+              "first_seen_run", "last_seen_run", "created_at", "updated_at")
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Theme]:
@@ -114,3 +117,15 @@ class ThemeAdmin(ReadOnly, CourseScopedAdmin):
     def new_in_latest_run(self, theme: Theme) -> bool:
         run = latest_run(theme.course)
         return run is not None and theme.first_seen_run_id == run.pk
+
+
+@admin.register(ThemeEdit)
+class ThemeEditAdmin(ReadOnly, CourseScopedAdmin):
+    """The audit of staff control: who renamed, merged, split off, hid or showed a theme, when, and what.
+    Append-only: nobody (superusers included) adds, changes or deletes a row here."""
+
+    list_display = ("at", "course", "kind", "theme_id", "actor_name", "detail")
+    list_filter = ("kind", COURSE_FILTER)
+    list_select_related = ("course", "theme")
+    fields = ("at", "course", "theme_id", "kind", "actor_name", "detail")
+    readonly_fields = fields

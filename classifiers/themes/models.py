@@ -7,6 +7,7 @@ applies the minimum group size (admin lists them through it too).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -82,6 +83,11 @@ class Theme(models.Model):
     size = models.PositiveIntegerField(default=0, help_text="Members when last seen (raw, unsuppressed).")
     status = models.CharField(max_length=16, choices=ThemeStatus.choices, default=ThemeStatus.ACTIVE)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Staff edits a recomputation keeps (classifiers.ml.theme_edits): a theme staff merged into another stays
+    # merged (its comments stay with that theme); a theme staff split off keeps its comments and its id.
+    merged_by_staff = models.BooleanField(default=False, editable=False)
+    split_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   editable=False, help_text="Split off this theme by staff.")
     # Runs go with their course; were one deleted on its own, its themes stay (with "first seen" unknown).
     first_seen_run = models.ForeignKey(ThemeRun, null=True, on_delete=models.SET_NULL, related_name="+")
     last_seen_run = models.ForeignKey(ThemeRun, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -143,6 +149,48 @@ class ThemeChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: theme {self.theme_id} in run {self.run_id}"
+
+
+class EditKind(models.TextChoices):
+    RENAME = "rename", "Renamed"
+    MERGE = "merge", "Merged"
+    SPLIT = "split", "Split off"
+    HIDE = "hide", "Hidden"
+    UNHIDE = "unhide", "Shown again"
+
+
+class AppendOnly(Exception):
+    """An audit row was about to be changed or deleted."""
+
+
+class ThemeEdit(models.Model):
+    """What staff did to a theme, who and when: the audit of staff control (append-only; only a course's
+    deletion takes its rows with it). `theme` is the theme acted on: the kept one of a merge, the new one of
+    a split. `detail` says what: old and new name, the themes merged, the theme split from and how many
+    comments (never their text)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="theme_edits")
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="edits")
+    kind = models.CharField(max_length=16, choices=EditKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, help_text="Who, kept should the user be deleted.")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=EditKind.values), name="theme_edit_kind_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: theme {self.theme_id} by {self.actor_name}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AppendOnly("the audit of theme edits is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("the audit of theme edits is append-only")
 
 
 class ThemeCourse(Course):

@@ -21,16 +21,16 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Max, QuerySet, Value
+from django.db.models import Count, F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from classifiers.models import LabelSchema, ModelVersion
 from classifiers.reports.summary import EFFECTIVE_SELECT, effective_params
 from classifiers.reports.suppression import hidden_weeks
-from classifiers.themes.models import Theme, ThemeRun, ThemeStatus
-from courses.models import Course
-from courses.screening import SHOWN_SQL
+from classifiers.themes.models import Theme, ThemeEdit, ThemeRun, ThemeStatus
+from courses.models import Course, Feedback
+from courses.screening import SHOWN_SQL, shown_to_course_staff
 from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
 from eduplatform.jobs import JobStatus
 
@@ -94,6 +94,19 @@ def themes_fingerprint(course: Course) -> tuple:
     run = latest_run(course)
     edits = Theme.objects.filter(course=course).aggregate(n=Count("pk"), at=Max("updated_at"))
     return (run.pk if run else None, edits["n"], edits["at"].isoformat() if edits["at"] else None)
+
+
+def members_to_pick(theme: Theme, *, limit: int = 100) -> list[tuple[int, str]]:
+    """(id, redacted text) of the comments of `theme` staff may read, closest to its centre first: what the
+    split-off form offers (held comments count in the theme but are never listed)."""
+    rows = shown_to_course_staff(Feedback.objects.filter(theme_member__theme=theme))
+    return list(rows.order_by("-theme_member__similarity", "pk").values_list("pk", "redacted_text")[:limit])
+
+
+def theme_edits(theme: Theme) -> QuerySet[ThemeEdit]:
+    """The audit rows of `theme`: edits of it, and the merges into and splits off it."""
+    return ThemeEdit.objects.filter(course=theme.course_id).filter(
+        Q(theme=theme) | Q(detail__split_from__id=theme.pk) | Q(detail__merged__contains=[{"id": theme.pk}]))
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,37 @@ class ThemeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Theme
         fields = ["id", "display_name", "name", "name_by_staff", "keywords", "status", "hidden", "merged_into",
-                  "first_seen_run", "last_seen_run"]
+                  "split_from", "first_seen_run", "last_seen_run"]
 
 
 class ThemeRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ThemeRun
         fields = ["id", "status", "stats", "changes", "progress", "error", "created_at", "started_at", "finished_at"]
+
+
+class RenameThemeSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_blank=True, trim_whitespace=False,
+                                 help_text="The staff name (1–120 characters).")
+
+
+class MergeThemesSerializer(serializers.Serializer):
+    themes = serializers.ListField(child=serializers.IntegerField(), allow_empty=False,
+                                   help_text="Ids of the themes merged into this one (of the same course).")
+
+
+class SplitThemeSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    keyword = serializers.CharField(required=False, allow_blank=True, default="",
+                                    help_text="Split off the comments that contain this…")
+    comments = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                     help_text="…or these comments of the theme (ids).")
+
+
+class ThemeEditSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    theme = serializers.IntegerField(source="theme_id")
+    actor = serializers.CharField(source="actor_name")
+    at = serializers.DateTimeField()
+    detail = serializers.JSONField()

@@ -20,12 +20,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 
 from classifiers.ml.embeddings import from_bytes, to_bytes
-from classifiers.ml.themes import Clustering, ThemeParams, cluster, keywords, match_themes, theme_name
+from classifiers.ml.theme_edits import StaffEdits, keep_staff_edits
+from classifiers.ml.themes import Clustering, Matching, ThemeParams, cluster, keywords, match_themes, theme_name
 from classifiers.themes.embeddings import course_vectors, current_spec, embed_course
 from classifiers.themes.models import ChangeKind, Theme, ThemeChange, ThemeMember, ThemeRun, ThemeStatus
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
-from courses.screening import counted_for_course_staff
+from courses.screening import counted_for_course_staff, shown_to_course_staff
 from eduplatform.errors import BROKER_ERRORS, BrokerUnavailable, DomainError
 from eduplatform.jobs import FINAL_STATUSES, JobStatus, claim_job, finish_job, heartbeat
 
@@ -98,11 +99,12 @@ def recompute_themes(run: ThemeRun, timings: dict[str, float] | None = None) -> 
     previous, previous_themes = _state(last, data.vectors.shape[1] if data.vectors.ndim == 2 else 0)
     started = time.perf_counter()
     found = cluster(data.vectors, theme_params(), previous=previous, previous_themes=previous_themes)
-    words = keywords(data.texts, found.labels)
+    found, forced = _keep_staff_edits(run.course, data.ids, data.vectors, found)
+    words = _shown_keywords(run.course, data.ids, data.texts, found.labels, len(found.sizes))
     timings["cluster_s"] = time.perf_counter() - started
     started = time.perf_counter()
     with transaction.atomic():
-        changes, themes = _write(run, data.ids, found, words)
+        changes, themes = _write(run, data.ids, found, words, forced)
         ThemeRun.objects.filter(pk=run.pk).update(
             micro_centroids=to_bytes(found.micro_centroids) if found.micro_centroids is not None else None,
             micro_themes=[themes[t].pk if t >= 0 else None for t in (found.micro_themes if found.micro_themes
@@ -113,6 +115,31 @@ def recompute_themes(run: ThemeRun, timings: dict[str, float] | None = None) -> 
     return {"comments": len(data.ids), "themes": len(found.sizes), "other": other,
             "embedding_model": current_spec().key, "changes": changes,
             **{k: round(v, 3) for k, v in timings.items()}}
+
+
+def _keep_staff_edits(course: Course, ids: list[int], vectors: np.ndarray,
+                      found: Clustering) -> tuple[Clustering, dict[int, int]]:
+    """Staff merges and splits, kept (classifiers.ml.theme_edits); nothing to do, and no query more, without."""
+    merged = Theme.objects.filter(course=course, status=ThemeStatus.MERGED, merged_by_staff=True,
+                                  merged_into__status=ThemeStatus.ACTIVE).values_list("merged_into_id", flat=True)
+    split = Theme.objects.filter(course=course, status=ThemeStatus.ACTIVE, split_from__isnull=False)
+    edits = StaffEdits(frozenset(merged), {t.pk: from_bytes([t.centroid])[0] for t in split.only("pk", "centroid")})
+    if not edits or not len(found.sizes):
+        return found, {}
+    where = dict(ThemeMember.objects.filter(theme__course=course).values_list("feedback_id", "theme_id").iterator(
+        chunk_size=10_000))
+    former = np.fromiter((where.get(pk, -1) for pk in ids), dtype=np.int64, count=len(ids))
+    return keep_staff_edits(vectors, found, former, edits)
+
+
+def _shown_keywords(course: Course, ids: list[int], texts: list[str], labels: np.ndarray,
+                    themes: int) -> list[list[str]]:
+    """Keywords from the comments staff may read only (screened clear or released): a held comment counts in
+    its theme's size but lends it no word, since a name would show what the screen held back."""
+    shown = set(shown_to_course_staff(Feedback.objects.filter(course=course)).values_list("pk", flat=True))
+    keep = np.fromiter((pk in shown for pk in ids), dtype=bool, count=len(ids))
+    words = keywords([t for t, k in zip(texts, keep, strict=True) if k], labels[keep])
+    return words + [[] for _ in range(themes - len(words))]  # themes of held comments only: no keyword
 
 
 def _digest(ids: list[int], vectors: np.ndarray) -> str:
@@ -146,8 +173,8 @@ def _unchanged(run: ThemeRun, last: ThemeRun, timings: dict[str, float]) -> dict
     return {**stats, "changes": changes, "unchanged_input": True, **{k: round(v, 3) for k, v in timings.items()}}
 
 
-def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[str]]) -> tuple[dict[str, int],
-                                                                                           list[Theme]]:
+def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[str]],
+           forced: dict[int, int] | None = None) -> tuple[dict[str, int], list[Theme]]:
     course = run.course
     # Locked: a staff rename or hide made meanwhile is not overwritten by a stale copy.
     previous = list(Theme.objects.select_for_update().filter(
@@ -155,6 +182,8 @@ def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[st
     old_centres = from_bytes([t.centroid for t in previous], dim=found.centroids.shape[1])
     matching = match_themes(old_centres, found.centroids, keep_at=KEEP_AT,
                             went_to=_where_members_went(previous, ids, found.labels))
+    if forced:
+        matching = _with_forced(matching, forced, previous, old_centres, found.centroids)
     names = _distinct_names(words)
     themes: list[Theme] = []
     for i, size in enumerate(found.sizes):
@@ -184,6 +213,19 @@ def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[st
     summary = {kind: counts.get(kind, 0) for kind in ChangeKind.values}
     ThemeRun.objects.filter(pk=run.pk).update(changes=summary)
     return summary, themes
+
+
+def _with_forced(matching: Matching, forced: dict[int, int], previous: list[Theme], old: np.ndarray,
+                 new: np.ndarray) -> Matching:
+    """`matching` where the staff-edit rules decided a theme's id (new index → theme id) over the centres."""
+    index = {theme.pk: o for o, theme in enumerate(previous)}
+    pinned = {i: index[t] for i, t in forced.items() if t in index}
+    kept = {i: o for i, o in matching.kept.items() if i not in pinned and o not in pinned.values()} | pinned
+    similarity = {(i, o): round(float(new[i] @ old[o]), 4) for i, o in kept.items()}
+    merged = {o: i for o, i in matching.merged.items() if i in kept and o not in kept.values()}
+    taken = set(kept.values())
+    return Matching(kept, merged, [i for i in range(len(new)) if i not in kept],
+                    [o for o in range(len(old)) if o not in taken and o not in merged], similarity)
 
 
 def _where_members_went(previous: list[Theme], ids: list[int], labels: np.ndarray) -> dict[int, np.ndarray]:

@@ -9,7 +9,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, ThemeRun, TrainingRun
+from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, Theme, ThemeEdit, ThemeRun, TrainingRun
 from courses.models import Feedback, Module
 from tests.api.course_objects import CourseObjects
 from tests.support import token_client
@@ -54,6 +54,12 @@ ENDPOINTS = [
     ("get", "/api/courses/{code}/themes/", None),
     ("get", "/api/courses/{code}/themes/{theme}/", None),
     ("post", "/api/courses/{code}/themes/recompute/", None),
+    ("post", "/api/courses/{code}/themes/{theme}/rename/", {"name": "renamed"}),
+    ("post", "/api/courses/{code}/themes/{theme}/hide/", None),
+    ("post", "/api/courses/{code}/themes/{theme}/show/", None),
+    ("post", "/api/courses/{code}/themes/{theme}/merge/", {"themes": ["{theme}"]}),
+    ("post", "/api/courses/{code}/themes/{theme}/split/", {"name": "part", "keyword": "secret"}),
+    ("get", "/api/courses/{code}/themes/{theme}/history/", None),
     ("get", "/api/courses/{code}/theme-runs/", None),
     ("get", "/api/courses/{code}/theme-runs/{theme_run}/", None),
 ]
@@ -84,10 +90,11 @@ def call(client: APIClient, method: str, path: str, body: dict | None):
 def row_counts() -> tuple:
     """Rows per table, plus the state the training and version actions change."""
     counts = tuple(m.objects.count() for m in (Feedback, Module, LabelSchema, Label, Annotation, TrainingRun,
-                                               ThemeRun))
+                                               ThemeRun, Theme, ThemeEdit))
     runs = tuple(TrainingRun.objects.order_by("pk").values_list("status", "cancel_requested"))
     active = tuple(ModelVersion.objects.order_by("pk").values_list("is_active", "activated_at"))
-    return counts, runs, active
+    themes = tuple(Theme.objects.order_by("pk").values_list("name_by_staff", "hidden", "status"))
+    return counts, runs, active, themes
 
 
 @pytest.mark.parametrize(("method", "template", "body"), ENDPOINTS, ids=IDS)
