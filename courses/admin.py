@@ -22,6 +22,7 @@ from .models import (
     Answer,
     Course,
     CourseMembership,
+    Faculty,
     Feedback,
     ImportJob,
     Module,
@@ -32,7 +33,14 @@ from .models import (
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, Action, can_manage_institution, courses_for_user, may
 from .scoping import COURSE_FILTER, CourseScopedAdmin, CourseScopedInline
 from .screening import text_for_course_staff
-from .services import COURSE_PRIVACY_FIELDS, create_course, delete_course, update_course_settings
+from .services import (
+    COURSE_PRIVACY_FIELDS,
+    create_course,
+    delete_course,
+    delete_faculty,
+    save_faculty,
+    update_course_settings,
+)
 from .surveys.services import (
     MAX_INVITATIONS,
     SURVEY_EDITABLE_FIELDS,
@@ -54,10 +62,55 @@ class MembershipInline(CourseScopedInline, admin.TabularInline):
     autocomplete_fields = ("user",)
 
 
+@admin.register(Faculty)
+class FacultyAdmin(admin.ModelAdmin):
+    """Administrators keep the institution's faculties: a course's faculty decides which faculty screeners
+    review its held comments."""
+
+    list_display = ("code", "name", "course_count")
+    search_fields = ("code", "name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Faculty]:
+        return super().get_queryset(request).annotate(course_count=Count("courses"))
+
+    @admin.display(description="courses", ordering="course_count")
+    def course_count(self, obj: Faculty) -> int:
+        return obj.course_count  # type: ignore[attr-defined]
+
+    def _administers(self, request: HttpRequest) -> bool:
+        return may(request.user, Action.MANAGE_FACULTIES, None)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._administers(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Faculty | None = None) -> bool:
+        return self._administers(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._administers(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Faculty | None = None) -> bool:
+        return self._administers(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Faculty | None = None) -> bool:
+        return self._administers(request)
+
+    def save_model(self, request: HttpRequest, obj: Faculty, form: forms.ModelForm, change: bool) -> None:
+        save_faculty(obj, actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Faculty) -> None:
+        delete_faculty(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Faculty]) -> None:
+        for faculty in queryset:
+            delete_faculty(faculty, actor=request.user)
+
+
 @admin.register(Course)
 class CourseAdmin(CourseScopedAdmin):
     course_path = "pk"
-    list_display = ("code", "title", "term", "min_group_size", "lti_context_id")
+    list_display = ("code", "title", "term", "faculty", "min_group_size", "lti_context_id")
+    list_select_related = ("faculty",)
     search_fields = ("code", "title", "term")
     inlines = (ModuleInline, MembershipInline)
 

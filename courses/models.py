@@ -14,10 +14,32 @@ from django.utils import timezone
 from eduplatform.jobs import Job
 
 
+class Faculty(models.Model):
+    """A faculty (school, division) of the institution. A course belongs to at most one; a screener may be
+    granted for one faculty instead of the whole institution, and the screening report counts per faculty."""
+
+    code = models.SlugField(max_length=64, unique=True, help_text="Short unique code, e.g. ENG.")
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "faculties"
+        constraints = [models.CheckConstraint(condition=~Q(code=""), name="faculty_code_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
 class Course(models.Model):
     code = models.SlugField(max_length=64, unique=True, help_text="Short unique code, e.g. CS101-2026S.")
     title = models.CharField(max_length=255)
     term = models.CharField(max_length=64, blank=True)
+    # Decides who screens the course's held comments (faculty screeners): administrators set it, like the
+    # privacy settings. PROTECT: a faculty with courses is not deleted by accident.
+    faculty = models.ForeignKey(
+        Faculty, null=True, blank=True, on_delete=models.PROTECT, related_name="courses",
+        help_text="Screeners of this faculty review its held comments (institution-wide screeners too).",
+    )
     lti_context_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     min_group_size = models.PositiveSmallIntegerField(
         default=5, help_text="Reports never break down groups smaller than this."
@@ -99,10 +121,15 @@ class CourseMembership(models.Model):
 
 
 class Screener(models.Model):
-    """Someone administrators allowed to review held comments, institution-wide (the institution has no
-    faculties in this model yet). Never of a course where they hold a role (courses.permissions)."""
+    """Someone administrators allowed to review held comments, institution-wide or of one faculty's courses.
+    Never of a course where they hold a role (courses.permissions)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="screener")
+    # PROTECT: deleting the faculty must not silently widen a faculty screener to the whole institution.
+    faculty = models.ForeignKey(
+        Faculty, null=True, blank=True, on_delete=models.PROTECT, related_name="screeners",
+        help_text="Empty: institution-wide. Otherwise only the courses of this faculty.",
+    )
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -73,19 +73,29 @@ def can_manage_institution(user: User) -> bool:
 
 
 def is_screener(user: User) -> bool:
-    """Screeners review held comments institution-wide: users administrators granted the role (a `Screener`
-    row), and superusers."""
+    """Screeners review held comments institution-wide or of one faculty: users administrators granted the
+    role (a `Screener` row), and superusers (institution-wide)."""
     if not (user.is_authenticated and user.is_active):
         return False
     return user.is_superuser or Screener.objects.filter(user=user).exists()
 
 
-def can_screen_course(user: User, course: Course | None) -> bool:
-    """A screener, and no member of `course` in any role: nobody screens comments about their own teaching
-    or their own course (superusers included). `course=None`: may the user screen at all."""
+def courses_to_screen(user: User) -> QuerySet[Course]:
+    """The courses whose held comments `user` may decide: every course, or their faculty's (a faculty
+    screener), less those where they hold any role (nobody screens comments about their own teaching)."""
     if not is_screener(user):
-        return False
-    return course is None or not CourseMembership.objects.filter(user=user, course=course).exists()
+        return Course.objects.none()
+    courses = Course.objects.exclude(pk__in=CourseMembership.objects.filter(user=user).values("course_id"))
+    faculty_id = None if user.is_superuser else Screener.objects.filter(user=user).values_list("faculty_id",
+                                                                                                  flat=True).first()
+    return courses if faculty_id is None else courses.filter(faculty_id=faculty_id)
+
+
+def can_screen_course(user: User, course: Course | None) -> bool:
+    """May `user` screen `course` (see `courses_to_screen`); `course=None`: may the user screen at all."""
+    if course is None:
+        return is_screener(user)
+    return courses_to_screen(user).filter(pk=course.pk).exists()
 
 
 # --- Policies: one per action; services call `authorize` before they change anything -------------------
@@ -96,7 +106,7 @@ class Level(Enum):
     ANNOTATE = (ANNOTATE_ROLES, "the course's instructors, teaching assistants and annotators")
     MANAGE = (MANAGE_ROLES, "the course's instructors and teaching assistants")
     ADMINISTER = ((), "administrators")
-    SCREEN = ((), "screeners who hold no role in the course")
+    SCREEN = ((), "screeners of the whole institution or of the course's faculty who hold no role in the course")
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ class Action(Enum):
     SETTLE_DISAGREEMENT = Policy("settle annotators' disagreements", Level.MANAGE)
     CHANGE_PRIVACY_SETTINGS = Policy("change the course's privacy settings", Level.ADMINISTER)
     CREATE_COURSE = Policy("create a course", Level.ADMINISTER)
+    MANAGE_FACULTIES = Policy("create, change or delete faculties", Level.ADMINISTER)
     EDIT_COURSE = Policy("change the course", Level.MANAGE)
     DELETE_COURSE = Policy("delete the course and all its feedback", Level.ADMINISTER)
     SCREEN = Policy("screen held comments", Level.SCREEN)

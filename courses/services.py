@@ -15,7 +15,7 @@ from django.utils import timezone
 from eduplatform.errors import DomainError
 
 from .importers import ImportRejected, ImportRow, LongTexts, TextTooLong, fit_text
-from .models import Course, DatasetSplit, Feedback, FeedbackSource, ImportJob, Module
+from .models import Course, DatasetSplit, Faculty, Feedback, FeedbackSource, ImportJob, Module
 from .permissions import Action, User, authorize
 from .redaction import redact_text
 from .screening import apply_verdict, screen_text, urgent_ids
@@ -294,7 +294,8 @@ class CourseSettingsRejected(DomainError):
 
 
 # Settings that protect students: who may see a breakdown (group size) and which LMS course grants access.
-COURSE_PRIVACY_FIELDS = ("min_group_size", "lti_context_id")
+# The faculty decides who screens the course's held comments (faculty screeners): administrators only, too.
+COURSE_PRIVACY_FIELDS = ("min_group_size", "lti_context_id", "faculty")
 COURSE_EDITABLE_FIELDS = ("code", "title", "term", *COURSE_PRIVACY_FIELDS)
 
 
@@ -350,6 +351,23 @@ def update_course_settings(course: Course, *, actor: User | None, **changes: obj
             logger.info("%s changed %s of course %s", getattr(actor, "username", None) or "the system",
                         ", ".join(sorted(changed)), stored.code)
     return course
+
+
+def save_faculty(faculty: Faculty, *, actor: User | None) -> Faculty:
+    """Create or rename a faculty (administrators only): it decides which courses a faculty screener screens."""
+    authorize(actor, Action.MANAGE_FACULTIES, None)
+    faculty.full_clean()
+    faculty.save()
+    logger.info("%s saved faculty %s", getattr(actor, "username", None) or "the system", faculty.code)
+    return faculty
+
+
+def delete_faculty(faculty: Faculty, *, actor: User | None) -> None:
+    """Delete a faculty (administrators only); refused by the database (ProtectedError) while courses or
+    screeners belong to it, so no faculty screener is widened to the institution by accident."""
+    authorize(actor, Action.MANAGE_FACULTIES, None)
+    faculty.delete()
+    logger.info("%s deleted faculty %s", getattr(actor, "username", None) or "the system", faculty.code)
 
 
 def delete_course(course: Course, *, actor: User | None) -> None:

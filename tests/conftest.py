@@ -108,12 +108,55 @@ def screener(db, superuser):
     return user
 
 
-
-
 @pytest.fixture
 def personas(request, course) -> dict:
     """Every role of the door matrix, by name: each asks its own fixture."""
     return {name: request.getfixturevalue(name) for name in ROLES}
+
+
+def start_celery_worker(log: Path) -> subprocess.Popen:
+    """A real `celery worker` subprocess on the real broker, reading the test database, ready to work; its log
+    is `log`. Callers stop it (the fixture below does; a test that kills one may start another)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MODEL_STORE": str(settings.MODEL_STORE),
+        "MODEL_CACHE_DIR": str(settings.MODEL_CACHE_DIR),
+        "MODEL_CACHE_MAX_BYTES": str(settings.MODEL_CACHE_MAX_BYTES),
+        "IMPORT_UPLOAD_DIR": str(settings.IMPORT_UPLOAD_DIR),
+        "CONN_MAX_AGE": "0",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "eduplatform",
+            "worker",
+            "-Q",
+            "default,training,inference",
+            "--concurrency=1",
+            "--pool=prefork",
+            "--loglevel=INFO",
+            f"--hostname=test-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    proc.log_path = log  # type: ignore[attr-defined]
+    return proc
 
 
 @pytest.fixture
@@ -125,30 +168,7 @@ def celery_worker_process(transactional_db, tmp_path):
     from eduplatform.celery import app
 
     app.control.purge()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "MODEL_STORE": str(settings.MODEL_STORE),
-        "MODEL_CACHE_DIR": str(settings.MODEL_CACHE_DIR),
-        "MODEL_CACHE_MAX_BYTES": str(settings.MODEL_CACHE_MAX_BYTES),
-        "IMPORT_UPLOAD_DIR": str(settings.IMPORT_UPLOAD_DIR),
-        "CONN_MAX_AGE": "0",
-    }
-    log = tmp_path / "worker.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "eduplatform", "worker", "-Q", "default,training,inference",
-         "--concurrency=1", "--pool=prefork", "--loglevel=INFO", f"--hostname=test-{os.getpid()}@%h",
-         "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    proc.log_path = log  # type: ignore[attr-defined]
+    proc = start_celery_worker(tmp_path / "worker.log")
     yield proc
     proc.terminate()
     try:
@@ -174,8 +194,11 @@ def s3_endpoint(tmp_path_factory) -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -197,8 +220,12 @@ def s3_model_store(s3_endpoint, settings, monkeypatch, tmp_path) -> str:
     (subprocesses and workers started by the test inherit them). Yields the store URL."""
     import boto3
 
-    for name, value in {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test-key",
-                        "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "test-key",
+        "AWS_SECRET_ACCESS_KEY": "test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     bucket = f"models-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=bucket)

@@ -111,12 +111,13 @@ class AdministratorsAdmin(admin.ModelAdmin):
 
 @admin.register(Screener)
 class ScreenerAdmin(AdministratorsAdmin):
-    """Administrators grant and revoke the screener role (institution-wide). A screener never screens a course
-    where they hold a role; admin access (staff status) comes with the role."""
+    """Administrators grant and revoke the screener role (institution-wide, or of one faculty). A screener never
+    screens a course where they hold a role; admin access (staff status) comes with the role."""
 
-    list_display = ("user", "granted_by", "granted_at", "note")
-    list_select_related = ("user", "granted_by")
-    fields = ("user", "note")
+    list_display = ("user", "faculty", "granted_by", "granted_at", "note")
+    list_select_related = ("user", "faculty", "granted_by")
+    list_filter = ("faculty",)
+    fields = ("user", "faculty", "note")
     autocomplete_fields = ()
     raw_id_fields = ("user",)
 
@@ -124,11 +125,8 @@ class ScreenerAdmin(AdministratorsAdmin):
         return ("user",) if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: Screener, form, change: bool) -> None:  # noqa: ANN001
-        if change:
-            Screener.objects.filter(pk=obj.pk).update(note=obj.note)
-            return
         try:
-            saved = grant_screener(obj.user, actor=request.user, note=obj.note)
+            saved = grant_screener(obj.user, actor=request.user, note=obj.note, faculty=obj.faculty)
         except DomainError as exc:
             self._refusal(request, exc)
             return

@@ -20,8 +20,8 @@ from classifiers.ml.screening import REASONS
 from classifiers.reports.selectors import fewer_than
 from classifiers.reports.suppression import group_minimums
 from classifiers.screening.models import Decision, ScreeningDecision
-from courses.models import Course, Feedback, ScreeningStatus
-from courses.permissions import Action, User, authorize
+from courses.models import Course, Faculty, Feedback, ScreeningStatus
+from courses.permissions import Action, User, authorize, courses_to_screen
 from courses.screening import counted_for_course_staff, shown_to_course_staff
 from courses.surveys.anonymity import visible_to_staff
 
@@ -32,10 +32,10 @@ EVER_HELD = (*HELD_STATUSES, ScreeningStatus.RELEASED, ScreeningStatus.REMOVED)
 
 
 def _queue(user: User) -> QuerySet[Feedback]:
-    """Held and urgent comments `user` may decide: of courses where they hold no role; today's anonymous
-    answers from tomorrow, as for everyone (courses.surveys.anonymity)."""
-    rows = Feedback.objects.filter(screening__in=HELD_STATUSES).exclude(
-        course__in=Course.objects.filter(memberships__user=user))
+    """Held and urgent comments `user` may decide: of the courses they may screen (their faculty's or all, none
+    where they hold a role: courses.permissions); today's anonymous answers from tomorrow, as for everyone
+    (courses.surveys.anonymity)."""
+    rows = Feedback.objects.filter(screening__in=HELD_STATUSES, course__in=courses_to_screen(user))
     return visible_to_staff(rows)
 
 
@@ -86,6 +86,22 @@ class CourseRow:
 
 
 @dataclass(frozen=True)
+class FacultyRow:
+    """The courses of a faculty that the report shows one by one, added up (a course too small to show is in
+    "other courses", never in its faculty's row: a faculty total would reveal it by subtraction)."""
+
+    code: str  # "" for courses of no faculty
+    name: str
+    courses: int
+    held: int
+    urgent: int
+    awaiting: int
+    released: int
+    removed: int
+    median_hours: float | None  # None when fewer decisions than the minimum
+
+
+@dataclass(frozen=True)
 class ReasonRow:
     reason: str
     held: int | None  # comments a screen held for this reason; None when fewer than the minimum
@@ -105,7 +121,17 @@ class ScreeningReport:
     p90_hours: float | None
     by_reason: list[ReasonRow] = field(default_factory=list)
     by_course: list[CourseRow] = field(default_factory=list)
+    by_faculty: list[FacultyRow] = field(default_factory=list)
     by_action: dict[str, int] = field(default_factory=dict)
+
+
+def _faculty_row(faculty: Faculty | None, shown: list[tuple[CourseRow, list[float]]], floor: int) -> FacultyRow:
+    waits = [w for _, course_waits in shown for w in course_waits]
+    return FacultyRow(
+        faculty.code if faculty else "", faculty.name if faculty else "(no faculty)", len(shown),
+        *(sum(getattr(row, key) for row, _ in shown) for key in ("held", "urgent", "awaiting", "released", "removed")),
+        _hours(waits)[0] if len(waits) >= floor else None,
+    )
 
 
 def _hours(seconds: list[float]) -> tuple[float | None, float | None]:
@@ -126,8 +152,8 @@ def _period(rows: QuerySet, path: str, since: date | None, until: date | None) -
 
 
 def screening_report(user: User, *, since: date | None = None, until: date | None = None) -> ScreeningReport:
-    """For administrators: comments held per reason and per course, decisions and the time they took, in the
-    period (by the comment's arrival). A course (or reason) with fewer held comments than its minimum group
+    """For administrators: comments held per reason, per course and per faculty, decisions and the time they
+    took, in the period (by the comment's arrival). A course (or reason) with fewer held comments than its minimum group
     size shows no numbers; those courses are pooled as "other courses" when the pool reaches the site's
     floor, and every total is a sum of what is shown, so nothing hidden is revealed by subtraction."""
     authorize(user, Action.VIEW_SCREENING_REPORT, None)
@@ -154,8 +180,9 @@ def screening_report(user: User, *, since: date | None = None, until: date | Non
         actions[action] += 1
         for reason in reasons:
             confirmed[reason] += 1
-    courses = {c.pk: c for c in Course.objects.filter(pk__in=list(per_course))}
+    courses = {c.pk: c for c in Course.objects.filter(pk__in=list(per_course)).select_related("faculty")}
     rows: list[CourseRow] = []
+    faculties: dict[Faculty | None, list[tuple[CourseRow, list[float]]]] = defaultdict(list)
     pool: dict[str, int] = defaultdict(int)
     pool_waits: list[float] = []
     shown_waits: list[float] = []
@@ -170,6 +197,7 @@ def screening_report(user: User, *, since: date | None = None, until: date | Non
             continue
         rows.append(CourseRow(course.code, course.title, True, "", counts["held"], counts["urgent"],
                               counts["awaiting"], counts["released"], counts["removed"], _hours(course_waits)[0]))
+        faculties[course.faculty].append((rows[-1], course_waits))
         shown_waits += course_waits
     if pool["held"] >= floor:
         rows.append(CourseRow("(other courses)", "courses with fewer held comments than their minimum", True, "",
@@ -187,5 +215,7 @@ def screening_report(user: User, *, since: date | None = None, until: date | Non
                              "" if reason_counts[reason] >= floor else fewer_than(floor, "comments"))
                    for reason in REASONS],
         by_course=rows,
+        by_faculty=[_faculty_row(faculty, shown_rows, floor) for faculty, shown_rows in
+                    sorted(faculties.items(), key=lambda item: (item[0] is None, item[0].code if item[0] else ""))],
         by_action={action.label: n for action in Decision if (n := actions.get(action.value, 0)) >= floor},
     )

@@ -28,7 +28,7 @@ from classifiers.models import (
 from classifiers.screening.models import Decision, ScreeningDecision, ScreeningPolicy
 from classifiers.screening.screens import default_verdict, forget_policy, policy_snapshot, verdicts_from_predictions
 from classifiers.training.services import start_training_run
-from courses.models import Feedback, Screener, ScreeningStatus
+from courses.models import Faculty, Feedback, Screener, ScreeningStatus
 from courses.permissions import Action, User, authorize
 from courses.screening import Verdict
 from courses.surveys.anonymity import visible_to_staff
@@ -105,19 +105,24 @@ def update_screening_policy(*, actor: User | None, **changes: object) -> Screeni
 # --- The screener role --------------------------------------------------------------------------------
 
 
-def grant_screener(user: AbstractBaseUser, *, actor: User | None, note: str = "") -> Screener:
-    """Make `user` a screener (administrators only); the queue is in admin, so they get staff status too."""
+def grant_screener(user: AbstractBaseUser, *, actor: User | None, note: str = "",
+                   faculty: Faculty | None = None) -> Screener:
+    """Make `user` a screener (administrators only) of the whole institution or of `faculty`'s courses, or
+    change an existing screener's scope and note; the queue is in admin, so they get staff status too."""
     authorize(actor, Action.GRANT_SCREENER, None)
     if not user.is_active:
         raise ScreeningRefused(f"{user.get_username()} is not an active user", field="user")
     with transaction.atomic():
-        screener, created = Screener.objects.get_or_create(
-            user=user, defaults={"granted_by": actor if getattr(actor, "pk", None) else None, "note": note[:255]})
+        screener, created = Screener.objects.update_or_create(
+            user=user, create_defaults={"granted_by": actor if getattr(actor, "pk", None) else None,
+                                        "note": note[:255], "faculty": faculty},
+            defaults={"note": note[:255], "faculty": faculty})
         if not user.is_staff:
             type(user).objects.filter(pk=user.pk).update(is_staff=True)
             user.is_staff = True
-    if created:
-        logger.info("%s made %s a screener", getattr(actor, "username", None) or "the system", user.get_username())
+    scope = f"of faculty {faculty.code}" if faculty is not None else "institution-wide"
+    logger.info("%s %s %s a screener %s", getattr(actor, "username", None) or "the system",
+                "made" if created else "kept", user.get_username(), scope)
     return screener
 
 

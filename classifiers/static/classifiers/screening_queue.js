@@ -19,9 +19,12 @@
   function show(item) {
     current = item; reasons = new Set(item ? item.reasons.filter(r => cfg.reasons.some(x => x.name === r)) : []);
     $("note").value = "";
+    // An empty queue is a page state of its own, not text in the comment box.
+    $("decision-area").hidden = !item; $("queue-empty").hidden = !!item;
     if (!item) {
-      $("item-meta").textContent = ""; $("item-screen").textContent = "";
-      $("item-text").value = fetching ? "Loading…" : "Nothing held for you to review.";
+      $("item-meta").textContent = ""; $("item-screen").textContent = ""; $("item-text").value = "";
+      $("queue-empty-title").textContent = fetching ? "Loading…" : "Nothing held for you to review";
+      $("queue-empty-help").hidden = fetching;
       render(); return;
     }
     const verdict = document.createElement("span");
