@@ -54,6 +54,7 @@ ENDPOINTS = [
     ("get", "/api/courses/{code}/themes/", None),
     ("get", "/api/courses/{code}/themes/{theme}/", None),
     ("post", "/api/courses/{code}/themes/recompute/", None),
+    ("post", "/api/courses/{code}/themes/label-schema/", {"themes": ["{theme}"]}),
     ("get", "/api/courses/{code}/theme-runs/", None),
     ("get", "/api/courses/{code}/theme-runs/{theme_run}/", None),
 ]
