@@ -87,7 +87,7 @@
       box.addEventListener("change", () => { box.checked ? ticked.add(s.id) : ticked.delete(s.id); renderSimilar(); });
       const text = document.createElement("span"); text.className = "sim-text"; text.textContent = s.text;
       const meta = document.createElement("span"); meta.className = "sim-meta";
-      meta.textContent = Math.round(s.similarity * 100) + "% similar · " + (s.module || "no module") + " · #" + s.id;
+      meta.textContent = Math.floor(s.similarity * 100) + "% similar · " + (s.module || "no module") + " · #" + s.id;
       li.append(box, text, meta); list.appendChild(li);
     });
     $("similar-count").textContent = similar.length
@@ -112,8 +112,6 @@
     renderSimilar();
   }
   function saveGroup(ids, labels, entry) {
-    // Ticked comments are labelled now: out of the buffer, and never shown again on this page.
-    buffer = buffer.filter(i => !ids.includes(i.id)); ids.forEach(id => seen.add(id));
     return post(cfg.urls.save_group, {feedback: ids, labels: labels}).then(data => {
       entry.group = data.annotations; saved += ids.length;
       $("done-count").querySelector("b").textContent = saved;
@@ -124,6 +122,8 @@
     if (!selected.size) { status("Choose a label first (keys 1–" + cfg.labels.length + ").", true); return; }
     const item = current, labels = Array.from(selected), entry = {item: item, annotation: null, labels: labels};
     const group = Array.from(ticked);
+    // Ticked comments are labelled with it: out of the buffer, and never shown again on this page.
+    buffer = buffer.filter(i => !group.includes(i.id)); group.forEach(id => seen.add(id));
     history.push(entry);
     show(buffer.shift() || null);  // the next item is already here: no waiting for the save
     const need = Math.max(0, cfg.prefetch - buffer.length);
