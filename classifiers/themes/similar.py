@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import MD5
 
 from classifiers.ml.embeddings import from_bytes
 from classifiers.models import Annotation, AnnotationSource, LabelSchema
 from classifiers.themes.embeddings import current_spec
-from classifiers.themes.models import FeedbackEmbedding
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
 from courses.screening import shown_to_course_staff
@@ -59,28 +60,39 @@ def similar_comments(
     if schema.course_id not in (None, course.pk):
         raise DomainError("the schema belongs to another course")  # callers look the schema up in the course
     key = current_spec().key
-    current = FeedbackEmbedding.objects.filter(model_key=key, text_md5=MD5("feedback__redacted_text"))
     # The item itself must be one `user` may see in this course: an id of another course finds nothing.
     own = (
-        current.filter(
-            feedback__in=shown_to_course_staff(Feedback.objects.filter(course=course)), feedback_id=feedback_id
-        )
-        .values_list("vector", flat=True)
+        _current_vectors(shown_to_course_staff(Feedback.objects.filter(course=course)), key)
+        .filter(pk=feedback_id)
+        .values_list("embedding__vector", flat=True)
         .first()
     )
     if own is None:
         return []
-    rows = current.filter(feedback__in=similar_candidates(schema, course, user=user).exclude(pk=feedback_id))
-    ids, blobs = [], []
-    for pk, blob in rows.values_list("feedback_id", "vector").iterator(chunk_size=5000):
-        ids.append(pk)
-        blobs.append(blob)
+    rows = _current_vectors(similar_candidates(schema, course, user=user).exclude(pk=feedback_id), key)
+    ids, blobs = _fetch_binary(rows.order_by().values_list("pk", "embedding__vector"))
     if not ids:
         return []
     scores = from_bytes(blobs) @ from_bytes([own])[0]
     order = nearest(scores, limit=limit, minimum=minimum)
     found = Feedback.objects.select_related("module").in_bulk([ids[i] for i in order])
     return [SimilarComment(found[ids[i]], float(scores[i])) for i in order if ids[i] in found]
+
+
+def _current_vectors(rows: QuerySet[Feedback], key: str) -> QuerySet[Feedback]:
+    """`rows` that have a vector of the current model and of their current text (as themes use them)."""
+    return rows.filter(embedding__model_key=key, embedding__text_md5=MD5("redacted_text"))
+
+
+def _fetch_binary(rows: QuerySet) -> tuple[list[int], list[bytes]]:
+    """(ids, vectors) of a values_list("pk", "embedding__vector") query in Postgres' binary format: Django's
+    client-side cursor receives bytea as hex text, twice the bytes and a parse per row (~2x slower at 100,000)."""
+    sql, params = rows.query.sql_with_params()
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        found = cursor.fetchall()
+    return [pk for pk, _ in found], [blob for _, blob in found]
 
 
 def nearest(scores: np.ndarray, *, limit: int, minimum: float) -> list[int]:
