@@ -61,7 +61,11 @@ def schema_from_themes(
                 name, kind=SchemaKind.MULTI, course=course, labels=labels, description=description, actor=actor
             )
             by_name = {lb.name: lb for lb in schema.labels.all()}
-            _suggest(schema, [(t, by_name[n]) for t, n in zip(chosen, labels, strict=True)])
+            pairs = [(t, by_name[n]) for t, n in zip(chosen, labels, strict=True)]
+            for theme, label in pairs:  # the guidelines beside the annotate view: what the theme is about
+                label.description = f"Theme {theme.pk}; its keywords: {', '.join(theme.keywords[:8])}."
+            Label.objects.bulk_update([label for _, label in pairs], ["description"])
+            _suggest(schema, pairs)
     except IntegrityError as exc:  # the schema name is unique per course
         raise SchemaError(f'{course.code} already has a schema called "{name}": choose another name') from exc
     return schema

@@ -103,3 +103,40 @@ def test_annotator_labels_three_near_duplicates_in_one_step_with_the_keyboard(
     page.wait_for_function("() => window.annotateState().saved === 0", timeout=15000)
     assert not Annotation.objects.filter(annotator=annotator).exists()
     page.close()
+
+
+def test_a_schema_made_from_themes_shows_each_members_theme_as_a_suggestion(live_server, browser, course):
+    from classifiers.themes.labels import schema_from_themes
+    from classifiers.themes.models import Theme
+    from classifiers.themes.services import run_theme_run, start_theme_run
+    from tests.classifiers.themes.helpers import add_comments
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    annotator = MembershipFactory(course=course, role=Role.ANNOTATOR, user=UserFactory(username="anna")).user
+    instructor = MembershipFactory(course=course, role=Role.INSTRUCTOR).user
+    add_comments(course, "exam", 20)
+    add_comments(course, "lab", 20)
+    assert run_theme_run(start_theme_run(course, actor=None, dispatch=False).pk).status == "succeeded"
+    themes = list(Theme.objects.filter(course=course, status="active").order_by("name"))
+    schema = schema_from_themes(themes, actor=instructor, name="topics")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "anna")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/classifiers/labelschema/{schema.pk}/course/{course.pk}/annotate/")
+    page.wait_for_function("() => window.annotateState().current !== null")
+    first = _state(page)["current"]
+    theme = Theme.objects.get(members__feedback_id=first)
+    assert "theme suggestion" in page.inner_text("#suggestion").lower()
+    assert theme.display_name in page.inner_text("#suggestion")
+    assert "made from themes" in page.inner_text("#theme-help")
+    page.screenshot(path=str(ARTIFACTS / "theme-suggestion.png"), full_page=True)
+    page.keyboard.press("Enter")  # the suggestion is preselected: Enter confirms it
+    page.wait_for_function("() => window.annotateState().saved === 1", timeout=15000)
+    assert "suggestion confirmed" not in page.inner_text("#status")  # that note is the model's
+    saved = Annotation.objects.get(annotator=annotator, schema=schema)
+    assert (saved.feedback_id, saved.suggested_by_theme_id) == (first, theme.pk)
+    assert [lb.name for lb in saved.labels.all()] == [theme.display_name]
+    page.close()

@@ -51,7 +51,7 @@
         " — not a label until you save it: ";
       const strong = document.createElement("strong");
       strong.textContent = sug.label_ids.map(i => byId[i] ? byId[i].name : "?").join(", ") + (fromTheme
-        ? " (its theme's comments)" : " (" + Math.round(sug.confidence * 100) + "% confident, " + sug.version + ")");
+        ? " (this comment is in that theme)" : " (" + Math.round(sug.confidence * 100) + "% confident, " + sug.version + ")");
       $("suggestion").appendChild(strong);
     }
     closeSimilar();

@@ -51,6 +51,9 @@ def test_the_schema_is_multi_label_its_labels_are_the_themes_and_every_member_is
     schema = schema_from_themes([themes["exam"], themes["lab"]], actor=instructor, name="topics")
     assert (schema.course, schema.kind) == (course, SchemaKind.MULTI)
     assert list(schema.labels.values_list("name", flat=True)) == ["Exam length", themes["lab"].name]
+    assert schema.labels.get(name="Exam length").description.startswith(
+        f"Theme {themes['exam'].pk}; its keywords: exam"
+    )
     suggested = ThemeSuggestion.objects.filter(schema=schema)
     assert sorted(suggested.values_list("feedback_id", flat=True)) == sorted(
         members(themes["exam"]) + members(themes["lab"])
