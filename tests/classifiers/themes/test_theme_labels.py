@@ -193,3 +193,18 @@ def test_the_admin_action_makes_the_schema_or_says_why_not(client, course, theme
     schema = LabelSchema.objects.get(course=course, name="topics")
     assert 'Schema "topics" made with 1 labels' in response.content.decode()
     assert ThemeSuggestion.objects.filter(schema=schema).count() == 30
+
+
+def test_the_items_list_counts_a_confirmed_theme_suggestion_as_a_confirmed_suggestion(
+    client, course, themes, instructor, annotator
+):
+    schema = schema_from_themes([themes["exam"]], actor=instructor, name="topics")
+    (label,) = schema.labels.all()
+    confirmed, other = (Feedback.objects.get(pk=pk) for pk in members(themes["exam"])[:2])
+    record_annotation(confirmed, schema, [label], actor=annotator)
+    client.force_login(instructor)
+    page = client.get(
+        reverse("admin:classifiers_labelitem_changelist"), {"schema": schema.pk, "labelled": "suggestion"}
+    )
+    assert page.status_code == 200
+    assert confirmed.redacted_text in page.content.decode() and other.redacted_text not in page.content.decode()
