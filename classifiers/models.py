@@ -123,6 +123,10 @@ class Annotation(models.Model):
     suggested_by = models.ForeignKey(
         "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set when a person confirmed a theme's suggestion (classifiers.themes.labels): their annotation too.
+    suggested_by_theme = models.ForeignKey(
+        "Theme", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -344,4 +348,5 @@ from classifiers.themes.models import (  # noqa: E402, F401
     ThemeMember,
     ThemeRun,
     ThemeStatus,
+    ThemeSuggestion,
 )

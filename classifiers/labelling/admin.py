@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from classifiers.labelling import views as views
+from classifiers.labelling import similar_views, views
 from classifiers.labelling.progress import schema_course_stats
 from classifiers.labelling.schemas import ensure_label_deletable
 from classifiers.models import Annotation, AnnotationLabel, Label, LabelSchema
@@ -117,6 +117,8 @@ class LabelSchemaAdmin(CourseScopedAdmin):
             wrap(views.items_view, "annotate_items", "annotate/items/"),
             wrap(views.save_view, "annotate_save", "annotate/save/"),
             wrap(views.undo_view, "annotate_undo", "annotate/undo/"),
+            wrap(similar_views.similar_view, "annotate_similar", "annotate/similar/"),
+            wrap(similar_views.save_group_view, "annotate_save_group", "annotate/save-group/"),
             wrap(views.adjudicate_view, "adjudicate", "adjudicate/"),
         ] + super().get_urls()
 

@@ -10,7 +10,7 @@ import threading
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -114,7 +114,8 @@ class LabelledByFilter(_SchemaDependentFilter):
         if value == "no":
             return queryset.exclude(pk__in=current.values("feedback_id"))
         if value == "suggestion":
-            return queryset.filter(pk__in=current.exclude(suggested_by=None).values("feedback_id"))
+            confirmed = current.filter(Q(suggested_by__isnull=False) | Q(suggested_by_theme__isnull=False))
+            return queryset.filter(pk__in=confirmed.values("feedback_id"))
         return queryset.filter(pk__in=current.filter(source=value).values("feedback_id"))
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from classifiers.models import Annotation, AnnotationSource, Label, LabelSchema, ModelVersion, Prediction
 from classifiers.selectors import active_version_for
+from classifiers.themes.labels import theme_suggestions
 from courses.models import Course, Feedback
 from courses.screening import shown_to_course_staff
 from courses.surveys.anonymity import day_of
@@ -137,8 +138,9 @@ def annotation_queue(
 @dataclass(frozen=True)
 class Suggestion:
     label_ids: list[int]
-    confidence: float
+    confidence: float  # a theme's: the cosine similarity to its centre
     version: str
+    source: str = "model"  # or "theme"
 
 
 def item_payloads(schema: LabelSchema, items: Iterable[Feedback], *, user: AbstractBaseUser,
@@ -155,6 +157,9 @@ def item_payloads(schema: LabelSchema, items: Iterable[Feedback], *, user: Abstr
         for fid, names, confidence in Prediction.objects.filter(model_version=version, feedback_id__in=ids) \
                 .values_list("feedback_id", "label_names", "confidence"):
             suggestions[fid] = Suggestion([label_ids[n] for n in names if n in label_ids], confidence, str(version))
+    # A schema made from themes suggests each member's theme where no model has spoken (classifiers.themes.labels).
+    for fid, row in theme_suggestions(schema, [i for i in ids if i not in suggestions]).items():
+        suggestions[fid] = Suggestion([row.label_id], row.similarity, "theme", "theme")
     mine: dict[int, list[int]] = defaultdict(list)
     if with_mine:
         for fid, label_id in Annotation.objects.filter(

@@ -20,6 +20,7 @@ from classifiers.models import (
     SchemaKind,
 )
 from classifiers.selectors import serving_predictions
+from classifiers.themes.labels import confirmed_theme
 from courses.models import Feedback
 from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
@@ -60,9 +61,9 @@ def record_annotation(
 ) -> Annotation:
     """Save `actor`'s labels for `feedback`; their previous annotation stays as history.
 
-    When the labels are the serving model's suggestion, `suggested_by` records that version: the
-    annotation is still the person's (a human one); the version is kept so we can tell how often
-    suggestions are accepted.
+    When the labels are the serving model's suggestion, `suggested_by` records that version (and
+    `suggested_by_theme` the theme, for a schema made from themes): the annotation is still the person's
+    (a human one); the source is kept so we can tell how often suggestions are accepted.
     """
     authorize(actor, Action.ANNOTATE, feedback.course)
     if schema.course_id not in (None, feedback.course_id):
@@ -71,16 +72,26 @@ def record_annotation(
     suggested_by_id = confirmed_suggestions(
         schema, {feedback.pk: [lb.name for lb in labels]}, course_ids={feedback.pk: feedback.course_id}
     ).get(feedback.pk)
+    theme_id = confirmed_theme(feedback, schema, [lb.pk for lb in labels])
     with transaction.atomic():
         Annotation.objects.filter(
             feedback=feedback, schema=schema, annotator=actor, source=AnnotationSource.HUMAN, is_current=True
         ).update(is_current=False)
         annotation = Annotation.objects.create(
             feedback=feedback, schema=schema, annotator=actor, source=AnnotationSource.HUMAN,
-            suggested_by_id=suggested_by_id,
+            suggested_by_id=suggested_by_id, suggested_by_theme_id=theme_id,
         )
         AnnotationLabel.objects.bulk_create(AnnotationLabel(annotation=annotation, label=lb) for lb in labels)
     return annotation
+
+
+def record_group(
+    items: Sequence[Feedback], schema: LabelSchema, labels: Sequence[Label], *, actor: AbstractBaseUser
+) -> list[Annotation]:
+    """The same labels on a few items at once (near-duplicates found with "similar comments"): each through
+    `record_annotation`, so who may and which suggestion it confirms are decided per item; all or nothing."""
+    with transaction.atomic():
+        return [record_annotation(item, schema, labels, actor=actor) for item in items]
 
 
 def undo_annotation(annotation: Annotation, *, actor: AbstractBaseUser) -> Annotation | None:

@@ -20,6 +20,7 @@ from classifiers.labelling.progress import ADJUDICATION_PAGE, adjudication_rows
 from classifiers.labelling.services import record_annotation, settle_disagreement, undo_annotation
 from classifiers.models import Annotation, Label, LabelSchema, ModelVersion, SchemaKind
 from classifiers.selectors import active_version_for, schemas_for_course
+from classifiers.themes.labels import made_from_themes
 from courses.models import Course
 from courses.permissions import ANNOTATE_ROLES, courses_for_user
 from courses.selectors import feedback_for_course
@@ -64,13 +65,13 @@ def annotate_view(request: HttpRequest, schema_id: int, course_id: int) -> HttpR
                              version=version, labels=labels),
         "order": order, "balance": balance, "prefetch": PREFETCH,
         "urls": {name: reverse(f"admin:classifiers_annotate_{name}", args=[schema.pk, course.pk])
-                 for name in ("save", "undo", "items")},
+                 for name in ("save", "undo", "items", "similar", "save_group")},
     }
     context = {
         **admin.site.each_context(request), "title": f"Annotate · {schema.name} · {course.code}",
         "schema": schema, "course": course, "labels": labels, "version": version, "config": config,
         "orders": ORDERS, "order": order, "balance": balance, "is_ordinal": schema.kind == SchemaKind.ORDINAL,
-        "opts": LabelSchema._meta,
+        "opts": LabelSchema._meta, "has_theme_suggestions": made_from_themes(schema),
     }
     return TemplateResponse(request, "admin/classifiers/annotate.html", context)
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from classifiers.themes.admin_control import ThemeControlAdmin
+from classifiers.themes.labels_admin import make_label_schema
 from classifiers.themes.models import Theme, ThemeChange, ThemeCourse, ThemeEdit, ThemeRun
 from classifiers.themes.selectors import latest_run, themes_to_list
 from classifiers.themes.services import start_theme_run
@@ -105,6 +106,7 @@ class ThemeAdmin(ThemeControlAdmin, ReadOnly, CourseScopedAdmin):
     fields = ("course", "name", "name_by_staff", "hidden", "keywords", "status", "merged_into", "split_from",
               "first_seen_run", "last_seen_run", "created_at", "updated_at")
     readonly_fields = fields
+    actions = (*ThemeControlAdmin.actions, make_label_schema)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Theme]:
         return super().get_queryset(request).filter(pk__in=themes_to_list(ThemeCourse.objects.all()).values("pk"))

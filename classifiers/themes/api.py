@@ -15,9 +15,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from classifiers.labelling.serializers import LabelSchemaSerializer
+from classifiers.themes.labels import free_schema_name, schema_from_themes, themes_by_id
 from classifiers.themes.models import Theme, ThemeRun
 from classifiers.themes.selectors import theme_edits, themes_to_list
 from classifiers.themes.serializers import (
+    LabelSchemaFromThemesIn,
     MergeThemesSerializer,
     RenameThemeSerializer,
     SplitThemeSerializer,
@@ -50,6 +53,18 @@ class ThemeViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
         """Embed what is missing, cluster, and match to the previous themes (ids and staff names survive)."""
         run = start_theme_run(self.course, actor=request.user)
         return Response(ThemeRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=LabelSchemaFromThemesIn, responses={201: LabelSchemaSerializer})
+    @action(detail=False, methods=["post"], url_path="label-schema")
+    def label_schema(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """A multi-label topic schema whose labels are the chosen themes; their comments become suggestions in
+        the annotate queue (training data only once a person saves them)."""
+        data = LabelSchemaFromThemesIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        chosen = themes_by_id(self.course, data.validated_data["themes"])
+        name = data.validated_data.get("name") or free_schema_name(self.course)
+        schema = schema_from_themes(chosen, actor=request.user, name=name)
+        return Response(LabelSchemaSerializer(schema).data, status=status.HTTP_201_CREATED)
 
 
     def _answer(self, theme: Theme, code: int = status.HTTP_200_OK) -> Response:

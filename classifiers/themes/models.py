@@ -124,6 +124,30 @@ class ThemeMember(models.Model):
         return f"Feedback {self.feedback_id} in theme {self.theme_id}"
 
 
+class ThemeSuggestion(models.Model):
+    """A theme member's label suggested under a schema made from themes (classifiers.themes.labels).
+
+    Shown in the annotate queue like a model's prediction and, like one, never training data: training reads
+    annotations only, and a suggestion becomes one when a person saves it. A snapshot of the themes when the
+    schema was made; recomputing themes later does not change it.
+    """
+
+    feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="theme_suggestions")
+    schema = models.ForeignKey("classifiers.LabelSchema", on_delete=models.CASCADE, related_name="theme_suggestions")
+    label = models.ForeignKey("classifiers.Label", on_delete=models.CASCADE, related_name="+")
+    theme = models.ForeignKey(Theme, null=True, on_delete=models.SET_NULL, related_name="suggestions")
+    similarity = models.FloatField(help_text="Cosine similarity to the theme's centre when suggested.")
+
+    class Meta:
+        constraints = [
+            # An item is in one theme at most, so it carries one suggestion per schema.
+            models.UniqueConstraint(fields=["feedback", "schema"], name="one_theme_suggestion_per_schema"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Feedback {self.feedback_id}: {self.label_id} suggested by theme {self.theme_id}"
+
+
 class ChangeKind(models.TextChoices):
     NEW = "new", "New"
     KEPT = "kept", "Kept"

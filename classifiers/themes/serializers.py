@@ -47,3 +47,10 @@ class ThemeEditSerializer(serializers.Serializer):
     actor = serializers.CharField(source="actor_name")
     at = serializers.DateTimeField()
     detail = serializers.JSONField()
+
+
+class LabelSchemaFromThemesIn(serializers.Serializer):
+    """Input of "make a label schema from these themes": theme ids of the URL's course, and a schema name."""
+
+    themes = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=50)
+    name = serializers.SlugField(max_length=64, required=False, help_text='Default: "topics" (or "topics-2" …).')

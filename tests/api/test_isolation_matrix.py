@@ -60,6 +60,7 @@ ENDPOINTS = [
     ("post", "/api/courses/{code}/themes/{theme}/merge/", {"themes": ["{theme}"]}),
     ("post", "/api/courses/{code}/themes/{theme}/split/", {"name": "part", "keyword": "secret"}),
     ("get", "/api/courses/{code}/themes/{theme}/history/", None),
+    ("post", "/api/courses/{code}/themes/label-schema/", {"themes": ["{theme}"]}),
     ("get", "/api/courses/{code}/theme-runs/", None),
     ("get", "/api/courses/{code}/theme-runs/{theme_run}/", None),
 ]
