@@ -35,7 +35,7 @@ MODULES: list[tuple[str, list[str], dict[str, int], int]] = [
     ),
     (
         "Data wrangling with pandas",
-        ["the pandas lectures", "the merging exercises", "the groupby lab"],
+        ["the pandas module", "the merging exercises", "the groupby lab"],
         {"workload": 3, "marking": 3, "pacing": 2, "setup": 1, "tutors": 2, "slides": 1},
         70,
     ),
@@ -47,7 +47,7 @@ MODULES: list[tuple[str, list[str], dict[str, int], int]] = [
     ),
     (
         "Probability and statistics",
-        ["the probability lectures", "the hypothesis testing quiz", "the stats recap"],
+        ["the probability unit", "the hypothesis testing quiz", "the stats recap"],
         {"pacing": 4, "exam": 3, "slides": 2, "recordings": 2, "tutors": 2},
         70,
     ),
@@ -59,13 +59,13 @@ MODULES: list[tuple[str, list[str], dict[str, int], int]] = [
     ),
     (
         "Classification",
-        ["the classification lectures", "the logistic regression lab", "the confusion matrix quiz"],
+        ["the classification module", "the logistic regression lab", "the confusion matrix quiz"],
         {"marking": 3, "exam": 3, "workload": 2, "slides": 1, "setup": 1},
         62,
     ),
     (
         "Clustering",
-        ["the clustering week", "the k-means lab", "the customer segmentation exercise"],
+        ["the clustering unit", "the k-means lab", "the customer segmentation exercise"],
         {"workload": 4, "pacing": 3, "setup": 2, "marking": 2},
         62,
     ),
@@ -389,7 +389,7 @@ SHORT: dict[str, dict[str, list[str]]] = {
     },
     "setup": {
         "positive": ["setup was easy", "install just worked"],
-        "negative": ["conda hell", "setup broken", "install failed twice"],
+        "negative": ["conda nightmare", "setup broken", "install failed twice"],
         "neutral": ["used colab instead", "setup needs a Windows guide"],
     },
     "marking": {
@@ -450,16 +450,31 @@ CLOSERS: dict[str | None, list[str]] = {
 JOINERS = [" but ", ", but ", ". However, ", ". That said, ", " although ", "; on the other hand "]
 
 # Comments with personal data, as students write them; redaction replaces each before anyone reads it.
-WITH_PII: list[tuple[str, str]] = [
-    ("Please contact me at jamie.lee@student.example.edu about my grade for the capstone", "neutral"),
-    ("My student number is 20231234 and the portal lost my assignment submission again", "negative"),
-    ("Great course overall, follow @data201club for study groups!", "positive"),
-    ("The forum link https://forum.example.edu/t/123 was down all week before the exam", "negative"),
-    ("Call me on +44 20 7946 0958 if you need volunteers for the open day", "neutral"),
-    ("my group mate (sam.okafor [at] example.org) never replied to any message about the project", "negative"),
-    ("Text me on 07700 900123 if the lab moves again, I never see the announcements in time", "neutral"),
-    ("the tutor, priya.n@example.ac.uk, was amazing in office hours, please thank her", "positive"),
-]
+WITH_PII: dict[str, tuple[str, str]] = {
+    "Capstone project": (
+        "Please contact me at jamie.lee@student.example.edu about my grade for the capstone",
+        "neutral",
+    ),
+    "Data wrangling with pandas": (
+        "My student number is 20231234 and the portal lost my assignment submission again",
+        "negative",
+    ),
+    "Python refresher": ("Great course overall, follow @data201club for study groups!", "positive"),
+    "Probability and statistics": (
+        "The forum link https://forum.example.edu/t/123 was down all week before the exam",
+        "negative",
+    ),
+    "Visualisation": ("Call me on +44 20 7946 0958 if you need volunteers for the open day", "neutral"),
+    "Ethics and privacy": (
+        "my group mate (sam.okafor [at] example.org) never replied to any message about the project",
+        "negative",
+    ),
+    "Clustering": ("Text me on 07700 900123 if the lab moves again, I never see the announcements in time", "neutral"),
+    "Linear regression": (
+        "the tutor, priya.n@example.ac.uk, was amazing in office hours, please thank her",
+        "positive",
+    ),
+}
 
 # Words students put in many ways: each is replaced at random, so no sentence repeats word for word and a
 # theme's name comes from what the comments are about (slides, exam, recordings) rather than a stock phrase.
@@ -631,13 +646,12 @@ def demo_comments(seed: int = 201) -> list[dict]:
     rng = random.Random(seed)
     rows: list[dict] = []
     seen: set[str] = set()
-    pii = iter(WITH_PII)
     for week, (title, subjects, mix, count) in enumerate(MODULES):
         topics, weights = list(mix), list(mix.values())
         mood = MODULE_MOOD.get(title, DEFAULT_MOOD)
         for n in range(count):
-            if n == count // 2 and (item := next(pii, None)) is not None:
-                text, label, topic = *item, "personal data"
+            if n == count // 2 and title in WITH_PII:
+                text, label, topic = *WITH_PII[title], "personal data"
             else:
                 for _ in range(50):  # draw again when the text was written already
                     sentiment = rng.choices(SENTIMENTS, weights=mood)[0]
