@@ -38,8 +38,7 @@ def ensure_demo_survey(course: Course, *, actor: AbstractBaseUser | None) -> Sur
                     closes_at=now + OPEN_FOR,
                     is_anonymous=True,
                     allow_edit=False,
-                    intro="Anonymous: your answers are not linked to your name. Free text is screened for personal "
-                    "data before course staff read it.",
+                    intro="How did DATA201 go for you this term? Your answers help us plan next year's course.",
                 ),
                 actor=actor,
             )
