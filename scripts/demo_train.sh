@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`, after seed_demo: train the demo course's sentiment model on a real Celery worker, classify
-# every demo comment with it, and print where the run and its evaluation report are in admin.
+# every demo comment with it, compute the course's themes on the same worker, print where the run, its
+# evaluation report and the course report are, and a link to answer the demo survey as a student.
 # Safe to run twice: an active model trained on exactly the current labels is not trained again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,7 @@ echo "Training the $COURSE sentiment model on the worker (a minute or two on a l
 $PY manage.py train "$COURSE" --schema sentiment --if-changed --wait
 echo "Classifying every $COURSE comment with the active model..."
 $PY manage.py classify "$COURSE" --schema sentiment --wait
+echo "Finding what $COURSE students talk about (themes) on the worker..."
+$PY manage.py themes --course "$COURSE" --wait
 $PY manage.py demo_summary "$COURSE"
+$PY manage.py demo_student_link

@@ -30,13 +30,23 @@ class Command(BaseCommand):
         coverage = classification_coverage(version, course=course)
         classified, total = coverage["classified"], coverage["comments"]
         m = version.metrics
-        self.stdout.write(json.dumps({
-            "version": version.number, "accuracy": m.get("accuracy"), "f1_macro": m.get("f1_macro"),
-            "beats_baseline": version.beats_baseline, "classified": classified, "feedback": total,
-        }))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "version": version.number,
+                    "accuracy": m.get("accuracy"),
+                    "f1_macro": m.get("f1_macro"),
+                    "beats_baseline": version.beats_baseline,
+                    "classified": classified,
+                    "feedback": total,
+                }
+            )
+        )
         if version.training_run_id:
             run_url = reverse("admin:classifiers_trainingrun_change", args=[version.training_run_id])
             self.stdout.write(f"Training run (progress, data, config): {BASE_URL}{run_url}")
         version_url = reverse("admin:classifiers_modelversion_change", args=[version.pk])
         self.stdout.write(f"Model version and evaluation report: {BASE_URL}{version_url}")
         self.stdout.write(f"{classified} of {total} {course.code} comments classified by {version}.")
+        report = reverse("reports:course_report", kwargs={"course_code": course.code})
+        self.stdout.write(f"Report, with what students talk about (themes) per module: {BASE_URL}{report}")
