@@ -37,8 +37,10 @@ def _fresh_models(settings):
 
 def _arrive(course, n: int, capture) -> list[int]:  # noqa: ANN001
     with capture(execute=True):  # the signal fires on commit, as after a real request
-        return [create_feedback(course, text=f"the lecture was great {i}", source=FeedbackSource.SURVEY).pk
-                for i in range(n)]
+        return [
+            create_feedback(course, text=f"the lecture was great {i}", source=FeedbackSource.SURVEY).pk
+            for i in range(n)
+        ]
 
 
 def _purge_inference() -> None:
@@ -86,8 +88,7 @@ def test_a_version_waits_for_its_debounce_window(tiny_serving_dir, django_captur
     assert arrivals.drain_arrivals(budget_s=30).classified == 3 and _once_each(ids)
 
 
-def test_an_arrival_queues_one_drain_message_not_one_per_comment(django_capture_on_commit_callbacks,
-                                                                    tiny_serving_dir):
+def test_an_arrival_queues_one_drain_message_not_one_per_comment(django_capture_on_commit_callbacks, tiny_serving_dir):
     course = CourseFactory(code="C1")
     serving_version(course, tiny_serving_dir)
     _purge_inference()
