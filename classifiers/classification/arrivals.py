@@ -10,7 +10,8 @@ written once per (feedback, version) whatever runs twice.
 Claims make a killed worker harmless: a drainer claims a version (atomically, one drainer per version), renews
 the claim after each chunk, and releases it when done. A claim past its deadline (CLASSIFY_CLAIM_TTL_S) belonged
 to a dead worker: the next drain puts the version back as due from the same id. A worker that starts queues a
-recovering drain (classifiers.tasks), and the beat sweep remains the safety net for everything else.
+recovering drain (classifiers.tasks). The beat sweep remains the safety net for everything else (a lost drain
+message, Redis down at arrival): its runs classify what the database says is pending, whatever Redis holds.
 """
 
 from __future__ import annotations

@@ -350,13 +350,6 @@ def sweep_unclassified() -> dict[str, int]:
     ).update(status=JobStatus.FAILED, finished_at=now, error=(
         f"no worker started it within {QUEUED_RUN_TIMEOUT_S // 60} minutes (its tasks were lost); "
         "the sweep queued the backlog again"))
-    from classifiers.classification.arrivals import pending_versions, reclaim_expired, schedule_drain
-
-    try:  # arrivals whose drainer died, or whose drain message was lost
-        if reclaim_expired() or pending_versions():
-            schedule_drain()
-    except BROKER_ERRORS:
-        logger.warning("sweep: Redis or the broker is unreachable; the arrivals wait", exc_info=True)
     started = 0
     for version in ModelVersion.objects.filter(is_active=True).select_related("schema", "course"):
         busy = ClassificationRun.objects.filter(model_version=version, status__in=ACTIVE_STATUSES).exists()
