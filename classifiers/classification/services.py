@@ -24,7 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from classifiers import registry
-from classifiers.ml.memory import ModelBudget
+from classifiers.ml.memory import ModelBudget, process_rss_bytes
 from classifiers.ml.serving import Predictor, files_to_load
 from classifiers.models import ClassificationRun, ModelVersion, Prediction, PredictionSkip
 from classifiers.selectors import active_version_for, schemas_for_course
@@ -87,6 +87,15 @@ def _load_predictor(version: ModelVersion) -> tuple[Predictor, int]:
         file_bytes = sum((directory / name).stat().st_size for name in select(names) if (directory / name).is_file())
     logger.info("loaded %s for serving: %s backend, %d threads", version, predictor.backend, predictor.threads)
     return predictor, file_bytes
+
+
+def _predict(version: ModelVersion, texts: list[str]) -> tuple[list, list[bool]]:
+    """Predict with the version's loaded model, charging it any memory the run added to the process."""
+    predictor = predictor_for(version)
+    before = process_rss_bytes()
+    result = predictor.predict(texts)
+    loaded_models().charge(predictor_key(version), process_rss_bytes() - before)
+    return result
 
 
 def scope_courses(version: ModelVersion, course: Course | None = None) -> QuerySet[Course]:
@@ -174,7 +183,7 @@ def classify_pending(
     rows = [(pk, text) for pk, text in rows if not _blank(text)]
     result = ClassifyResult(skipped=len(empty), read=len(empty) + len(rows))
     started = time.perf_counter()
-    outputs, truncated = predictor_for(model_version).predict([t for _, t in rows]) if rows else ([], [])
+    outputs, truncated = _predict(model_version, [t for _, t in rows]) if rows else ([], [])
     result.model_s = time.perf_counter() - started
     labels = dict(model_version.schema.labels.values_list("name", "pk"))
     with transaction.atomic():

@@ -92,6 +92,13 @@ class ModelBudget(Generic[T]):
         self._evict_over_budget()
         return model
 
+    def charge(self, key: Hashable, grown_bytes: int) -> None:
+        """Add what running a held model just added to the process (ONNX Runtime's buffers grow with the first
+        large batches, after the load was measured), then evict others beyond the budget."""
+        if key in self._models and grown_bytes > 0:
+            self._models[key].size += grown_bytes
+            self._evict_over_budget()
+
     def _evict_over_budget(self) -> None:
         evicted = False
         while len(self._models) > 1 and self.used_bytes > self.budget_bytes:

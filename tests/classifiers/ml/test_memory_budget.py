@@ -47,3 +47,13 @@ def test_a_model_is_charged_what_loading_it_added_to_the_process():
     model = budget.get("arrays", lambda: (np.ones(40 * MB // 8), 1 * MB))  # 40 MB in memory, "1 MB of files"
     assert model.nbytes == 40 * MB and process_rss_bytes() - before >= 35 * MB
     assert 35 * MB <= budget.used_bytes < 60 * MB
+
+
+def test_memory_a_model_adds_while_running_is_charged_to_it():
+    budget = ModelBudget(250 * MB)
+    for name in ("a", "b"):
+        budget.get(name, _fake(name, 100 * MB))
+    budget.charge("b", 80 * MB)  # "b"'s buffers grew on its first big batch: 280 MB > 250 MB
+    assert list(budget) == ["b"] and budget.used_bytes == 180 * MB
+    budget.charge("gone", 10 * MB)  # not held (evicted meanwhile): nothing to charge
+    assert budget.used_bytes == 180 * MB
