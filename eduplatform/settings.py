@@ -326,7 +326,7 @@ CLASSIFY_CHUNK_SIZE = env.int("CLASSIFY_CHUNK_SIZE", default=1000)
 INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=64)
 INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)
 # Models one inference worker process holds, by memory rather than count: least recently used evicted beyond it
-# (classifiers.ml.memory). An int8 MiniLM version holds ~50 MB, so the default keeps ~40 course models loaded.
+# (classifiers.ml.memory). An int8 MiniLM version holds 50-100 MB, so the default keeps 20-40 course models loaded.
 MODEL_MEMORY_BUDGET_BYTES = env.int("MODEL_MEMORY_BUDGET_BYTES", default=2 * 1024**3)
 # On arrival (classifiers.classification.arrivals): "batched" marks the version due and workers drain each due
 # version's comments in one batch; "per-comment" queues a task per arrival and version (the older path, kept for
