@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+
+from celery import shared_task, signals
 from celery.worker.control import control_command
 from django.conf import settings
 
 from classifiers import registry
+from classifiers.classification.arrivals import drain_arrivals
 from classifiers.classification.services import classify_pending, run_classification_chunk, sweep_unclassified
 from classifiers.imports.services import run_import_job
 from classifiers.models import ClassificationRun, ModelVersion, ThemeRun, TrainingRun
@@ -17,7 +20,10 @@ from classifiers.themes.embeddings import embed_course, embed_pending, pending_e
 from classifiers.themes.services import run_theme_run
 from classifiers.training.services import run_training
 from courses.models import Course, ImportJob
+from eduplatform.errors import BROKER_ERRORS
 from eduplatform.jobs import JobTask, reap_stale_jobs
+
+logger = logging.getLogger(__name__)
 
 EMBED_TASK_BUDGET_S = 600  # then the task queues its own continuation (its hard limit is 900 s)
 
@@ -65,6 +71,28 @@ def classify_feedback_task(version_id: int, feedback_ids: list[int]) -> int:
     if version is None:  # replaced meanwhile; the new version's run or the sweep covers these items
         return 0
     return classify_pending(version, feedback_ids=feedback_ids, limit=len(feedback_ids)).classified
+
+
+# One drain hands over to a successor after CLASSIFY_DRAIN_BUDGET_S (a chunk takes seconds), so the hard limit
+# leaves room for the chunk in progress. Routed to the `inference` queue (settings.CELERY_TASK_ROUTES).
+@shared_task(
+    acks_late=True,
+    time_limit=settings.CLASSIFY_DRAIN_BUDGET_S + 600,
+    soft_time_limit=settings.CLASSIFY_DRAIN_BUDGET_S + 570,
+    ignore_result=True,
+)
+def drain_arrivals_task(recover: bool = False) -> int:
+    return drain_arrivals(recover=recover).classified
+
+
+@signals.worker_ready.connect
+def _recover_arrivals(sender, **_: object) -> None:  # noqa: ANN001 - Celery's consumer
+    # A worker killed mid-batch leaves its claim behind; a worker starting (it may be the same one, restarted)
+    # finishes that batch once the claim lapses, instead of leaving it to the beat sweep.
+    try:
+        drain_arrivals_task.apply_async((True,), retry=False)
+    except BROKER_ERRORS:
+        logger.warning("could not queue the recovering drain; the sweep covers it", exc_info=True)
 
 
 @shared_task(time_limit=300, soft_time_limit=270, ignore_result=True)

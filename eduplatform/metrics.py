@@ -5,6 +5,9 @@
 - eduplatform_jobs{kind,status}: queued and running jobs
 - eduplatform_model_cache_{hits,misses,evictions,checksum_mismatches}_total{host}, ..._bytes{host}: each
   machine's model cache (counted in Redis by the workers: see eduplatform.telemetry)
+- eduplatform_model_loads_total{host}, eduplatform_model_evictions_total{host}: models the inference workers loaded
+  and dropped beyond MODEL_MEMORY_BUDGET_BYTES (a load per version and drain is expected; a load per comment is not)
+- eduplatform_classify_pending_versions: versions with new comments waiting for a drain or being drained
 - eduplatform_dependency_up{dependency}: the /healthz checks as seen from this process
 
 Access: a scraper with `Authorization: Bearer <METRICS_TOKEN>`, or a signed-in administrator (the policy table,
@@ -86,6 +89,12 @@ def snapshot() -> dict:
         data["queues"] = queue_lengths()
     except Exception:  # the broker is down: the figure is missing, eduplatform_dependency_up says why
         logger.warning("metrics: could not read the queue lengths", exc_info=True)
+    try:
+        from classifiers.classification.arrivals import pending_versions
+
+        data["pending_versions"] = pending_versions()
+    except Exception:  # Redis is down: the figure is missing this time
+        logger.warning("metrics: could not read the pending arrivals", exc_info=True)
     since = oldest_unclassified_since()
     data["oldest_unclassified"] = since.timestamp() if since else None
     data["jobs"] = {f"{kind}|{status}": n for (kind, status), n in job_counts().items()}
@@ -95,9 +104,10 @@ def snapshot() -> dict:
 
 class PlatformCollector:
     def __init__(self, data: dict, cache_events: dict[str, int], cache_bytes: dict[str, int],
-                 dependencies: dict[str, bool]) -> None:
+                 dependencies: dict[str, bool], model_events: dict[str, int] | None = None) -> None:
         self.data, self.dependencies = data, dependencies
         self.cache_events, self.cache_bytes = cache_events, cache_bytes
+        self.model_events = model_events or {}
 
     def collect(self) -> Iterator[Metric]:
         if "queues" in self.data:
@@ -114,7 +124,12 @@ class PlatformCollector:
         for key, n in sorted(self.data["jobs"].items()):
             jobs.add_metric(key.split("|"), n)
         yield jobs
+        if "pending_versions" in self.data:
+            yield GaugeMetricFamily("eduplatform_classify_pending_versions",
+                                    "Versions with new comments waiting for (or in) an on-arrival drain",
+                                    value=self.data["pending_versions"])
         yield from self._cache_families()
+        yield from self._model_families()
         up = GaugeMetricFamily("eduplatform_dependency_up", "1 when this web process reaches the dependency",
                                labels=["dependency"])
         for name, ok in self.dependencies.items():
@@ -135,17 +150,30 @@ class PlatformCollector:
         yield size
 
 
+    def _model_families(self) -> Iterator[Metric]:
+        families = {event: CounterMetricFamily(f"eduplatform_model_{event}s", f"Models workers {verb} per machine",
+                                               labels=["host"])
+                    for event, verb in (("load", "loaded"), ("eviction", "evicted beyond their memory budget"))}
+        for field, count in sorted(self.model_events.items()):
+            host, _, event = field.partition("|")
+            if event in families:
+                families[event].add_metric([host], count)
+        yield from families.values()
+
+
 def render() -> bytes:
     from classifiers import registry
+    from classifiers.classification.services import MODEL_EVENTS_KEY
     from eduplatform.telemetry import read
 
     try:
         events, sizes = read(registry.CACHE_EVENTS_KEY), read(registry.CACHE_BYTES_KEY)
+        model_events = read(MODEL_EVENTS_KEY)
     except Exception:  # Redis is down: the cache counters are missing this time
         logger.warning("metrics: could not read the model cache counters", exc_info=True)
-        events, sizes = {}, {}
+        events, sizes, model_events = {}, {}, {}
     registry_ = CollectorRegistry(auto_describe=False)
-    registry_.register(PlatformCollector(snapshot(), events, sizes, dependency_status()))
+    registry_.register(PlatformCollector(snapshot(), events, sizes, dependency_status(), model_events))
     return generate_latest(registry_)
 
 

@@ -280,6 +280,7 @@ CELERY_TASK_ROUTES = {
     "classifiers.tasks.run_training_task": {"queue": "training"},
     "classifiers.tasks.classify_batch_task": {"queue": "inference"},
     "classifiers.tasks.classify_feedback_task": {"queue": "inference"},
+    "classifiers.tasks.drain_arrivals_task": {"queue": "inference"},
     "classifiers.tasks.embed_feedback_task": {"queue": "inference"},
     "classifiers.tasks.embed_course_task": {"queue": "inference"},
     "classifiers.tasks.run_theme_run_task": {"queue": "inference"},
@@ -324,6 +325,22 @@ TRAINING_MAX_QUEUED_PER_COURSE = env.int("TRAINING_MAX_QUEUED_PER_COURSE", defau
 CLASSIFY_CHUNK_SIZE = env.int("CLASSIFY_CHUNK_SIZE", default=1000)
 INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=64)
 INFERENCE_THREADS = env.int("INFERENCE_THREADS", default=0)
+# Models one inference worker process holds, by memory rather than count: least recently used evicted beyond it
+# (classifiers.ml.memory). An int8 MiniLM version holds 50-100 MB, so the default keeps 20-40 course models loaded.
+MODEL_MEMORY_BUDGET_BYTES = env.int("MODEL_MEMORY_BUDGET_BYTES", default=2 * 1024**3)
+# On arrival (classifiers.classification.arrivals): "batched" marks the version due and workers drain each due
+# version's comments in one batch; "per-comment" queues a task per arrival and version (the older path, kept for
+# bench/scale.py's baseline). A version is drained CLASSIFY_DEBOUNCE_S after its first waiting arrival; a worker
+# prefers a model it holds as if that version had waited CLASSIFY_AFFINITY_S longer; a drain task hands over to a
+# successor after CLASSIFY_DRAIN_BUDGET_S; a drainer's claim on a version lapses CLASSIFY_CLAIM_TTL_S after its
+# last chunk (a killed worker's batch is then drained again).
+CLASSIFY_ON_ARRIVAL = env.str("CLASSIFY_ON_ARRIVAL", default="batched")
+if CLASSIFY_ON_ARRIVAL not in ("batched", "per-comment"):
+    raise ImproperlyConfigured("CLASSIFY_ON_ARRIVAL must be batched or per-comment")
+CLASSIFY_DEBOUNCE_S = env.float("CLASSIFY_DEBOUNCE_S", default=2.0)
+CLASSIFY_AFFINITY_S = env.float("CLASSIFY_AFFINITY_S", default=15.0)
+CLASSIFY_DRAIN_BUDGET_S = env.float("CLASSIFY_DRAIN_BUDGET_S", default=60.0)
+CLASSIFY_CLAIM_TTL_S = env.int("CLASSIFY_CLAIM_TTL_S", default=120)
 # Themes (classifiers/themes): sentence embeddings of the redacted texts by BASE_MODEL (mean pooling,
 # unit length) on the `inference` queue, stored beside each item; a different backend or max length is a
 # different embedding model, so every vector is recomputed. Comments per embedding chunk (one commit each:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from classifiers import registry
+from classifiers.ml.memory import ModelBudget, process_rss_bytes
 from classifiers.ml.serving import Predictor, files_to_load
 from classifiers.models import ClassificationRun, ModelVersion, Prediction, PredictionSkip
 from classifiers.selectors import active_version_for, schemas_for_course
@@ -39,26 +40,62 @@ logger = logging.getLogger(__name__)
 # few workers), so only runs whose messages are gone are failed by the sweep.
 QUEUED_RUN_TIMEOUT_S = 3600
 EMPTY_REASON = "no text to classify (empty or whitespace only after redaction)"
-_PREDICTORS: OrderedDict[tuple[int, bool], Predictor] = OrderedDict()
+MODEL_EVENTS_KEY = "eduplatform:metrics:model_loads"  # host|load, host|eviction → count (eduplatform.metrics)
+
+
+def _record_model_event(event: str) -> None:
+    """Loads and evictions per host, counted where /metrics reads them (hits are the store cache's business)."""
+    if event == "hit":
+        return
+    from eduplatform.telemetry import increment
+
+    try:
+        increment(MODEL_EVENTS_KEY, f"{socket.gethostname()}|{event}")
+    except BROKER_ERRORS:  # a counter must never fail a classification
+        logger.warning("could not count a model %s", event, exc_info=True)
+
+
+_LOADED: ModelBudget[Predictor] | None = None
+
+
+def loaded_models() -> ModelBudget[Predictor]:
+    """This process's loaded models, within MODEL_MEMORY_BUDGET_BYTES (read when first used)."""
+    global _LOADED
+    if _LOADED is None or _LOADED.budget_bytes != settings.MODEL_MEMORY_BUDGET_BYTES:
+        _LOADED = ModelBudget(settings.MODEL_MEMORY_BUDGET_BYTES, on_event=_record_model_event)
+    return _LOADED
+
+
+def predictor_key(version: ModelVersion) -> tuple[int, bool]:
+    return (version.pk, version.use_int8)
 
 
 def predictor_for(version: ModelVersion) -> Predictor:
-    """A loaded model per worker process (the two most recently used versions stay in memory)."""
-    key = (version.pk, version.use_int8)
-    if key not in _PREDICTORS:
-        registry.drop_deleted_from_cache()
-        select = partial(files_to_load, use_int8=version.use_int8)
-        with registry.local_copy(version.path, select=select) as directory:  # held until loaded
-            _PREDICTORS[key] = Predictor(
-                directory, use_int8=version.use_int8, batch_size=settings.INFERENCE_BATCH_SIZE,
-                threads=settings.INFERENCE_THREADS or None,
-            )
-        logger.info("loaded %s for serving: %s backend, %d threads", version, _PREDICTORS[key].backend,
-                    _PREDICTORS[key].threads)
-        while len(_PREDICTORS) > 2:
-            _PREDICTORS.popitem(last=False)
-    _PREDICTORS.move_to_end(key)
-    return _PREDICTORS[key]
+    """A loaded model per worker process; the least recently used are dropped beyond the memory budget."""
+    return loaded_models().get(predictor_key(version), partial(_load_predictor, version))
+
+
+def _load_predictor(version: ModelVersion) -> tuple[Predictor, int]:
+    registry.drop_deleted_from_cache()
+    select = partial(files_to_load, use_int8=version.use_int8)
+    with registry.local_copy(version.path, select=select) as directory:  # held until loaded
+        predictor = Predictor(
+            directory, use_int8=version.use_int8, batch_size=settings.INFERENCE_BATCH_SIZE,
+            threads=settings.INFERENCE_THREADS or None,
+        )
+        names = [p.name for p in directory.iterdir() if p.is_file()]
+        file_bytes = sum((directory / name).stat().st_size for name in select(names) if (directory / name).is_file())
+    logger.info("loaded %s for serving: %s backend, %d threads", version, predictor.backend, predictor.threads)
+    return predictor, file_bytes
+
+
+def _predict(version: ModelVersion, texts: list[str]) -> tuple[list, list[bool]]:
+    """Predict with the version's loaded model, charging it any memory the run added to the process."""
+    predictor = predictor_for(version)
+    before = process_rss_bytes()
+    result = predictor.predict(texts)
+    loaded_models().charge(predictor_key(version), process_rss_bytes() - before)
+    return result
 
 
 def scope_courses(version: ModelVersion, course: Course | None = None) -> QuerySet[Course]:
@@ -146,7 +183,7 @@ def classify_pending(
     rows = [(pk, text) for pk, text in rows if not _blank(text)]
     result = ClassifyResult(skipped=len(empty), read=len(empty) + len(rows))
     started = time.perf_counter()
-    outputs, truncated = predictor_for(model_version).predict([t for _, t in rows]) if rows else ([], [])
+    outputs, truncated = _predict(model_version, [t for _, t in rows]) if rows else ([], [])
     result.model_s = time.perf_counter() - started
     labels = dict(model_version.schema.labels.values_list("name", "pk"))
     with transaction.atomic():
@@ -283,22 +320,31 @@ def run_classification_inline(run: ClassificationRun) -> ClassificationRun:
 
 
 def classify_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
-    """On arrival: queue the new items for each active version of the course's schemas."""
-    from classifiers.tasks import classify_feedback_task
+    """On arrival: mark the course's active versions due (batched, the default: classification.arrivals), or
+    queue a task per version and chunk (CLASSIFY_ON_ARRIVAL="per-comment", the path before batching)."""
+    from classifiers.classification.arrivals import note_arrivals
 
     course = Course.objects.filter(pk=course_id).first()
     if course is None:
         return
-    for schema in schemas_for_course(course):
-        version = active_version_for(schema, course)
-        if version is None:
-            continue
-        ids, size = list(feedback_ids), chunk_size()
-        try:
-            for i in range(0, len(ids), size):
-                classify_feedback_task.apply_async((version.pk, ids[i : i + size]), retry=False)
-        except BROKER_ERRORS:  # the items are saved; the periodic sweep classifies them later
-            logger.warning("broker unreachable: %d new items wait for the sweep", len(feedback_ids), exc_info=True)
+    versions = [v for v in (active_version_for(schema, course) for schema in schemas_for_course(course)) if v]
+    ids = list(feedback_ids)
+    try:
+        if settings.CLASSIFY_ON_ARRIVAL == "batched":
+            note_arrivals([version.pk for version in versions], ids)
+        else:
+            _queue_per_comment(versions, ids)
+    except BROKER_ERRORS:  # the items are saved; the periodic sweep classifies them later
+        logger.warning("broker unreachable: %d new items wait for the sweep", len(ids), exc_info=True)
+
+
+def _queue_per_comment(versions: list[ModelVersion], ids: list[int]) -> None:
+    from classifiers.tasks import classify_feedback_task
+
+    size = chunk_size()
+    for version in versions:
+        for i in range(0, len(ids), size):
+            classify_feedback_task.apply_async((version.pk, ids[i : i + size]), retry=False)
 
 
 def sweep_unclassified() -> dict[str, int]:

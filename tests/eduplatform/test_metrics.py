@@ -127,3 +127,38 @@ def test_a_second_scrape_within_the_window_reuses_the_costly_figures(client, cou
     with django_assert_max_num_queries(0):
         body = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
     assert re.search(r'^eduplatform_jobs\{kind="training",status="queued"\} 0\.0$', body, re.M)
+
+
+@pytest.fixture(scope="module")
+def tiny_serving_dir(tmp_path_factory):  # noqa: ANN201 - the classifier tests' session fixture, for this module
+    from tests.classifiers.classification.serving_helpers import build_serving_dir
+
+    return build_serving_dir(tmp_path_factory.mktemp("serving") / "tiny-sentiment")
+
+
+def test_model_loads_and_pending_arrivals_are_scraped(client, tiny_serving_dir, django_capture_on_commit_callbacks,
+                                                     settings):
+    from classifiers.classification import arrivals, services
+    from classifiers.classification.services import MODEL_EVENTS_KEY, predictor_for
+    from courses.services import create_feedback
+    from eduplatform.telemetry import client as redis_client
+    from tests.classifiers.classification.serving_helpers import serving_version
+    from tests.factories import CourseFactory
+
+    redis_client().delete(MODEL_EVENTS_KEY)
+    services._LOADED = None
+    settings.MODEL_MEMORY_BUDGET_BYTES = 1  # room for one model: the second load evicts the first
+    versions = [serving_version(CourseFactory(code=f"C{i}"), tiny_serving_dir) for i in range(2)]
+    for version in versions:
+        predictor_for(version)
+    with django_capture_on_commit_callbacks(execute=True):
+        create_feedback(versions[0].course, text="clear and helpful", source="survey")
+    try:
+        metrics = _scrape(client)
+    finally:
+        services._LOADED = None
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("inference")
+    totals = {name: value for (name, _), value in metrics.items() if name.startswith("eduplatform_model_")}
+    assert totals["eduplatform_model_loads_total"] == 2 and totals["eduplatform_model_evictions_total"] == 1
+    assert metrics[("eduplatform_classify_pending_versions", ())] == 1 == arrivals.pending_versions()
