@@ -4,9 +4,9 @@ A version of the default model used to store ~206 MB (safetensors, fp32 and int8
 it the word-embedding matrix every course's copy shares with the base model. A small version stores:
 - DELTA_FILE: every weight as a difference from the base model's. Weight matrices: an int8 difference with
   one fp32 scale per row (a quarter of fp32; the rebuilt model agrees with the trained one on held-out text).
-  The word-embedding matrix: only the rows training changed, exact (fp32 indices + values); the recipe keeps
-  weight decay off the matrix, so rows of tokens the course's text never used stay the base's bit for bit,
-  and a frozen matrix stores no row at all. Vectors (biases, LayerNorm) and what the base has not (the
+  The word-embedding matrix: only the rows training changed (their indices and int8 differences); the recipe
+  keeps weight decay off the matrix, so rows of tokens the course's text never used stay the base's bit for
+  bit, and a frozen matrix stores no row at all. Vectors (biases, LayerNorm) and what the base has not (the
   classification head): whole, fp32.
 - config.json and eduplatform.json (labels, metrics).
 - ONNX_INT8_FILE, the served model, whose word-embedding matrix (kept fp32 by serving.quantize_int8) is
@@ -61,10 +61,10 @@ def _embedding_name(model: torch.nn.Module) -> str:
 
 
 def int8_rows(delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """delta ≈ q * scale, q int8 with one fp32 scale per row."""
+    """delta ≈ q * scale, q int8 with one fp32 scale per row (`delta` has 2 or more dimensions)."""
     import torch
 
-    rows = delta.float().reshape(delta.shape[0], -1)
+    rows = delta.float().flatten(1)  # (rows, everything else); zero rows too
     scale = rows.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127
     return torch.round(rows / scale).clamp(-127, 127).to(torch.int8), scale
 
@@ -82,9 +82,11 @@ def encode_delta(model: torch.nn.Module, base: dict[str, torch.Tensor]) -> tuple
         if own is None or own.shape != tensor.shape or not tensor.is_floating_point():
             tensors[f"full:{name}"] = tensor.clone()
         elif name == embedding:
-            changed = (tensor != own).any(dim=1).nonzero().flatten()
-            tensors[f"rows:{name}"] = changed.to(torch.int64)
-            tensors[f"values:{name}"] = tensor[changed].float().contiguous()
+            # Only the rows training changed (exactly: unchanged rows are bit-identical to the base's), each
+            # as an int8 difference with its own scale like the other matrices.
+            changed = (tensor != own).any(dim=1).nonzero().flatten().to(torch.int64)
+            q, scale = int8_rows(tensor[changed] - own[changed])
+            tensors[f"rows:{name}"], tensors[f"rowq:{name}"], tensors[f"rowscale:{name}"] = changed, q, scale
         elif tensor.dim() < 2:
             tensors[f"full:{name}"] = tensor.clone()
         else:
@@ -101,9 +103,7 @@ def rebuild_state(delta: dict[str, torch.Tensor], meta: dict, base: dict[str, to
         if kind == "full":
             state[name] = tensor
         elif kind == "rows":
-            weight = base[name.removeprefix(prefix)].clone()
-            weight[tensor] = delta[f"values:{name}"].to(weight.dtype)
-            state[name] = weight
+            state[name] = _embedding(delta, name, base[name.removeprefix(prefix)])
         elif kind == "q":
             own = base[name.removeprefix(prefix)]
             change = (tensor.float() * delta[f"scale:{name}"]).reshape(own.shape)
@@ -147,9 +147,17 @@ def rebuild_model(directory: Path, base: dict[str, torch.Tensor]) -> torch.nn.Mo
 def embedding_bytes(delta: dict[str, torch.Tensor], meta: dict, base: dict[str, torch.Tensor]) -> bytes:
     """The fine-tuned word-embedding matrix, raw little-endian fp32 (EMBEDDINGS_FILE)."""
     name = meta["embedding"]
-    weight = base[name.removeprefix(meta["base_prefix"])].float().clone()
-    weight[delta[f"rows:{name}"]] = delta[f"values:{name}"].float()
-    return weight.numpy().astype("<f4").tobytes()
+    weight = _embedding(delta, name, base[name.removeprefix(meta["base_prefix"])])
+    return weight.float().numpy().astype("<f4").tobytes()
+
+
+def _embedding(delta: dict[str, torch.Tensor], name: str, own: torch.Tensor) -> torch.Tensor:
+    """The base's embedding matrix with the changed rows' differences added."""
+    rows = delta[f"rows:{name}"]
+    weight = own.clone()
+    change = delta[f"rowq:{name}"].float() * delta[f"rowscale:{name}"]
+    weight[rows] = (own[rows].float() + change).to(own.dtype)
+    return weight
 
 
 def externalize_embeddings(onnx_path: Path, expected: bytes) -> None:

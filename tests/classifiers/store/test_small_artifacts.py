@@ -37,17 +37,16 @@ def tiny_base(tmp_path_factory) -> str:
 
 def _train(base: str, tmp_path: Path, **options):  # noqa: ANN003, ANN202
     data = prepare_data(TEXTS, TARGETS, LABELS)
-    config = TrainConfig(
-        base_model=base,
-        epochs=3,
-        learning_rate=5e-3,
-        batch_size=16,
-        max_length=32,
-        freeze_embeddings=False,
-        refit_below=0,
+    recipe = {
+        "epochs": 3,
+        "learning_rate": 5e-3,
+        "batch_size": 16,
+        "max_length": 32,
+        "freeze_embeddings": False,
+        "refit_below": 0,
         **options,
-    )
-    result = train_model(data, config, tmp_path / "work")
+    }
+    result = train_model(data, TrainConfig(base_model=base, **recipe), tmp_path / "work")
     shutil.rmtree(tmp_path / "work", ignore_errors=True)
     return result, data
 
@@ -109,6 +108,13 @@ def test_unseen_tokens_keep_the_base_embedding_rows_exactly_unless_the_old_decay
     tensors, meta = artifacts.encode_delta(result.model, base)
     changed = set(tensors[f"rows:{meta['embedding']}"].tolist())
     assert changed and changed <= seen
+
+    frozen, data = _train(tiny_base, tmp_path, freeze_embeddings=True, unfreeze_below=0)
+    tensors, meta = artifacts.encode_delta(frozen.model, base)
+    assert len(tensors[f"rows:{meta['embedding']}"]) == 0  # a frozen matrix: no row stored
+    relpath, stored = _publish_small(frozen, data, tiny_base)
+    with registry.local_copy(relpath) as directory:
+        assert Predictor(directory, backend="torch").predict(PROBE)[0]
 
     decayed, _ = _train(tiny_base, tmp_path, decay_embeddings=True)
     tensors, meta = artifacts.encode_delta(decayed.model, base)
