@@ -254,7 +254,9 @@ def _materialized(relpath: str, *, full: bool) -> Iterator[Path]:
             artifacts.materialize(version_dir, base_dir, target, full=full)
 
     key = f"{entry_key(relpath, manifest.digest)}+{'full' if full else 'serving'}"
-    with cache().derived(relpath, key, build, need=manifest.total_size + base_size) as directory:
+    # Room: the version's files plus at most the base's size (embeddings, tokenizer), twice with full weights.
+    need = manifest.total_size + base_size * (2 if full else 1)
+    with cache().derived(relpath, key, build, need=need) as directory:
         yield directory
 
 
