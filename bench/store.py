@@ -3,13 +3,15 @@
 Usage (alone on the machine):
     .venv/bin/python bench/store.py [--model DIR] [--labels 6]
 
-A version of the default model (MiniLM) is built as registration builds it (safetensors + fp32 ONNX + the
-per-channel int8 ONNX) from --model DIR (a fine-tuned Hugging Face directory, e.g. var/bench-emotion-model),
+A version of the default model (MiniLM) is built as registration builds it (a small version: the weight delta
+against BASE_MODEL's shared parts + the per-channel int8 ONNX without its word-embedding matrix, see
+classifiers.ml.artifacts) from --model DIR (a Hugging Face directory fine-tuned from BASE_MODEL),
 else from BASE_MODEL with a fresh classification head (same sizes and speed; accuracy is not measured here).
 It is published to an S3 API: MODEL_STORE when it is s3://… (endpoint and credentials from the environment),
 else a moto server started on loopback for the run. Then a new process with an empty model cache makes the
-first prediction (`cold_start_s`: fetch + checksum + load + predict, after the process has imported Django
-and torch, reported apart as `process_start_s`), and a second one with that cache warm. Last line: JSON.
+first prediction (`cold_start_s`: fetch version and base parts + checksum + rebuild + load + predict, after
+the process has imported Django and torch, reported apart as `process_start_s`), and a second one with that
+cache warm. Last line: JSON.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def build_version(model_dir: str, labels: int) -> tuple[Path, dict]:
-    """save_artifacts + fp32 ONNX + int8 ONNX into a build directory, as registration does."""
+def build_version(model_dir: str, labels: int, base_model: str) -> tuple[Path, dict]:
+    """A small version (weight delta against `base_model` + int8 ONNX) in a build directory, as registration
+    builds one; `model_dir` is a model fine-tuned from `base_model` (or the base itself)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifiers import registry
@@ -59,9 +62,11 @@ def build_version(model_dir: str, labels: int) -> tuple[Path, dict]:
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     build = registry.new_temp_dir()
     build.mkdir(parents=True, exist_ok=True)
-    registry.save_artifacts(build, model, tokenizer, {"label_names": names, "kind": "single", "threshold": 0.5,
-                                                      "max_length": 128, "base_model": model_dir})
+    # A small version, as registration stores one: a delta against BASE_MODEL's shared parts + the int8 ONNX.
+    model = registry.save_small_artifacts(build, model, tokenizer, {
+        "label_names": names, "kind": "single", "threshold": 0.5, "max_length": 128, "base_model": base_model})
     quantize_int8(export_onnx(model, build))
+    registry.finish_small_artifacts(build)
     return build, {"build_s": round(time.perf_counter() - started, 1)}
 
 
@@ -120,14 +125,16 @@ def main() -> None:
     from classifiers import registry
 
     try:
-        build, result = build_version(opts.model or settings.BASE_MODEL, opts.labels)
+        build, result = build_version(opts.model or settings.BASE_MODEL, opts.labels, settings.BASE_MODEL)
         files = {p.name: p.stat().st_size for p in build.iterdir() if p.is_file()}
         relpath = registry.version_relpath(0, 0, 1)
         started = time.perf_counter()
         registry.publish(build, relpath)
         result["publish_s"] = round(time.perf_counter() - started, 2)
         manifest = registry.store().manifest(relpath)
-        result.update(bytes_per_version=manifest.total_size, files=dict(sorted(files.items(), key=lambda kv: -kv[1])))
+        parts = registry.read_meta(relpath)["artifacts"]["base_parts"]
+        result.update(bytes_per_version=manifest.total_size, files=dict(sorted(files.items(), key=lambda kv: -kv[1])),
+                      shared_base_bytes=registry.store().manifest(parts["path"]).total_size)
         cache_dir = scratch / "worker-cache"  # another machine: nothing cached yet
         cold = first_prediction(relpath, cache_dir, dict(os.environ))
         warm = first_prediction(relpath, cache_dir, dict(os.environ))

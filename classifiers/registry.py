@@ -23,19 +23,20 @@ from pathlib import Path
 
 from django.conf import settings
 
-from classifiers.store.cache import ModelCache, Select
+from classifiers.store.cache import ModelCache, Select, entry_key
 from classifiers.store.exports import export_to_directory, zip_stream
 from classifiers.store.local import LocalStore
 from classifiers.store.manifest import (
     LEGACY_MARKER,
     MANIFEST_FILE,
     ChecksumMismatch,
+    Manifest,
     StoreError,
     VersionMissing,
 )
 from classifiers.store.s3 import S3Store
 
-__all__ = ["MANIFEST_FILE", "ChecksumMismatch", "StoreError", "VersionMissing"]
+__all__ = ["MANIFEST_FILE", "BasePartsMissing", "ChecksumMismatch", "StoreError", "VersionMissing"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,148 @@ def save_artifacts(build_dir: Path, model, tokenizer, meta: dict) -> None:  # no
         raise RuntimeError(f"refusing to register pickled weights: {', '.join(stray)}")
 
 
+# --- small versions: a delta against base parts stored once per base model (classifiers.ml.artifacts) ---
+
+BASE_ROOT = "base-models"  # <store>/base-models/<key>/: one base model's weights and tokenizer
+DELTA_FILE = "weights.delta.safetensors"  # classifiers.ml.artifacts.DELTA_FILE (not imported here: torch)
+# Never shown to transformers.pipeline or ONNX Runtime: the weights before materialize() rebuilds them.
+_DELTA_ONLY = (DELTA_FILE,)
+
+
+class BasePartsMissing(StoreError):
+    """A small version's shared base-model parts are not in the store (or are not the ones it was trained on)."""
+
+
+def ensure_base_parts(base_model: str) -> dict:
+    """The store's shared parts of `base_model` (published now if missing): {"key", "path", "digest"}.
+
+    The key names the base model and the digest of its parts' manifest, so two base models, or two revisions
+    of one, never share a key; publishing the same parts twice (two trainings at once) is harmless."""
+    from classifiers.ml import artifacts
+
+    build = new_temp_dir()
+    try:
+        artifacts.write_base_parts(base_model, build)
+        digest = Manifest.build(build).digest
+        name = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(base_model.rstrip("/")).name)[:60]
+        key = f"{name or 'base'}-{digest[:16]}"
+        relpath = f"{BASE_ROOT}/{key}"
+        current = store()
+        if not current.exists(relpath):
+            try:
+                current.publish(build, relpath)
+            except OSError:  # a local store where another training published the same parts first
+                if not current.exists(relpath):
+                    raise
+        if current.manifest(relpath).digest != digest:
+            raise BasePartsMissing(f"the model store's {relpath} differs from {base_model}'s parts: delete it "
+                                   "and train again")
+    finally:
+        discard(build)
+    return {"key": key, "path": relpath, "digest": digest, "base_model": base_model}
+
+
+def base_parts_manifest(parts: dict, *, needed_by: str) -> Manifest:
+    """The manifest of the shared base parts a small version names, checked against the digest it recorded;
+    BasePartsMissing (saying what to do) when they are gone or different."""
+    current, relpath = store(), parts["path"]
+    try:
+        manifest = current.manifest(relpath)
+    except VersionMissing:
+        raise BasePartsMissing(
+            f"{needed_by} needs the shared parts of its base model {parts.get('base_model', '?')} ({relpath}), "
+            f"which are missing from the model store ({current.describe()}); restore them or train the version "
+            "again") from None
+    if manifest.digest != parts["digest"]:
+        raise BasePartsMissing(
+            f"{needed_by} was trained on other base-model parts than the store's {relpath} (checksums differ); "
+            "restore the original parts or train the version again")
+    return manifest
+
+
+@contextmanager
+def base_parts_copy(parts: dict, *, needed_by: str) -> Iterator[Path]:
+    """A local directory of the shared base parts a small version names, checked as base_parts_manifest does."""
+    base_parts_manifest(parts, needed_by=needed_by)
+    with local_copy(parts["path"]) as directory:
+        yield directory
+
+
+def save_small_artifacts(build_dir: Path, model, tokenizer, meta: dict):  # noqa: ANN001, ANN201 - HF objects
+    """A small version into `build_dir`: the weight delta against `meta["base_model"]`'s shared parts (published
+    once per base model), config and metadata. Returns the model the version stores, rebuilt from the delta:
+    export and the serving checks must see exactly what will serve."""
+    from safetensors.torch import load_file
+
+    from classifiers.ml import artifacts
+
+    parts = ensure_base_parts(meta["base_model"])
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with base_parts_copy(parts, needed_by="this training") as base_dir:
+        base = load_file(base_dir / artifacts.BASE_WEIGHTS)
+    artifacts.write_delta(model, base, build_dir)
+    (build_dir / META_FILE).write_text(json.dumps({**meta, "artifacts": {"format": artifacts.FORMAT,
+                                                                         "base_parts": parts}},
+                                                  indent=2, sort_keys=True))
+    return artifacts.rebuild_model(build_dir, base)
+
+
+def finish_small_artifacts(build_dir: Path) -> None:
+    """After the ONNX export and its checks: store the int8 model without its word-embedding matrix (rebuilt
+    on each machine from the base's) and drop the fp32 ONNX (a version that cannot serve int8 serves torch)."""
+    from safetensors.torch import load_file
+
+    from classifiers.ml import artifacts
+
+    (build_dir / ONNX_FILE).unlink(missing_ok=True)
+    int8 = build_dir / ONNX_INT8_FILE
+    if not int8.is_file():
+        return
+    parts = json.loads((build_dir / META_FILE).read_text())["artifacts"]["base_parts"]
+    with base_parts_copy(parts, needed_by="this training") as base_dir:
+        base = load_file(base_dir / artifacts.BASE_WEIGHTS)
+    delta, delta_meta = artifacts.read_delta(build_dir)
+    artifacts.externalize_embeddings(int8, artifacts.embedding_bytes(delta, delta_meta, base))
+
+
+def is_small_version(relpath: str) -> bool:
+    current = store()
+    if isinstance(current, LocalStore):
+        return (current.directory(relpath) / DELTA_FILE).is_file()
+    return DELTA_FILE in current.manifest(relpath).files
+
+
+@contextmanager
+def _version_files(relpath: str) -> Iterator[Path]:
+    current = store()
+    if isinstance(current, LocalStore):
+        yield current.directory(relpath)
+        return
+    with cache().checkout(current, relpath) as directory:
+        yield directory
+
+
+@contextmanager
+def _materialized(relpath: str, *, full: bool) -> Iterator[Path]:
+    """A small version made loadable on this machine (cached like fetched versions, built once)."""
+    from classifiers.ml import artifacts
+
+    current = store()
+    manifest = current.manifest(relpath)
+    parts = json.loads(current.read_file(relpath, META_FILE))["artifacts"]["base_parts"]
+    base_size = base_parts_manifest(parts, needed_by=relpath).total_size
+
+    def build(target: Path) -> None:
+        with _version_files(relpath) as version_dir, base_parts_copy(parts, needed_by=relpath) as base_dir:
+            artifacts.materialize(version_dir, base_dir, target, full=full)
+
+    key = f"{entry_key(relpath, manifest.digest)}+{'full' if full else 'serving'}"
+    # Room: the version's files plus at most the base's size (embeddings, tokenizer), twice with full weights.
+    need = manifest.total_size + base_size * (2 if full else 1)
+    with cache().derived(relpath, key, build, need=need) as directory:
+        yield directory
+
+
 def publish(build_dir: Path, relpath: str) -> None:
     """Make a finished build the version at `relpath`, all at once: renamed into a local store, or
     uploaded with its manifest last to an object store (then the build directory is removed)."""
@@ -140,9 +283,9 @@ def delete_version_files(relpath: str) -> None:
     theirs (and drop any copy whose version is gone when they next check: drop_deleted_from_cache)."""
     if not relpath:
         return
-    store().delete(relpath)
+    store().delete(relpath)  # its own files only: shared base parts stay for the versions that need them
+    cache().drop(relpath)  # fetched copies, and a small version's rebuilt directory (local stores too)
     if is_object_store():
-        cache().drop(relpath)
         _announce_deleted(relpath)
 
 
@@ -179,6 +322,14 @@ def local_copy(relpath: str, *, select: Select | None = None) -> Iterator[Path]:
     for as long as the block runs: the store's own directory for a local store, else this machine's
     checked copy in the cache (fetched first when missing). Raises VersionMissing, StoreError."""
     current = store()
+    if not relpath.startswith(f"{BASE_ROOT}/") and is_small_version(relpath):
+        # A small version: rebuilt here from its delta and the base parts; the Hugging Face weights only
+        # when the loader wants them (torch on a GPU, exports), else the int8 ONNX and the tokenizer.
+        names = ["config.json", META_FILE, "tokenizer.json", "model.safetensors", ONNX_INT8_FILE]
+        full = select is None or "model.safetensors" in set(select(names))
+        with _materialized(relpath, full=full) as directory:
+            yield directory
+        return
     if isinstance(current, LocalStore):
         yield current.directory(relpath)
         return
@@ -187,7 +338,11 @@ def local_copy(relpath: str, *, select: Select | None = None) -> Iterator[Path]:
 
 
 def export_version(relpath: str, destination: Path) -> Path:
-    """Copy a version's files (HF format + ONNX) to `destination`, refusing to overwrite files."""
+    """Copy a version's files (HF format + ONNX) to `destination`, refusing to overwrite files; a small
+    version is rebuilt first (full Hugging Face weights, tokenizer, int8 ONNX with its embeddings)."""
+    if is_small_version(relpath):
+        with local_copy(relpath) as directory:
+            return export_to_directory(LocalStore(directory.parent), directory.name, Path(destination))
     return export_to_directory(store(), relpath, Path(destination))
 
 
@@ -195,6 +350,12 @@ def export_version_zip(relpath: str, *, folder: str) -> Iterator[bytes]:
     """The same files as export_version, as a zip stream whose entries sit under `folder/`.
 
     The file list is read now, so a missing version fails before the first byte."""
+    if store().exists(relpath) and is_small_version(relpath):
+        def rebuilt() -> Iterator[bytes]:
+            with local_copy(relpath) as directory:  # held (never evicted) while the archive streams
+                yield from zip_stream(LocalStore(directory.parent), directory.name, folder=folder)
+
+        return rebuilt()
     return zip_stream(store(), relpath, folder=folder)
 
 

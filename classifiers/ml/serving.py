@@ -66,10 +66,14 @@ INT8_VARIANTS = {"per-channel-7bit": {"per_channel": True, "reduce_range": True}
 
 
 def quantize_int8(fp32_path: Path, variant: str = "per-channel-7bit", out: Path | None = None) -> Path:
+    """Int8 matrix multiplications; the embedding tables (Gather) stay fp32: a table lookup gains no speed from
+    int8, and a small version stores the word-embedding matrix apart, shared with the base model
+    (classifiers.ml.artifacts), which needs it to be exactly the model's."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = out or fp32_path.with_name(ONNX_INT8_FILE)
-    quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8, **INT8_VARIANTS[variant])
+    quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                     **INT8_VARIANTS[variant])
     return out
 
 

@@ -86,6 +86,9 @@ class TrainConfig:
     # too, and the model that serves is refit on train + validation for the epoch validation chose.
     unfreeze_below: int = 10_000
     refit_below: int = 10_000
+    # Weight decay on the word-embedding matrix (the recipe before small artifacts). Off: rows of tokens the
+    # training text never uses stay the base model's exactly, so a version stores only the rows it changed.
+    decay_embeddings: bool = False
     validation_fraction: float = 0.15
     min_per_label: int = 8
     max_steps: int = -1
@@ -484,6 +487,20 @@ def train_model(
     )
 
 
+class _Trainer(Trainer):
+    """Leaves the word-embedding matrix out of weight decay unless `decay_embeddings` (see TrainConfig)."""
+
+    decay_embeddings = False
+
+    def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
+        names = super().get_decay_parameter_names(model)
+        if self.decay_embeddings:
+            return names
+        weight = model.get_input_embeddings().weight
+        embedding = {name for name, param in model.named_parameters() if param is weight}
+        return [name for name in names if name not in embedding]
+
+
 def _fit(
     model: torch.nn.Module, tokenizer, config: TrainConfig, work_dir: Path, train_rows: list, val_rows: list | None,  # noqa: ANN001
     weights: torch.Tensor | None, multi: bool, callback: _Progress, *, epochs: int, max_steps: int,
@@ -492,12 +509,13 @@ def _fit(
     steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
     args = training_arguments(dataclasses.replace(config, epochs=epochs, max_steps=max_steps), work_dir,
                               steps_per_epoch, evaluate=val_rows is not None)
-    trainer = Trainer(
+    trainer = _Trainer(
         model=model, args=args, train_dataset=_ListDataset(train_rows),
         eval_dataset=_ListDataset(val_rows) if val_rows is not None else None,
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_loss_func=_loss_func(weights, multi), compute_metrics=_compute_metrics(multi), callbacks=[callback],
     )
+    trainer.decay_embeddings = config.decay_embeddings
     trainer.remove_callback(PrinterCallback)  # progress goes to on_progress, not to stdout
     trainer.train()
     if callback.cancelled:

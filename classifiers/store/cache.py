@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 USED_FILE = ".used"  # its mtime is the entry's last use (LRU order)
 RELPATH_FILE = ".relpath"
+BUILT_FILE = ".built"  # a derived entry is complete (see ModelCache.derived)
+DERIVED_DIR = "model"  # a derived entry's files, apart from the cache's bookkeeping
 DOWNLOAD_ATTEMPTS = 3  # a copy that fails its checksum is fetched again, this many times in all
 STALE_TMP_S = 6 * 3600  # partial downloads of a killed process are removed after this
 
@@ -116,6 +118,41 @@ class ModelCache:
                 fetched = self._fill(store, relpath, manifest, entry, key, wanted) or fetched
         raise StoreError(f"{relpath} was evicted from the model cache while being loaded, repeatedly; "
                          "MODEL_CACHE_MAX_BYTES is too small for the versions this machine serves at once")
+
+    @contextmanager
+    def derived(self, relpath: str, key: str, build: Callable[[Path], None], *, need: int) -> Iterator[Path]:
+        """A directory this machine builds from store files (a small version made loadable, see
+        classifiers.ml.artifacts), cached and evicted like fetched entries: `build(directory)` runs once per
+        machine, under the entry's exclusive lock, into a scratch directory renamed into place when done.
+        `need` is the room to reserve for it. Yields the built model directory, held for reading."""
+        self._ready()
+        entry, lock = self.entries / key, self.locks / f"{key}.lock"
+        built = False
+        for _ in range(DOWNLOAD_ATTEMPTS):
+            with _flock(lock, fcntl.LOCK_SH):
+                if (entry / BUILT_FILE).is_file():
+                    (entry / USED_FILE).touch()
+                    self._event("miss" if built else "hit")
+                    yield entry / DERIVED_DIR
+                    return
+            with _flock(lock, fcntl.LOCK_EX):
+                if not (entry / BUILT_FILE).is_file():
+                    self._build(relpath, key, build, need)
+                    built = True
+        raise StoreError(f"{relpath} was evicted from the model cache while being loaded, repeatedly; "
+                         "MODEL_CACHE_MAX_BYTES is too small for the versions this machine serves at once")
+
+    def _build(self, relpath: str, key: str, build: Callable[[Path], None], need: int) -> None:
+        scratch = self.tmp / f"build-{uuid.uuid4().hex}"
+        try:
+            with self._reserve(need, keep=key):
+                build(scratch / DERIVED_DIR)
+                (scratch / RELPATH_FILE).write_text(relpath)
+                (scratch / BUILT_FILE).touch()
+                self._remove_entry(key)  # a leftover of a build killed before its rename (no BUILT_FILE)
+                os.rename(scratch, self.entries / key)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _fill(self, store: Source, relpath: str, manifest: Manifest, entry: Path, key: str,
               wanted: list[str]) -> bool:

@@ -25,7 +25,7 @@ from django.db.models import Max
 
 from classifiers import registry
 from classifiers.ml.evaluation import not_learned_warnings
-from classifiers.ml.serving import ONNX_FILE, ServingCheck, export_and_check
+from classifiers.ml.serving import ONNX_INT8_FILE, ServingCheck, export_and_check
 from classifiers.ml.training import (
     CancelledError,
     ClassBalance,
@@ -293,14 +293,19 @@ def _register(
     meta = {"label_names": summary["label_names"], "kind": run.schema.kind, "threshold": result.threshold,
             "max_length": config.max_length, "base_model": config.base_model, "metrics": report,
             "config": config.as_dict(), "data_summary": summary, "training_run": run.pk}
-    registry.save_artifacts(build, result.model, result.tokenizer, meta)
+    # The version stores a delta against its base model's shared parts; from here on the model is the one
+    # rebuilt from that delta, so the ONNX export and its checks see exactly what serves and exports.
+    result.model = registry.save_small_artifacts(build, result.model, result.tokenizer, meta)
     heartbeat(TrainingRun, run.pk)
     check = _export_for_serving(build, result, data, config)
+    registry.finish_small_artifacts(build)
     report["serving"] = check.as_dict() if check else {"onnx": "export failed; serving with torch"}
     scope = ModelVersion.objects.filter(schema=run.schema, course=run.course)
     number = (scope.aggregate(m=Max("number"))["m"] or 0) + 1
     relpath = registry.version_relpath(run.schema_id, run.course_id, number)
-    serving = {"onnx_path": f"{relpath}/{ONNX_FILE}", "use_int8": check.use_int8} if check else {}
+    # A small version keeps only the int8 ONNX; when int8 is not accurate enough, torch serves.
+    serving = {"onnx_path": f"{relpath}/{ONNX_INT8_FILE}" if check.use_int8 else "",
+               "use_int8": check.use_int8} if check else {}
     registry.publish(build, relpath)
     try:
         with transaction.atomic():

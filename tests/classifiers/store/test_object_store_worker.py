@@ -59,7 +59,9 @@ def test_a_worker_with_an_empty_cache_serves_a_version_trained_on_another_machin
 ):
     label_feedback(course, course.schemas.get(name="sentiment"), {"positive": 20, "negative": 20, "neutral": 10})
     version = _train(course, instructor, tmp_path)  # trained and published here; activation queues its run
-    assert registry.version_exists(version.path) and not list(tmp_path.glob("training-machine-cache/entries/*"))
+    assert registry.version_exists(version.path)
+    # The training machine read the base model's shared parts (to compute the delta), never a version copy.
+    assert [p.name.split("~")[0] for p in tmp_path.glob("training-machine-cache/entries/*")] == ["base-models"]
 
     _wait_for(lambda: not Feedback.objects.filter(course=course).exclude(predictions__model_version=version).exists(),
               120, worker_elsewhere, "the worker to classify the course with the new version")
@@ -67,11 +69,20 @@ def test_a_worker_with_an_empty_cache_serves_a_version_trained_on_another_machin
     _wait_for(lambda: Prediction.objects.filter(feedback=arrived, model_version=version).exists(), 60,
               worker_elsewhere, "on-arrival classification")
 
-    (entry,) = cache_entries(worker_elsewhere.cache_dir)
-    assert entry.startswith(version.path.replace("/", "~") + "@")
-    fetched = {p.name for p in (worker_elsewhere.cache_dir / "entries" / entry).iterdir() if not p.name.startswith(".")}
-    assert "model.safetensors" not in fetched and {"tokenizer.json", "eduplatform.json"} <= fetched
-    assert fetched & {"model.onnx", "model.int8.onnx"}  # one ONNX file: the one it serves
+    # A small version: its own files, the base model's shared parts, and the directory rebuilt from both.
+    entries = _entries_of(worker_elsewhere.cache_dir, version.path)
+    assert len(entries) == 2 and [e for e in cache_entries(worker_elsewhere.cache_dir) if e.startswith("base-models~")]
+    (rebuilt,) = [e for e in entries if "+" in e]
+    loaded = {p.name for p in (worker_elsewhere.cache_dir / "entries" / rebuilt / "model").iterdir()}
+    assert {"tokenizer.json", "eduplatform.json"} <= loaded
+    if version.use_int8:  # the int8 ONNX with its embeddings; no Hugging Face weights rebuilt for nothing
+        assert "model.safetensors" not in loaded and {"model.int8.onnx", "word_embeddings.f32"} <= loaded
+    else:  # int8 was not accurate enough: torch serves
+        assert "model.safetensors" in loaded
+
+
+def _entries_of(cache_dir, relpath: str) -> list[str]:  # noqa: ANN001
+    return [e for e in cache_entries(cache_dir) if e.startswith(relpath.replace("/", "~") + "@")]
 
 
 def test_deleting_a_version_empties_the_cache_of_a_worker_on_another_machine(
@@ -79,9 +90,10 @@ def test_deleting_a_version_empties_the_cache_of_a_worker_on_another_machine(
 ):
     label_feedback(course, course.schemas.get(name="sentiment"), {"positive": 10, "negative": 10})
     old = _train(course, instructor, tmp_path)
-    _wait_for(lambda: len(cache_entries(worker_elsewhere.cache_dir)) == 1, 120, worker_elsewhere,
+    _wait_for(lambda: len(_entries_of(worker_elsewhere.cache_dir, old.path)) == 2, 120, worker_elsewhere,
               "the worker to load the first version")
-    export = registry.export_version(old.path, tmp_path / "copy")  # the same model, published as a second version
+    # The same model, exported and published as a second version of the old format (full files).
+    export = registry.export_version(old.path, tmp_path / "copy")
     new = ModelVersion.objects.create(
         schema=old.schema, course=course, number=2, path=registry.version_relpath(old.schema_id, course.pk, 2),
         base_model=old.base_model, label_names=old.label_names, max_length=old.max_length, metrics=old.metrics,
@@ -90,11 +102,15 @@ def test_deleting_a_version_empties_the_cache_of_a_worker_on_another_machine(
     shutil.copytree(export, build, dirs_exist_ok=True)
     registry.publish(build, new.path)
     activate_model_version(new, actor=instructor)
-    _wait_for(lambda: len(cache_entries(worker_elsewhere.cache_dir)) == 2, 120, worker_elsewhere,
+    _wait_for(lambda: len(_entries_of(worker_elsewhere.cache_dir, new.path)) == 1, 120, worker_elsewhere,
               "the worker to load the second version")
 
     delete_model_version(ModelVersion.objects.get(pk=old.pk), actor=instructor)
     assert not registry.version_exists(old.path)
-    _wait_for(lambda: len(cache_entries(worker_elsewhere.cache_dir)) == 1, 30, worker_elsewhere,
+    _wait_for(lambda: not _entries_of(worker_elsewhere.cache_dir, old.path), 30, worker_elsewhere,
               "the worker to drop the deleted version from its cache")
-    assert cache_entries(worker_elsewhere.cache_dir)[0].startswith(new.path.replace("/", "~") + "@")
+    assert len(_entries_of(worker_elsewhere.cache_dir, new.path)) == 1
+    # The shared base parts stay, in the store and in the cache: other versions of the base model need them.
+    assert [e for e in cache_entries(worker_elsewhere.cache_dir) if e.startswith("base-models~")]
+    parts = registry.read_meta(new.path)["artifacts"]["base_parts"]
+    assert registry.version_exists(parts["path"])

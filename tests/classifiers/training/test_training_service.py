@@ -148,7 +148,10 @@ def test_run_trains_registers_a_version_atomically_and_a_retry_changes_nothing(c
     assert run.status == "succeeded", run.error
     version = run.model_version
     files = {p.name for p in registry.absolute(version.path).iterdir()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", registry.META_FILE} <= files
+    # A small version: its weights as a delta against the base model's parts, which the store keeps once.
+    assert {registry.DELTA_FILE, "config.json", registry.META_FILE} <= files
+    assert not files & {"model.safetensors", "tokenizer.json", "model.onnx"}
+    assert registry.version_exists(registry.read_meta(version.path)["artifacts"]["base_parts"]["path"])
     assert not any(p.suffix in (".bin", ".pt") for p in registry.absolute(version.path).iterdir())
     assert not any((registry.store_root() / ".tmp").iterdir())
     assert version.number == 1 and version.label_names == ["negative", "neutral", "positive"]
@@ -167,7 +170,7 @@ def test_failed_run_leaves_active_version_and_store_untouched(course, instructor
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(registry, "save_artifacts", disk_full)
+    monkeypatch.setattr(registry, "save_small_artifacts", disk_full)
     run = start_training_run(schema, course=course, config={**TINY, "base_model": tiny_model}, actor=instructor,
                              dispatch=False)
     run = run_training(run.pk)
