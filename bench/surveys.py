@@ -132,6 +132,8 @@ def start_server(port: int, log: Path, worker_class: str) -> subprocess.Popen:
         "LOG_LEVEL": "ERROR",
         # Every request comes from 127.0.0.1 here; in production one IP is a whole campus NAT at most.
         "SURVEY_RATE_LIMIT_PER_IP": "100000000",
+        # Production refuses to key respondents with "" (DEBUG off); the bench's keys are thrown away.
+        "SURVEY_RESPONDENT_SECRET": os.environ.get("SURVEY_RESPONDENT_SECRET") or "bench-only-" + os.urandom(16).hex(),
     }
     cmd = [
         str(ROOT / ".venv/bin/gunicorn"),

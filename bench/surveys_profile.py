@@ -3,6 +3,8 @@ bench/surveys.py, sent through Django's whole stack (middleware, CSRF, view, on-
 test client, without a network or a server in between.
 
 Usage: .venv/bin/python bench/surveys_profile.py [--submissions 500] [--survey identified|anonymous] [--top 30]
+                                                 [--timer cpu|wall]
+Run it with the server's settings (DEBUG=false and what bench/surveys.py sets), else DEBUG's query log counts.
 Prints the SQL statements and Redis commands of one submission, the CPU time per submission with its split
 by phase, then cProfile's top entries (cumulative and own time). Last line: JSON.
 """
@@ -47,6 +49,12 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=500)
     parser.add_argument("--survey", default="identified", choices=["identified", "anonymous"])
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--timer",
+        default="cpu",
+        choices=["cpu", "wall"],
+        help="cpu: what the process computes (waits on Postgres and Redis left out); wall: all",
+    )
     args = parser.parse_args()
     setup()
     import tempfile
@@ -85,7 +93,7 @@ def main() -> None:
         for body in plain:
             client.post(url, body)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time if args.timer == "cpu" else time.perf_counter)
         profiler.enable()
         for body in profiled:
             client.post(url, body)
