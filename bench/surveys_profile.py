@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=500)
     parser.add_argument("--survey", default="identified", choices=["identified", "anonymous"])
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--dump", help="also write the raw profile here (pstats format, e.g. for snakeviz)")
     parser.add_argument(
         "--timer",
         default="cpu",
@@ -100,6 +101,8 @@ def main() -> None:
         profiler.disable()
         stored = SurveyResponse.objects.filter(survey=survey).count()
         out = io.StringIO()
+        if args.dump:
+            profiler.dump_stats(args.dump)
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("cumulative").print_stats(args.top)
         stats.sort_stats("tottime").print_stats(args.top)
