@@ -255,15 +255,19 @@ def test_identified_submission_with_on_arrival_work_uses_a_bounded_number_of_que
     """Everything a submission does at the end-of-term peak, on-arrival classification included (bench/surveys.py):
     the one INSERT, then the on-commit receivers (classification: the course's serving versions; embedding and
     screening: nothing, from memory and from the submission itself)."""
+    from classifiers.screening.screens import forget_policy
     from tests.factories import ModelVersionFactory
 
     settings.SURVEY_RATE_LIMIT_PER_IP = 1000
+    settings.SURVEY_DEFINITION_CACHE_S = settings.THEMES_IN_USE_CACHE_S = 300  # none expires on a slow machine
     version = ModelVersionFactory(schema=course.schemas.get(name="sentiment"), is_active=True)
     survey = build_survey(course, is_anonymous=False)
     for _ in range(2):  # the first reads the survey, the screening policy and whether themes are in use
         with django_capture_on_commit_callbacks(execute=True):
             assert client.post(survey_url(survey), form_data(survey, invite=make_invitation(survey))).status_code == 303
     data = form_data(survey, invite=make_invitation(survey))
+    forget_policy()
+    policy_snapshot()  # read afresh: kept SCREENING_POLICY_CACHE_S from now
     # 4, and SAVEPOINT and RELEASE around the INSERT: the test's transaction (autocommit in production).
     with django_assert_max_num_queries(6), django_capture_on_commit_callbacks(execute=True):
         assert client.post(survey_url(survey), data).status_code == 303
