@@ -108,6 +108,6 @@ def text_for_course_staff(feedback: Feedback) -> str:
     return "(held for screening: a screener decides whether it is shown)"
 
 
-def urgent_ids(feedback_ids: Sequence[int], feedback: Sequence[Feedback]) -> list[int]:
-    """The ids (parallel to `feedback`) of the comments the screen found urgent."""
-    return [pk for pk, item in zip(feedback_ids, feedback, strict=True) if item.screening == ScreeningStatus.URGENT]
+def ids_screened(feedback_ids: Sequence[int], feedback: Sequence[Feedback], status: str) -> list[int]:
+    """The ids (parallel to `feedback`) of the comments the ingest screen gave `status` (urgent, pending)."""
+    return [pk for pk, item in zip(feedback_ids, feedback, strict=True) if item.screening == status]

@@ -15,10 +15,10 @@ from django.utils import timezone
 from eduplatform.errors import DomainError
 
 from .importers import ImportRejected, ImportRow, LongTexts, TextTooLong, fit_text
-from .models import Course, DatasetSplit, Faculty, Feedback, FeedbackSource, ImportJob, Module
+from .models import Course, DatasetSplit, Faculty, Feedback, FeedbackSource, ImportJob, Module, ScreeningStatus
 from .permissions import Action, User, authorize
 from .redaction import redact_text
-from .screening import apply_verdict, screen_text, urgent_ids
+from .screening import apply_verdict, ids_screened, screen_text
 from .selectors import existing_external_ids
 from .signals import feedback_created, feedback_urgent
 
@@ -57,21 +57,27 @@ def ensure_modules(course: Course, titles: Iterable[str]) -> dict[str, Module]:
     return existing
 
 
-def announce_feedback(course_id: int, feedback_ids: Sequence[int], *, urgent: Sequence[int] = ()) -> None:
-    """Tell listeners about new feedback once the transaction has committed: `feedback_created`
-    (classification, screening) for `feedback_ids`, `feedback_urgent` (student support) for `urgent`.
+def announce_feedback(
+    course_id: int, feedback_ids: Sequence[int], feedback: Sequence[Feedback], *, on_arrival: bool = True
+) -> None:
+    """Tell listeners about new feedback (`feedback`, as screened at ingest, and its ids in the same order)
+    once the transaction has committed: `feedback_created` (classification, embedding, screening) with
+    `feedback_ids` and `pending_ids` (those ingest left for a later screen: the screening receiver needs no
+    query to find them), `feedback_urgent` (student support) with the urgent ones.
 
-    Callers pass no `feedback_ids` for anonymous answers (classified the next day), but always their
-    `urgent` ones: a student at risk is not made to wait for the day to end.
+    Anonymous answers are announced with `on_arrival=False` (classified the next day), but their urgent ones
+    always: a student at risk is not made to wait for the day to end.
     """
-    ids, urgent_ids = list(feedback_ids), list(urgent)
-    if ids:
+    ids = list(feedback_ids)
+    urgent = ids_screened(ids, feedback, ScreeningStatus.URGENT)
+    if on_arrival and ids:
+        pending = ids_screened(ids, feedback, ScreeningStatus.PENDING)
         transaction.on_commit(
-            lambda: feedback_created.send(sender=Feedback, course_id=course_id, feedback_ids=ids)
+            lambda: feedback_created.send(sender=Feedback, course_id=course_id, feedback_ids=ids, pending_ids=pending)
         )
-    if urgent_ids:
+    if urgent:
         transaction.on_commit(
-            lambda: feedback_urgent.send(sender=Feedback, course_id=course_id, feedback_ids=urgent_ids)
+            lambda: feedback_urgent.send(sender=Feedback, course_id=course_id, feedback_ids=urgent)
         )
 
 
@@ -138,7 +144,7 @@ def bulk_create_feedback(
     ]
     created = Feedback.objects.bulk_create(objs, batch_size=BULK_BATCH)
     ids = [f.pk for f in created]
-    announce_feedback(course.pk, ids, urgent=urgent_ids(ids, created))
+    announce_feedback(course.pk, ids, created)
     return created
 
 
@@ -176,7 +182,7 @@ def ingest_feedback(
         with transaction.atomic():
             created = Feedback.objects.bulk_create(objs, batch_size=BULK_BATCH)
             ids = [f.pk for f in created]
-            announce_feedback(course.pk, ids, urgent=urgent_ids(ids, created))
+            announce_feedback(course.pk, ids, created)
     except IntegrityError as exc:  # another request stored the same external_id in the meantime
         raise FeedbackRejected(
             "an external_id of this request was stored by a concurrent request; retry without it",

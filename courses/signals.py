@@ -2,7 +2,8 @@
 
 from django.dispatch import Signal
 
-# Sent after the creating transaction commits, with `feedback_ids: list[int]` and `course_id: int`.
+# Sent after the creating transaction commits, with `feedback_ids: list[int]`, `course_id: int` and
+# `pending_ids: list[int]`: those of `feedback_ids` the ingest screen left `pending` (for the trained screen).
 feedback_created = Signal()
 
 # Sent after the creating transaction commits, with the ids of comments the screen found urgent (a student

@@ -349,6 +349,9 @@ CLASSIFY_CLAIM_TTL_S = env.int("CLASSIFY_CLAIM_TTL_S", default=120)
 EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="onnx-int8")
 EMBEDDING_MAX_LENGTH = env.int("EMBEDDING_MAX_LENGTH", default=256)
 EMBED_CHUNK_SIZE = env.int("EMBED_CHUNK_SIZE", default=1000)
+# Whether a course uses themes (so new comments are embedded on arrival) is re-read after this many seconds
+# per web process (a first theme run made elsewhere applies within it; the embedding sweep covers the gap).
+THEMES_IN_USE_CACHE_S = env.float("THEMES_IN_USE_CACHE_S", default=60.0)
 THEMES_MIN_SIZE = env.int("THEMES_MIN_SIZE", default=10)
 IMPORT_UPLOAD_DIR = env.path("IMPORT_UPLOAD_DIR", default=BASE_DIR / "var" / "imports")
 # Uploads above this many bytes run as an import job on the worker instead of inside the request.

@@ -11,10 +11,12 @@ from courses.signals import feedback_created, feedback_urgent
 
 
 @receiver(feedback_created, dispatch_uid="screening.screen_on_arrival")
-def screen_on_arrival(sender: object, course_id: int, feedback_ids: list[int], **_: object) -> None:
+def screen_on_arrival(
+    sender: object, course_id: int, feedback_ids: list[int], pending_ids: list[int], **_: object
+) -> None:
     from classifiers.screening.services import queue_screening
 
-    queue_screening(feedback_ids)
+    queue_screening(pending_ids)
 
 
 @receiver(feedback_urgent, dispatch_uid="screening.notify_urgent")

@@ -294,13 +294,13 @@ def _store_verdicts(verdicts: dict[int, Verdict]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def queue_screening(feedback_ids: Sequence[int]) -> None:
-    """On arrival: the comments ingest left pending (a trained screen serves) go to the screening task, in
+def queue_screening(pending_ids: Sequence[int]) -> None:
+    """On arrival: the comments ingest left pending (a trained screen serves; `feedback_created` names them, so
+    a submission whose comments were all decided at ingest costs nothing here) go to the screening task, in
     chunks; with the broker down they wait, hidden, for the sweep."""
     from classifiers.tasks import screen_feedback_task
 
-    pending = list(Feedback.objects.filter(pk__in=list(feedback_ids), screening=ScreeningStatus.PENDING)
-                   .values_list("pk", flat=True))
+    pending = list(pending_ids)
     size = settings.SCREENING_BATCH_SIZE
     try:
         for start in range(0, len(pending), size):

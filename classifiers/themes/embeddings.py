@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import MD5
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from classifiers.ml.embeddings import EncoderSpec, SentenceEncoder, from_bytes, to_bytes
 from classifiers.themes.models import FeedbackEmbedding, ThemeRun
@@ -143,10 +145,33 @@ def course_vectors(rows: QuerySet[Feedback]) -> CourseVectors:
 # --- On arrival and the sweep ----------------------------------------------------------------------------
 
 
+# course id -> (read at, themes in use). Per process: the answer changes once per course (its first
+# recomputation) but was asked by every survey submission, a query each at the end-of-term peak.
+_in_use: dict[int, tuple[float, bool]] = {}
+_IN_USE_MAX_CACHED = 10_000
+
+
 def themes_in_use(course_id: int) -> bool:
     """Courses whose themes were computed once keep their embeddings current; others are embedded by their
-    first recomputation (no model work for courses nobody asked themes of)."""
-    return ThemeRun.objects.filter(course_id=course_id).exists()
+    first recomputation (no model work for courses nobody asked themes of).
+
+    Kept THEMES_IN_USE_CACHE_S per process: a first run saved in this process applies at once, in others
+    within the delay (the sweep embeds what arrived meanwhile)."""
+    ttl, now = settings.THEMES_IN_USE_CACHE_S, time.monotonic()
+    cached = _in_use.get(course_id)
+    if ttl > 0 and cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    in_use = ThemeRun.objects.filter(course_id=course_id).exists()
+    if ttl > 0:
+        if len(_in_use) >= _IN_USE_MAX_CACHED:
+            _in_use.clear()
+        _in_use[course_id] = (now, in_use)
+    return in_use
+
+
+@receiver([post_save, post_delete], sender=ThemeRun, dispatch_uid="themes.forget_in_use")
+def forget_in_use(sender: type[ThemeRun], instance: ThemeRun, **_: object) -> None:
+    _in_use.pop(instance.course_id, None)
 
 
 def embed_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:

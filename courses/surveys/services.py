@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from courses.models import Answer, Feedback, FeedbackSource, Question, QuestionKind, Survey, SurveyResponse
 from courses.permissions import Action, User, authorize
-from courses.screening import urgent_ids
 from courses.services import announce_feedback, build_feedback, check_group_size
 from eduplatform.errors import DomainError
 
@@ -98,10 +97,11 @@ def submit_survey_response(
     )
     try:
         with transaction.atomic() if on_first_response else nullcontext():
-            feedback, urgent = _create_first_response(survey, response, answers, now=stamp)
+            ids, feedback = _create_first_response(survey, response, answers, now=stamp)
             if on_first_response is not None:
                 on_first_response()
-        announce_feedback(survey.course_id, [] if anonymous else feedback, urgent=urgent)
+        # Anonymous feedback waits for the next day's classification sweep (see `_create_answers`).
+        announce_feedback(survey.course_id, ids, feedback, on_arrival=not anonymous)
         return SubmissionResult(response=response, created=True, edit_key=new_key)
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != UNIQUE_RESPONSE_CONSTRAINT:
@@ -153,14 +153,14 @@ def _preset_ids(survey: Survey, rows: Sequence[Feedback | Answer | SurveyRespons
 
 def _create_first_response(
     survey: Survey, response: SurveyResponse, answers: Mapping[Question, AnswerValue], *, now: datetime
-) -> tuple[list[int], list[int]]:
-    """The new feedback ids, and those of them the screen found urgent."""
+) -> tuple[list[int], list[Feedback]]:
+    """The new feedback ids, and the feedback (unsaved instances, as screened) in the same order."""
     feedback, rows = _answer_rows(survey, answers, now=now)
     for attempt in (1, 2):  # a random id taken already (about 1 in 10^9 per row): draw again, once
         _preset_ids(survey, [response, *feedback, *(a for a, _ in rows)])
         try:
             ids = insert_response(response, feedback, rows, preset_ids=survey.is_anonymous)
-            return ids, urgent_ids(ids, feedback)
+            return ids, feedback
         except IntegrityError as exc:
             name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
             if attempt == 2 or not (survey.is_anonymous and name.endswith("_pkey")):
@@ -180,8 +180,7 @@ def _create_answers(
     Answer.objects.bulk_create(new_answers)
     # Anonymous feedback waits for the next day's classification sweep: a prediction made on arrival
     # would carry the exact time (and place in the prediction sequence) that the row itself no longer has.
-    ids = [f.pk for f in created]
-    announce_feedback(survey.course_id, [] if survey.is_anonymous else ids, urgent=urgent_ids(ids, created))
+    announce_feedback(survey.course_id, [f.pk for f in created], created, on_arrival=not survey.is_anonymous)
 
 
 def _replace_answers(

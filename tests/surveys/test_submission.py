@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from datetime import timedelta
 
@@ -245,6 +247,36 @@ def test_submission_uses_a_bounded_number_of_queries(client, survey, invite, dja
     policy_snapshot()  # and the process has read the screening policy (kept SCREENING_POLICY_CACHE_S)
     with django_assert_max_num_queries(6):
         assert client.post(survey_url(survey), form_data(survey, invite=invite)).status_code == 303
+
+
+def test_identified_submission_with_on_arrival_work_uses_a_bounded_number_of_queries(
+    client, course, django_assert_max_num_queries, django_capture_on_commit_callbacks, settings
+):
+    """Everything a submission does at the end-of-term peak, on-arrival classification included (bench/surveys.py):
+    the one INSERT, then the on-commit receivers (classification: the course's serving versions; embedding and
+    screening: nothing, from memory and from the submission itself)."""
+    from classifiers.screening.screens import forget_policy
+    from tests.factories import ModelVersionFactory
+
+    settings.SURVEY_RATE_LIMIT_PER_IP = 1000
+    settings.SURVEY_DEFINITION_CACHE_S = settings.THEMES_IN_USE_CACHE_S = 300  # none expires on a slow machine
+    version = ModelVersionFactory(schema=course.schemas.get(name="sentiment"), is_active=True)
+    survey = build_survey(course, is_anonymous=False)
+    for _ in range(2):  # the first reads the survey, the screening policy and whether themes are in use
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(survey_url(survey), form_data(survey, invite=make_invitation(survey))).status_code == 303
+    data = form_data(survey, invite=make_invitation(survey))
+    forget_policy()
+    policy_snapshot()  # read afresh: kept SCREENING_POLICY_CACHE_S from now
+    # 4, and SAVEPOINT and RELEASE around the INSERT: the test's transaction (autocommit in production).
+    with django_assert_max_num_queries(6), django_capture_on_commit_callbacks(execute=True):
+        assert client.post(survey_url(survey), data).status_code == 303
+    from tests.support import drop_task_messages, queued_task_messages
+
+    queued = queued_task_messages("inference", "classify_feedback_task")
+    drop_task_messages("inference", queued)
+    versions = [json.loads(base64.b64decode(json.loads(m)["body"]))[0][0] for m in queued]  # protocol 2 args
+    assert versions.count(version.pk) == 3  # classification really was queued, once per submission
 
 
 def test_survey_definition_cache_applies_edits_made_through_the_orm_at_once(client, survey, invite, settings):

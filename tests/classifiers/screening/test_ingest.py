@@ -3,10 +3,14 @@ are announced on commit (anonymous ones too); a failing screen stores the commen
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from classifiers.imports.services import import_feedback_file
 from classifiers.screening.models import UrgentNotification
@@ -110,3 +114,48 @@ def test_a_failing_screen_stores_the_comment_pending_and_hidden_and_says_so(cour
     assert "screening failed at ingest" in caplog.text and "model file missing" in caplog.text
     listed = token_client(instructor).get(f"/api/courses/{course.code}/feedback/").json()
     assert listed["count"] == 0
+
+
+def _task_args(message: bytes) -> list:
+    """The positional arguments of a queued Celery message (protocol 2: base64 JSON body [args, kwargs, …])."""
+    return json.loads(base64.b64decode(json.loads(message)["body"]))[0]
+
+
+@pytest.mark.parametrize("decided_at_ingest", [True, False])
+def test_only_comments_left_pending_at_ingest_are_queued_for_screening_on_arrival(
+    course, decided_at_ingest, django_capture_on_commit_callbacks, settings
+):
+    """The submission names the pending ones itself (no query for them after the commit): a trained screen
+    serving leaves a comment pending, which goes to the screening task; one decided at ingest never does."""
+    from classifiers.screening.screens import ingest_screen
+    from courses.screening import Verdict
+    from courses.surveys.identity import make_invitation
+
+    settings.SURVEY_RATE_LIMIT_PER_IP = 1000
+    survey = build_survey(course, is_anonymous=False)
+    waiting = "The pace of the lectures"
+
+    def screen(text: str) -> Verdict:
+        if text == waiting and not decided_at_ingest:
+            return Verdict(ScreeningStatus.PENDING, screen="waiting for the trained screen")
+        return Verdict(ScreeningStatus.CLEAR, screen="test")
+
+    install_screen(screen)
+    try:
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+            resp = Client().post(survey_url(survey), form_data(survey, invite=make_invitation(survey),
+                                                               texts=(FINE, waiting)))
+    finally:
+        install_screen(ingest_screen)
+    assert resp.status_code == 303
+    queued = queued_task_messages("inference", "screen_feedback_task")
+    drop_task_messages("inference", queued)
+    assert not [q for q in queries.captured_queries  # the receiver no longer looks them up
+                if q["sql"].startswith("SELECT") and '"courses_feedback"."screening"' in q["sql"]]
+    pending, clear = (Feedback.objects.get(original_text=t) for t in (waiting, FINE))
+    assert clear.screening == ScreeningStatus.CLEAR
+    if decided_at_ingest:
+        assert pending.screening == ScreeningStatus.CLEAR and queued == []
+    else:
+        assert pending.screening == ScreeningStatus.PENDING
+        assert [_task_args(m) for m in queued] == [[[pending.pk]]]

@@ -106,3 +106,19 @@ def test_only_courses_whose_themes_are_in_use_are_embedded_on_arrival(course, ot
     embeddings.embed_new_feedback(course.pk, [1, 2])
     embeddings.embed_new_feedback(other_course.pk, [3])
     assert queued == [(course.pk, [1, 2])]
+
+
+@pytest.mark.django_db
+def test_whether_a_course_uses_themes_is_read_once_per_cache_delay(course, settings, django_assert_num_queries):
+    from classifiers.themes import embeddings
+
+    settings.THEMES_IN_USE_CACHE_S = 60
+    embeddings.themes_in_use(course.pk)
+    with django_assert_num_queries(0):  # every survey submission asked: a query each at the peak
+        assert embeddings.themes_in_use(course.pk) is False
+    # A run saved elsewhere (no signal in this process) shows once the delay has passed (here: cache off).
+    ThemeRun.objects.bulk_create([ThemeRun(course=course, status="succeeded")])
+    assert embeddings.themes_in_use(course.pk) is False
+    settings.THEMES_IN_USE_CACHE_S = 0
+    with django_assert_num_queries(1):
+        assert embeddings.themes_in_use(course.pk) is True
