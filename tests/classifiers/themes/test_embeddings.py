@@ -106,3 +106,21 @@ def test_only_courses_whose_themes_are_in_use_are_embedded_on_arrival(course, ot
     embeddings.embed_new_feedback(course.pk, [1, 2])
     embeddings.embed_new_feedback(other_course.pk, [3])
     assert queued == [(course.pk, [1, 2])]
+
+
+@pytest.mark.django_db
+def test_each_chunk_of_a_pass_starts_after_the_last_id_of_the_one_before(course, torch_embeddings, monkeypatch):
+    from classifiers.themes import embeddings
+
+    items = [FeedbackFactory(course=course, original_text=f"text {i}", redacted_text=f"text {i}") for i in range(25)]
+    real, starts = embeddings.embed_pending, []
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        starts.append(kwargs.get("after", 0))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embeddings, "embed_pending", spy)
+    assert embed_course(course) == 25
+    # No chunk re-reads the items done before it (quadratic work over a 100,000-item backlog otherwise).
+    assert starts == [0, items[9].pk, items[19].pk]
+    assert not pending_embeddings(course).exists()
