@@ -42,7 +42,9 @@ def encoder_for(spec: EncoderSpec) -> SentenceEncoder:
     if spec.key not in _ENCODERS:
         _ENCODERS.clear()  # a new key replaces the old model: only one is ever needed at a time
         _ENCODERS[spec.key] = SentenceEncoder(
-            spec, cache_dir=Path(settings.MODEL_STORE) / "embeddings", batch_size=settings.INFERENCE_BATCH_SIZE,
+            spec,
+            cache_dir=Path(settings.MODEL_STORE) / "embeddings",
+            batch_size=settings.INFERENCE_BATCH_SIZE,
             threads=settings.INFERENCE_THREADS or None,
         )
         logger.info("loaded the embedding model %s", spec.key)
@@ -57,8 +59,9 @@ def text_md5(text: str) -> str:
 def pending_embeddings(course: Course | None = None, *, key: str | None = None) -> QuerySet[Feedback]:
     """Items (of `course`, or of every course) without a vector of the current model and their current text."""
     key = key or current_spec().key
-    current = FeedbackEmbedding.objects.filter(feedback=OuterRef("pk"), model_key=key,
-                                               text_md5=MD5(OuterRef("redacted_text")))
+    current = FeedbackEmbedding.objects.filter(
+        feedback=OuterRef("pk"), model_key=key, text_md5=MD5(OuterRef("redacted_text"))
+    )
     rows = Feedback.objects.filter(course=course) if course is not None else Feedback.objects.all()
     return rows.filter(~Exists(current))
 
@@ -68,17 +71,22 @@ class EmbedResult:
     embedded: int = 0
     read: int = 0  # pending rows fetched
     model_s: float = 0.0
+    last_id: int = 0  # the highest id fetched: the next chunk of a pass starts after it
 
 
-def embed_pending(course: Course | None = None, *, limit: int | None = None,
-                  feedback_ids: Sequence[int] | None = None) -> EmbedResult:
-    """Embed up to `limit` (default: one chunk) pending items, oldest id first, and commit them."""
+def embed_pending(
+    course: Course | None = None, *, limit: int | None = None, feedback_ids: Sequence[int] | None = None, after: int = 0
+) -> EmbedResult:
+    """Embed up to `limit` (default: one chunk) pending items with an id above `after`, oldest id first, and
+    commit them."""
     spec = current_spec()
     qs = pending_embeddings(course, key=spec.key)
     if feedback_ids is not None:
         qs = qs.filter(pk__in=list(feedback_ids))
+    if after:
+        qs = qs.filter(pk__gt=after)
     rows = list(qs.order_by("pk").values_list("pk", "redacted_text")[: limit or settings.EMBED_CHUNK_SIZE])
-    result = EmbedResult(read=len(rows))
+    result = EmbedResult(read=len(rows), last_id=rows[-1][0] if rows else after)
     if not rows:
         return result
     started = time.perf_counter()
@@ -108,10 +116,15 @@ def _upsert(key: str, ids: list[int], texts: list[str], vectors: dict[str, np.nd
 
 def embed_course(course: Course, *, budget_s: float | None = None, on_chunk=None) -> int:  # noqa: ANN001
     """Embed the course's backlog chunk by chunk (each committed) until none is left or `budget_s` ran out;
-    `on_chunk(done)` after each chunk (a heartbeat). Returns how many were embedded."""
-    started, done = time.monotonic(), 0
+    `on_chunk(done)` after each chunk (a heartbeat). Returns how many were embedded.
+
+    Each chunk starts after the last id of the one before: without that, chunk i re-checked the i thousand
+    items already done (their md5 and vector lookup), quadratic work over a large backlog. An item that turns
+    pending behind the pass (its text edited meanwhile) is left to the next pass or the sweep."""
+    started, done, after = time.monotonic(), 0, 0
     while True:
-        part = embed_pending(course)
+        part = embed_pending(course, after=after)
+        after = part.last_id
         done += part.embedded
         if on_chunk is not None:
             on_chunk(done)
@@ -132,8 +145,11 @@ def course_vectors(rows: QuerySet[Feedback]) -> CourseVectors:
     """The current vectors of `rows` (missing or outdated ones left out), ordered by id: the same data gives
     the same order, hence the same themes."""
     key = current_spec().key
-    found = (rows.filter(embedding__model_key=key, embedding__text_md5=MD5("redacted_text"))
-             .order_by("pk").values_list("pk", "redacted_text", "embedding__vector"))
+    found = (
+        rows.filter(embedding__model_key=key, embedding__text_md5=MD5("redacted_text"))
+        .order_by("pk")
+        .values_list("pk", "redacted_text", "embedding__vector")
+    )
     ids, texts, blobs = [], [], []
     for pk, text, blob in found.iterator(chunk_size=5000):
         ids.append(pk)

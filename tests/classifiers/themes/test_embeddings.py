@@ -122,3 +122,20 @@ def test_whether_a_course_uses_themes_is_read_once_per_cache_delay(course, setti
     settings.THEMES_IN_USE_CACHE_S = 0
     with django_assert_num_queries(1):
         assert embeddings.themes_in_use(course.pk) is True
+
+
+def test_each_chunk_of_a_pass_starts_after_the_last_id_of_the_one_before(course, torch_embeddings, monkeypatch):
+    from classifiers.themes import embeddings
+
+    items = [FeedbackFactory(course=course, original_text=f"text {i}", redacted_text=f"text {i}") for i in range(25)]
+    real, starts = embeddings.embed_pending, []
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        starts.append(kwargs.get("after", 0))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embeddings, "embed_pending", spy)
+    assert embed_course(course) == 25
+    # No chunk re-reads the items done before it (quadratic work over a 100,000-item backlog otherwise).
+    assert starts == [0, items[9].pk, items[19].pk]
+    assert not pending_embeddings(course).exists()
