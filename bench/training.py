@@ -130,9 +130,10 @@ def predict_version(version, texts: list[str]):  # noqa: ANN001, ANN201 - probab
     from classifiers import registry
     from classifiers.ml.inference import encode, predict_logits, to_probabilities, torch_runner
 
-    path = registry.absolute(version.path)
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path).to("cuda" if torch.cuda.is_available() else "cpu")
+    with registry.local_copy(version.path) as path:  # a small version is rebuilt from its delta here
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(path)
+    model = model.to("cuda" if torch.cuda.is_available() else "cpu")
     logits = predict_logits(torch_runner(model), encode(tok, texts, version.max_length),
                             pad_id=tok.pad_token_id, num_labels=len(version.label_names))
     return to_probabilities(logits, multi_label=version.schema.kind == "multi")
@@ -333,7 +334,8 @@ def main() -> None:
         "validation_f1_macro": round(metrics["f1_macro"], 4),
     }
     if opts.save_model:
-        shutil.copytree(registry.absolute(version.path), opts.save_model, dirs_exist_ok=True)
+        with registry.local_copy(version.path) as path:  # full Hugging Face weights, also of a small version
+            shutil.copytree(path, opts.save_model, dirs_exist_ok=True)
     result.update(baseline(bench, names, opts.device, settings.BASE_MODEL))
     result.update({
         "speed_ratio": round(result["train_samples_per_s"] / result["baseline_train_samples_per_s"], 3),
