@@ -27,7 +27,7 @@ from classifiers import registry
 from classifiers.ml.memory import ModelBudget, process_rss_bytes
 from classifiers.ml.serving import Predictor, files_to_load
 from classifiers.models import ClassificationRun, ModelVersion, Prediction, PredictionSkip
-from classifiers.selectors import active_version_for, schemas_for_course
+from classifiers.selectors import serving_version_ids
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
 from courses.surveys.anonymity import visible_to_staff
@@ -324,27 +324,24 @@ def classify_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
     queue a task per version and chunk (CLASSIFY_ON_ARRIVAL="per-comment", the path before batching)."""
     from classifiers.classification.arrivals import note_arrivals
 
-    course = Course.objects.filter(pk=course_id).first()
-    if course is None:
-        return
-    versions = [v for v in (active_version_for(schema, course) for schema in schemas_for_course(course)) if v]
+    version_ids = serving_version_ids(course_id)
     ids = list(feedback_ids)
     try:
         if settings.CLASSIFY_ON_ARRIVAL == "batched":
-            note_arrivals([version.pk for version in versions], ids)
+            note_arrivals(version_ids, ids)
         else:
-            _queue_per_comment(versions, ids)
+            _queue_per_comment(version_ids, ids)
     except BROKER_ERRORS:  # the items are saved; the periodic sweep classifies them later
         logger.warning("broker unreachable: %d new items wait for the sweep", len(ids), exc_info=True)
 
 
-def _queue_per_comment(versions: list[ModelVersion], ids: list[int]) -> None:
+def _queue_per_comment(version_ids: list[int], ids: list[int]) -> None:
     from classifiers.tasks import classify_feedback_task
 
     size = chunk_size()
-    for version in versions:
+    for version_id in version_ids:
         for i in range(0, len(ids), size):
-            classify_feedback_task.apply_async((version.pk, ids[i : i + size]), retry=False)
+            classify_feedback_task.apply_async((version_id, ids[i : i + size]), retry=False)
 
 
 def sweep_unclassified() -> dict[str, int]:
