@@ -7,8 +7,8 @@ Usage: .venv/bin/python bench/screening.py [--data DIR] [--feedback DIR] [--trai
    neither = clear; read its SOURCE.md): a seeded stratified half is the training half, the other the test
    half. By default both trained models learn from the whole training half (12,391 tweets) and everything is
    measured on the whole test half (12,392); `--train-size` / `--test-size` take a stratified sample of a
-   half instead (one epoch of the whole half is 330 steps: 1-2 h on 2 busy shared CPU cores; below 10,000
-   rows the recipe's small-data refit trains a second time on all rows).
+   half instead (one epoch of the whole half is 330 steps: ~10 min on 2 CPU cores at load 3-4, 1-2 h when
+   nine jobs share them; below 10,000 rows the recipe's small-data refit trains a second time on all rows).
    - default screen (offensive-language model at the policy's default threshold + the patterns): precision
      and recall of "held" on the test rows. CAVEAT: alt-profanity-check's model was trained on data that
      includes these very tweets, so its figures here are optimistic; the feedback figures below are not.
