@@ -109,7 +109,8 @@ def make_versions(n: int, data: Path) -> list:
     courses = [get_or_create_course(f"{PREFIX}{i:03d}", actor=None, title=f"Scale course {i}")[0] for i in range(n)]
     first = register_small(courses[0], model_dir, subsample(val, 300))
     versions = [first]
-    with registry.local_copy(first.path) as source:
+    # The stored files (a small version's delta + int8 ONNX), not local_copy's rebuilt loadable directory.
+    with registry._version_files(first.path) as source:  # noqa: SLF001 - a bench copying stored files
         for course in courses[1:]:
             schema = create_schema("emotion", kind="single", course=course, labels=first.label_names, actor=None)
             relpath = registry.version_relpath(schema.pk, course.pk, 1)
