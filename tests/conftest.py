@@ -114,9 +114,19 @@ def personas(request, course) -> dict:
     return {name: request.getfixturevalue(name) for name in ROLES}
 
 
-def start_celery_worker(log: Path) -> subprocess.Popen:
+def start_celery_worker(
+    log: Path,
+    *,
+    name: str = "test",
+    queues: str = "default,training,inference",
+    pool: tuple[str, ...] = ("--concurrency=1", "--pool=prefork"),
+    env: dict[str, str] | None = None,
+    ready_s: float = 60,
+) -> subprocess.Popen:
     """A real `celery worker` subprocess on the real broker, reading the test database, ready to work; its log
-    is `log`. Callers stop it (the fixture below does; a test that kills one may start another)."""
+    is `log`. Callers stop it (the fixture below does; a test that kills one may start another). `env` adds to
+    the worker's environment (settings a test changed); `ready_s` bounds its start (importing transformers
+    takes minutes on a loaded 2-core machine)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -126,6 +136,7 @@ def start_celery_worker(log: Path) -> subprocess.Popen:
         "MODEL_CACHE_MAX_BYTES": str(settings.MODEL_CACHE_MAX_BYTES),
         "IMPORT_UPLOAD_DIR": str(settings.IMPORT_UPLOAD_DIR),
         "CONN_MAX_AGE": "0",
+        **(env or {}),
     }
     proc = subprocess.Popen(
         [
@@ -136,11 +147,10 @@ def start_celery_worker(log: Path) -> subprocess.Popen:
             "eduplatform",
             "worker",
             "-Q",
-            "default,training,inference",
-            "--concurrency=1",
-            "--pool=prefork",
+            queues,
+            *pool,
             "--loglevel=INFO",
-            f"--hostname=test-{os.getpid()}@%h",
+            f"--hostname={name}-{os.getpid()}@%h",
             "--without-gossip",
             "--without-mingle",
         ],
@@ -149,11 +159,11 @@ def start_celery_worker(log: Path) -> subprocess.Popen:
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + ready_s
     while "ready." not in log.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"the Celery worker {name} did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
     proc.log_path = log  # type: ignore[attr-defined]
     return proc

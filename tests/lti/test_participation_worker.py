@@ -6,17 +6,14 @@ result for the student."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -24,9 +21,9 @@ from courses.lti import grades
 from courses.lti.models import ParticipationLineItem, ScorePost, ScoreStatus
 from courses.lti.selectors import context_key
 from courses.models import SurveyResponse
+from tests.conftest import start_celery_worker
 from tests.factories import CourseFactory
 from tests.lti.advantage import Advantage
-from tests.support import ROOT, database_url
 from tests.surveys.conftest import build_survey, form_data, lti_login
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -36,19 +33,8 @@ CLAIM_S = 3
 
 def start_worker(log: Path, name: str) -> subprocess.Popen:
     """A solo-pool worker (the task runs in the process we kill) reaching the loopback test platform."""
-    env = {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "CONN_MAX_AGE": "0", "LTI_ALLOW_HTTP_LOOPBACK": "true", "LTI_SCORE_CLAIM_S": str(CLAIM_S)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "eduplatform", "worker", "-Q", "default", "--pool=solo",
-         "--loglevel=INFO", f"--hostname={name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 240  # importing transformers takes minutes on a loaded 2-core machine
-    while "ready." not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    return proc
+    return start_celery_worker(log, name=name, queues="default", pool=("--pool=solo",), ready_s=240,
+                               env={"LTI_ALLOW_HTTP_LOOPBACK": "true", "LTI_SCORE_CLAIM_S": str(CLAIM_S)})
 
 
 def test_a_worker_killed_during_the_post_still_leaves_exactly_one_score(platform, settings, tmp_path):

@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db.models import Count
 
 from classifiers.classification import arrivals
@@ -24,8 +22,8 @@ from eduplatform.celery import app
 from eduplatform.telemetry import client, read
 from tests.classifiers.classification.serving_helpers import serving_version
 from tests.classifiers.training.test_training_worker import _children
+from tests.conftest import start_celery_worker
 from tests.factories import CourseFactory
-from tests.support import ROOT, database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -49,44 +47,8 @@ def _worker_settings(monkeypatch, settings):
 
 
 def start_worker(log: Path, name: str) -> subprocess.Popen:
-    """A prefork worker (concurrency 1) on the inference queue, as tests/conftest.py's live worker."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "MODEL_STORE": str(settings.MODEL_STORE),
-        "MODEL_CACHE_DIR": str(settings.MODEL_CACHE_DIR),
-        "CONN_MAX_AGE": "0",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "eduplatform",
-            "worker",
-            "-Q",
-            "inference",
-            "--concurrency=1",
-            "--pool=prefork",
-            "--loglevel=INFO",
-            f"--hostname={name}-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 240
-    while "ready." not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    return proc
+    """A prefork worker (concurrency 1) on the inference queue."""
+    return start_celery_worker(log, name=name, queues="inference", ready_s=240)
 
 
 def stop(proc: subprocess.Popen) -> None:
