@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from classifiers.models import Annotation, LabelSchema
 from courses.models import Role
-from tests.browser import system_chromium
 from tests.factories import (
     FeedbackFactory,
     MembershipFactory,
@@ -23,14 +22,6 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with system_chromium() as chromium:
-        yield chromium
 
 
 def test_annotator_labels_twenty_items_with_the_keyboard_and_undoes_one(live_server, browser, course, other_course):

@@ -14,7 +14,6 @@ from django.utils import timezone
 from classifiers.screening.models import ScreeningDecision
 from classifiers.screening.services import SCREENER_REDACTION, grant_screener
 from courses.models import Feedback, ScreeningStatus
-from tests.browser import system_chromium
 from tests.factories import FeedbackFactory, ModuleFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -23,13 +22,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screening"
 OLDEST = "The marking was harsh and the lecturer seemed not to care"
 REDACT = "Great labs, but the lecturer is a fat slob"
 REMOVE = "What an idiot, total waste of money and time"
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see tests.browser.system_chromium
-    with system_chromium() as browser:
-        yield browser
 
 
 def _state(page) -> dict:  # noqa: ANN001

@@ -12,19 +12,11 @@ from django.utils import timezone
 
 from classifiers.models import Annotation, LabelSchema
 from courses.models import Role
-from tests.browser import system_chromium
 from tests.classifiers.labelling.test_similar_comments import comment, near
 from tests.factories import MembershipFactory, ModuleFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "similar"
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see tests.browser.system_chromium
-    with system_chromium() as browser:
-        yield browser
 
 
 def _state(page) -> dict:  # noqa: ANN001
