@@ -228,21 +228,13 @@ def make_course(texts: list[str], *, modules: int = 1, weeks: int = 1):  # noqa:
 
 def add_feedback(course, texts: list[str], modules: list, when: list) -> None:  # noqa: ANN001
     from courses.models import Feedback, FeedbackSource
-    from courses.services import redact
+    from courses.services import build_feedback
 
-    # Stored directly (not through ingest): loading is not what is measured, and it must not be announced.
+    # Built as ingest builds them (redacted and screened: theme names come from comments the screen cleared
+    # only) but stored directly, not through ingest: loading is not what is measured, and it must not be announced.
     Feedback.objects.bulk_create(
-        [
-            Feedback(
-                course=course,
-                module=m,
-                source=FeedbackSource.IMPORT,
-                original_text=t,
-                redacted_text=redact(t),
-                submitted_at=w,
-            )
-            for t, m, w in zip(texts, modules, when, strict=True)
-        ],
+        [build_feedback(course, text=t, module=m, source=FeedbackSource.IMPORT, submitted_at=w)
+         for t, m, w in zip(texts, modules, when, strict=True)],
         batch_size=5000,
     )
 
