@@ -345,6 +345,7 @@ from classifiers.themes.models import (  # noqa: E402, F401
     ThemeChange,
     ThemeCourse,
     ThemeEdit,
+    ThemeLabel,
     ThemeMember,
     ThemeRun,
     ThemeStatus,

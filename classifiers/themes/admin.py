@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from classifiers.themes.admin_control import ThemeControlAdmin
+from classifiers.themes.history import describe_edit
 from classifiers.themes.labels_admin import make_label_schema
 from classifiers.themes.models import Theme, ThemeChange, ThemeCourse, ThemeEdit, ThemeRun
 from classifiers.themes.selectors import latest_run, themes_to_list
@@ -126,8 +127,12 @@ class ThemeEditAdmin(ReadOnly, CourseScopedAdmin):
     """The audit of staff control: who renamed, merged, split off, hid or showed a theme, when, and what.
     Append-only: nobody (superusers included) adds, changes or deletes a row here."""
 
-    list_display = ("at", "course", "kind", "theme_id", "actor_name", "detail")
+    list_display = ("at", "course", "kind", "theme_id", "actor_name", "what")
     list_filter = ("kind", COURSE_FILTER)
     list_select_related = ("course", "theme")
-    fields = ("at", "course", "theme_id", "kind", "actor_name", "detail")
+    fields = ("at", "course", "theme_id", "kind", "actor_name", "what", "detail")
     readonly_fields = fields
+
+    @admin.display(description="what")
+    def what(self, edit: ThemeEdit) -> str:
+        return describe_edit(edit)  # plain text: the admin escapes it

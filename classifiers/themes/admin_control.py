@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from classifiers.themes.history import describe_edit
 from classifiers.themes.models import Theme
 from classifiers.themes.selectors import members_to_pick, theme_edits
 from classifiers.themes.staff import merge_themes, rename_theme, set_theme_hidden, split_theme
@@ -122,7 +123,7 @@ class ThemeControlAdmin(admin.ModelAdmin):
                 "title": f"Theme {theme.pk}",
                 "theme": theme,
                 "members": members_to_pick(theme),
-                "edits": theme_edits(theme)[:50],
+                "edits": [(edit, describe_edit(edit, seen_from=theme.pk)) for edit in theme_edits(theme)[:50]],
                 "opts": self.model._meta,
             },
         )

@@ -123,7 +123,9 @@ class ThemeViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):
     @action(detail=True, methods=["get"])
     def history(self, request: Request, *args: object, **kwargs: object) -> Response:
         """Who renamed, merged, split off, hid or showed this theme, when, and what."""
-        return Response(ThemeEditSerializer(theme_edits(self.get_object())[:200], many=True).data)
+        theme = self.get_object()
+        edits = theme_edits(theme)[:200]
+        return Response(ThemeEditSerializer(edits, many=True, context={"seen_from": theme.pk}).data)
 
 
 class ThemeRunViewSet(viewsets.ReadOnlyModelViewSet, CourseScopedViewSet):

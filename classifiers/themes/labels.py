@@ -6,6 +6,11 @@ suggests is training data until a person saves it. Only themes that may be named
 minimum group size, not hidden, active) can become labels: a small theme's name, or its members marked in
 the queue, would describe a small group. Held comments get a suggestion too, but the annotate queue shows
 only what course staff may read (courses.screening), and the suggestions selector below applies the same rule.
+
+Each label remembers its theme (`ThemeLabel`), and every recomputation refreshes the suggestions by the same
+rule (`refresh_suggestions`): the theme's new members get its label, items that left it lose theirs, and a
+label whose theme may no longer be named (hidden, merged, vanished, below the minimum) suggests nothing until
+it may again. An item annotated under the schema keeps what it has: annotations are never touched.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from classifiers.labelling.schemas import SchemaError, create_schema
-from classifiers.models import Label, LabelSchema, SchemaKind
-from classifiers.themes.models import Theme, ThemeMember, ThemeStatus, ThemeSuggestion
+from classifiers.models import Annotation, Label, LabelSchema, SchemaKind
+from classifiers.themes.models import Theme, ThemeLabel, ThemeMember, ThemeStatus, ThemeSuggestion
 from classifiers.themes.selectors import themes_to_list
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
@@ -65,7 +70,8 @@ def schema_from_themes(
             for theme, label in pairs:  # the guidelines beside the annotate view: what the theme is about
                 label.description = f"Theme {theme.pk}; its keywords: {', '.join(theme.keywords[:8])}."
             Label.objects.bulk_update([label for _, label in pairs], ["description"])
-            _suggest(schema, pairs)
+            ThemeLabel.objects.bulk_create(ThemeLabel(label=label, theme=theme) for theme, label in pairs)
+            _suggest(schema, {theme.pk: label.pk for theme, label in pairs})
     except IntegrityError as exc:  # the schema name is unique per course
         raise SchemaError(f'{course.code} already has a schema called "{name}": choose another name') from exc
     return schema
@@ -95,19 +101,78 @@ def _label_names(themes: Sequence[Theme]) -> list[str]:
     return names
 
 
-def _suggest(schema: LabelSchema, pairs: Sequence[tuple[Theme, Label]]) -> int:
-    label_of = {theme.pk: label for theme, label in pairs}
-    members = (
-        ThemeMember.objects.filter(theme_id__in=list(label_of))
-        .exclude(feedback__screening=REMOVED)
-        .values_list("feedback_id", "theme_id", "similarity")
-    )
+def _suggest(schema: LabelSchema, label_of: dict[int, int]) -> int:
+    """A suggestion of its theme's label (theme id → label id) for every member of those themes not removed."""
     rows = [
-        ThemeSuggestion(feedback_id=fid, schema=schema, label=label_of[tid], theme_id=tid, similarity=sim)
-        for fid, tid, sim in members.iterator(chunk_size=5000)
+        ThemeSuggestion(feedback_id=fid, schema=schema, label_id=label_of[tid], theme_id=tid, similarity=sim)
+        for fid, (tid, sim) in _members(label_of).items()
     ]
     ThemeSuggestion.objects.bulk_create(rows, batch_size=5000)
     return len(rows)
+
+
+def _members(theme_ids: Collection[int]) -> dict[int, tuple[int, float]]:
+    """feedback id → (theme id, similarity) of the members of `theme_ids` (removed comments left out)."""
+    rows = (
+        ThemeMember.objects.filter(theme_id__in=list(theme_ids))
+        .exclude(feedback__screening=REMOVED)
+        .values_list("feedback_id", "theme_id", "similarity")
+    )
+    return {fid: (tid, sim) for fid, tid, sim in rows.iterator(chunk_size=5000)}
+
+
+def refresh_suggestions(course: Course) -> dict[str, int]:
+    """After a recomputation of `course`'s themes (in its transaction): the suggestions of every schema made
+    from them follow the themes' members, by the rule of `schema_from_themes`. New members get their theme's
+    label; items that left the theme, or whose theme may no longer be named (hidden, merged, vanished, below
+    the minimum group size), lose their suggestion; an item annotated under the schema keeps its row as it was
+    (never added, changed or removed: it is what the person saw). Returns how many rows were added, changed and
+    removed."""
+    counts = {"added": 0, "changed": 0, "removed": 0}
+    links = list(
+        ThemeLabel.objects.filter(theme__course=course).values_list("label__schema_id", "theme_id", "label_id")
+    )
+    if not links:
+        return counts  # no schema was made from this course's themes: no query more for a recomputation
+    nameable = set(
+        themes_to_list(Course.objects.filter(pk=course.pk))
+        .filter(status=ThemeStatus.ACTIVE, hidden=False)
+        .values_list("pk", flat=True)
+    )
+    for schema_id in sorted({schema for schema, _, _ in links}):
+        label_of = {theme: label for schema, theme, label in links if schema == schema_id and theme in nameable}
+        for name, n in zip(counts, _refresh_schema(schema_id, label_of), strict=True):
+            counts[name] += n
+    return counts
+
+
+def _refresh_schema(schema_id: int, label_of: dict[int, int]) -> tuple[int, int, int]:
+    """One schema's suggestions made equal to the members of its nameable themes (theme id → label id),
+    items annotated under it left as they are. Returns (added, changed, removed)."""
+    wanted = _members(label_of)
+    answered = set(
+        Annotation.objects.filter(schema_id=schema_id, is_current=True).values_list("feedback_id", flat=True)
+    )
+    rows = ThemeSuggestion.objects.filter(schema_id=schema_id).values_list("pk", "feedback_id", "label_id", "theme_id")
+    have = {fid: (pk, label, theme) for pk, fid, label, theme in rows.iterator(chunk_size=5000)}
+    gone, changed = [], []
+    for fid, (pk, label, theme) in have.items():
+        if fid in answered:
+            continue
+        if fid not in wanted:
+            gone.append(pk)
+        elif (theme, label) != (wanted[fid][0], label_of[wanted[fid][0]]):
+            tid, sim = wanted[fid]
+            changed.append(ThemeSuggestion(pk=pk, label_id=label_of[tid], theme_id=tid, similarity=sim))
+    added = [
+        ThemeSuggestion(feedback_id=fid, schema_id=schema_id, label_id=label_of[tid], theme_id=tid, similarity=sim)
+        for fid, (tid, sim) in wanted.items()
+        if fid not in have and fid not in answered
+    ]
+    ThemeSuggestion.objects.filter(pk__in=gone).delete()
+    ThemeSuggestion.objects.bulk_update(changed, ["label", "theme", "similarity"], batch_size=5000)
+    ThemeSuggestion.objects.bulk_create(added, batch_size=5000)
+    return len(added), len(changed), len(gone)
 
 
 # --- Selectors: what the annotate view shows, and which suggestion a person's labels confirm ---------------
@@ -122,7 +187,7 @@ def theme_suggestions(schema: LabelSchema, feedback_ids: Collection[int]) -> dic
 
 
 def made_from_themes(schema: LabelSchema) -> bool:
-    return ThemeSuggestion.objects.filter(schema=schema).exists()
+    return ThemeLabel.objects.filter(label__schema=schema).exists()
 
 
 def confirmed_theme(feedback: Feedback, schema: LabelSchema, label_ids: Collection[int]) -> int | None:

@@ -128,8 +128,9 @@ class ThemeSuggestion(models.Model):
     """A theme member's label suggested under a schema made from themes (classifiers.themes.labels).
 
     Shown in the annotate queue like a model's prediction and, like one, never training data: training reads
-    annotations only, and a suggestion becomes one when a person saves it. A snapshot of the themes when the
-    schema was made; recomputing themes later does not change it.
+    annotations only, and a suggestion becomes one when a person saves it. Each recomputation refreshes them
+    from the themes' members (classifiers.themes.labels.refresh_suggestions); an item annotated under the
+    schema keeps its row as it was.
     """
 
     feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="theme_suggestions")
@@ -146,6 +147,18 @@ class ThemeSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"Feedback {self.feedback_id}: {self.label_id} suggested by theme {self.theme_id}"
+
+
+class ThemeLabel(models.Model):
+    """A label of a schema made from themes, and the theme it was made from: the theme whose members the
+    label is suggested to, at the schema's making and after every recomputation."""
+
+    label = models.OneToOneField("classifiers.Label", primary_key=True, on_delete=models.CASCADE,
+                                 related_name="from_theme")
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="labels")
+
+    def __str__(self) -> str:
+        return f"Label {self.label_id} made from theme {self.theme_id}"
 
 
 class ChangeKind(models.TextChoices):

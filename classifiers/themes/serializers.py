@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from classifiers.themes.models import Theme, ThemeRun
+from classifiers.themes.history import describe_edit
+from classifiers.themes.models import Theme, ThemeEdit, ThemeRun
 
 
 class ThemeSerializer(serializers.ModelSerializer):
@@ -41,12 +42,19 @@ class SplitThemeSerializer(serializers.Serializer):
 
 
 class ThemeEditSerializer(serializers.Serializer):
+    """An edit: the structured record (`detail`) and a sentence saying it (`summary`, seen from the theme whose
+    history is asked: context `seen_from`)."""
+
     id = serializers.IntegerField()
     kind = serializers.CharField()
     theme = serializers.IntegerField(source="theme_id")
     actor = serializers.CharField(source="actor_name")
     at = serializers.DateTimeField()
     detail = serializers.JSONField()
+    summary = serializers.SerializerMethodField(help_text="What the edit did, in words, e.g. renamed from “x” to “y”.")
+
+    def get_summary(self, edit: ThemeEdit) -> str:
+        return describe_edit(edit, seen_from=self.context.get("seen_from"))
 
 
 class LabelSchemaFromThemesIn(serializers.Serializer):

@@ -4,7 +4,8 @@ names, and matches the new themes to the previous ones so ids (and staff-given n
 The run row is created in the service's transaction and its task queued on commit; the task claims it
 (a redelivered message does nothing twice). Embedding is committed chunk by chunk and resumes after a
 killed worker (the reaper fails the run; the next run starts where the embeddings stopped). The themes
-themselves are written in one transaction at the end: a report never sees half a recomputation.
+themselves, and the suggestions of schemas made from them, are written in one transaction at the end: a report
+or the annotate queue never sees half a recomputation.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from classifiers.ml.embeddings import from_bytes, to_bytes
 from classifiers.ml.theme_edits import StaffEdits, keep_staff_edits
 from classifiers.ml.themes import Clustering, Matching, ThemeParams, cluster, keywords, match_themes, theme_name
 from classifiers.themes.embeddings import course_vectors, current_spec, embed_course
+from classifiers.themes.labels import refresh_suggestions
 from classifiers.themes.models import ChangeKind, Theme, ThemeChange, ThemeMember, ThemeRun, ThemeStatus
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
@@ -105,6 +107,7 @@ def recompute_themes(run: ThemeRun, timings: dict[str, float] | None = None) -> 
     started = time.perf_counter()
     with transaction.atomic():
         changes, themes = _write(run, data.ids, found, words, forced)
+        suggestions = refresh_suggestions(run.course)
         ThemeRun.objects.filter(pk=run.pk).update(
             micro_centroids=to_bytes(found.micro_centroids) if found.micro_centroids is not None else None,
             micro_themes=[themes[t].pk if t >= 0 else None for t in (found.micro_themes if found.micro_themes
@@ -113,7 +116,7 @@ def recompute_themes(run: ThemeRun, timings: dict[str, float] | None = None) -> 
     timings["write_s"] = time.perf_counter() - started
     other = int((found.labels < 0).sum())
     return {"comments": len(data.ids), "themes": len(found.sizes), "other": other,
-            "embedding_model": current_spec().key, "changes": changes,
+            "embedding_model": current_spec().key, "changes": changes, "suggestions": suggestions,
             **{k: round(v, 3) for k, v in timings.items()}}
 
 
@@ -169,8 +172,11 @@ def _unchanged(run: ThemeRun, last: ThemeRun, timings: dict[str, float]) -> dict
         changes = {kind: len(active) if kind == ChangeKind.KEPT else 0 for kind in ChangeKind.values}
         ThemeRun.objects.filter(pk=run.pk).update(changes=changes, micro_centroids=last.micro_centroids,
                                                   micro_themes=last.micro_themes, input_digest=last.input_digest)
+        # The same members, but a theme may have been hidden or shown since: the suggestions follow that too.
+        suggestions = refresh_suggestions(run.course)
     stats = {k: last.stats.get(k) for k in ("comments", "themes", "other", "embedding_model")}
-    return {**stats, "changes": changes, "unchanged_input": True, **{k: round(v, 3) for k, v in timings.items()}}
+    return {**stats, "changes": changes, "suggestions": suggestions, "unchanged_input": True,
+            **{k: round(v, 3) for k, v in timings.items()}}
 
 
 def _write(run: ThemeRun, ids: list[int], found: Clustering, words: list[list[str]],

@@ -10,6 +10,7 @@ import io
 import numpy as np
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from classifiers.ml.embeddings import to_bytes
@@ -191,6 +192,51 @@ def test_the_audit_is_append_only_and_admin_cannot_change_it(two_themes, instruc
     )
     assert client.get(reverse("admin:classifiers_themeedit_add")).status_code == 403
     assert ThemeEdit.objects.get().actor_name == "ines"
+
+
+def test_the_history_says_each_edit_in_a_sentence_with_who_and_when_and_names_escaped(
+    two_themes, instructor, teaching_assistant, client
+):
+    exam, lab = two_themes
+    keyword_name, lab_name = exam.display_name, lab.display_name
+    rename_theme(exam, name="<b>Exams</b> & co", actor=instructor)
+    merge_themes([lab], into=exam, actor=teaching_assistant)
+    papers = split_theme(Theme.objects.get(pk=exam.pk), name="Exam <i>papers</i>", keyword="paper", actor=instructor)
+    set_theme_hidden(Theme.objects.get(pk=exam.pk), hidden=True, actor=instructor)
+    set_theme_hidden(Theme.objects.get(pk=exam.pk), hidden=False, actor=instructor)
+    said = [  # newest first, seen from exam's own page
+        "shown in reports again",
+        "hidden from reports",
+        f"split off “Exam <i>papers</i>” (15 comments) by keyword “paper” into theme {papers.pk}",
+        f"merged theme {lab.pk} “{lab_name}” into this one (60 comments)",
+        f"renamed from “{keyword_name}” to “<b>Exams</b> & co”",
+    ]
+    who = ["ines", "ines", "ines", "tara", "ines"]
+
+    client.force_login(instructor)
+    html = client.get(reverse("admin:classifiers_theme_control", args=[exam.pk])).content.decode()
+    rows = html.split('<table id="edits">')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 5
+    for row, sentence, person in zip(rows, said, who, strict=True):
+        assert f"<td>{person}</td><td>{escape(sentence)}</td>" in row, row
+        assert '<time datetime="' in row  # when: the date shown, the full time machine-readable
+    assert "<b>Exams</b>" not in html and "<i>papers</i>" not in html  # escaped, never markup
+    assert "{&#x27;" not in html and "{'" not in html  # no raw dict any more
+    # The split-off theme's own page says where it came from.
+    page = client.get(reverse("admin:classifiers_theme_control", args=[papers.pk])).content.decode()
+    assert escape(
+        f"split off from theme {exam.pk} “<b>Exams</b> & co” as “Exam <i>papers</i>” (15 comments) by keyword “paper”"
+    ) in page
+    # The list of all edits names the themes by id.
+    listed = client.get(reverse("admin:classifiers_themeedit_changelist")).content.decode()
+    assert escape(f"renamed theme {exam.pk} from “{keyword_name}” to “<b>Exams</b> & co”") in listed
+    assert "<b>Exams</b>" not in listed
+
+    api = APIClient()
+    api.force_authenticate(instructor)
+    history = api.get(f"/api/courses/CS101/themes/{exam.pk}/history/").json()
+    assert [(h["summary"], h["actor"]) for h in history] == list(zip(said, who, strict=True))
+    assert history[-1]["detail"] == {"before": keyword_name, "after": "<b>Exams</b> & co"}  # the record stays
 
 
 # --- Bad input: clear messages, nothing changed -----------------------------------------------------------

@@ -10,15 +10,17 @@ from rest_framework.test import APIClient
 from classifiers.labelling.ordering import annotation_queue, item_payloads
 from classifiers.labelling.schemas import SchemaError
 from classifiers.labelling.services import record_annotation
+from classifiers.ml.embeddings import to_bytes
 from classifiers.models import Annotation, LabelSchema, SchemaKind
 from classifiers.selectors import training_labels
-from classifiers.themes.labels import schema_from_themes
-from classifiers.themes.models import Theme, ThemeSuggestion
+from classifiers.themes.labels import refresh_suggestions, schema_from_themes
+from classifiers.themes.models import FeedbackEmbedding, Theme, ThemeRun, ThemeSuggestion
 from classifiers.themes.services import run_theme_run, start_theme_run
+from classifiers.themes.staff import merge_themes, set_theme_hidden
 from classifiers.training.services import TrainingRefused, default_config, gather_data, start_training_run
 from courses.models import Feedback
 from eduplatform.errors import PermissionRefused
-from tests.classifiers.themes.helpers import add_comments
+from tests.classifiers.themes.helpers import add_comments, direction
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +106,87 @@ def test_the_annotate_queue_shows_the_theme_suggestion_and_never_a_held_member(c
     assert payloads[members(themes["exam"])[1]]["suggestion"]["source"] == "theme"
     assert payloads[members(themes["lab"])[0]]["suggestion"] is None  # lab was not chosen
     assert payloads[held.pk]["suggestion"] is None  # even handed a held item, the selector suggests nothing
+
+
+# --- A recomputation refreshes the suggestions -------------------------------------------------------------
+
+
+def move(items: list[int], topic: str) -> None:
+    """Give these comments a vector of `topic` (what an edited text re-embedded would do)."""
+    FeedbackEmbedding.objects.filter(pk__in=items).update(vector=to_bytes(direction(topic)))
+
+
+def suggested(schema: LabelSchema) -> dict[int, str]:
+    return dict(ThemeSuggestion.objects.filter(schema=schema).values_list("feedback_id", "label__name"))
+
+
+def test_a_recomputation_suggests_new_members_drops_those_that_left_and_never_touches_an_annotation(
+    course, themes, instructor, annotator
+):
+    exam, lab = themes["exam"], themes["lab"]
+    schema = schema_from_themes([exam, lab], actor=instructor, name="topics")
+    labels = {theme.pk: schema.labels.get(name=theme.display_name) for theme in (exam, lab)}
+    exam_members = members(exam)
+    confirmed, answered_then_left = exam_members[:2]
+    record_annotation(Feedback.objects.get(pk=confirmed), schema, [labels[exam.pk]], actor=annotator)
+    record_annotation(Feedback.objects.get(pk=answered_then_left), schema, [labels[exam.pk]], actor=annotator)
+    to_lab, to_other = exam_members[2:5], [answered_then_left, exam_members[5]]
+    move(to_lab, "lab")
+    move(to_other, "parking")  # two comments of their own: fewer than a theme needs (3 here), so "other"
+    new = [f.pk for f in add_comments(course, "exam", 10, seed=5)]
+    annotations_before = list(Annotation.objects.order_by("pk").values_list("pk", "feedback_id", "is_current"))
+
+    recompute(course)
+    assert set(Theme.objects.filter(course=course, status="active").values_list("pk", flat=True)) == {exam.pk, lab.pk}
+    assert set(members(exam)) == set(exam_members) - set(to_lab) - set(to_other) | set(new)
+    now = suggested(schema)
+    assert all(now[pk] == labels[exam.pk].name for pk in new)  # new members of a theme: its label
+    assert all(now[pk] == labels[lab.pk].name for pk in to_lab)  # moved to another labelled theme: its label
+    assert exam_members[5] not in now  # left every theme: the unconfirmed suggestion is gone
+    assert now[answered_then_left] == labels[exam.pk].name  # annotated: kept as the person saw it
+    expected = {pk: labels[exam.pk].name for pk in members(exam)} | {pk: labels[lab.pk].name for pk in members(lab)}
+    assert now == expected | {answered_then_left: labels[exam.pk].name}
+    # Annotations untouched, and still the only training data.
+    assert list(Annotation.objects.order_by("pk").values_list("pk", "feedback_id", "is_current")) == annotations_before
+    assert training_labels(schema, course=course) == {
+        confirmed: [labels[exam.pk].name], answered_then_left: [labels[exam.pk].name]}
+    run = ThemeRun.objects.filter(course=course).order_by("-pk").first()
+    assert run.stats["suggestions"] == {"added": 10, "changed": 3, "removed": 1}
+
+
+def test_a_hidden_theme_suggests_nothing_from_the_next_recomputation_until_it_is_shown_again(
+    course, themes, instructor, annotator
+):
+    exam, lab = themes["exam"], themes["lab"]
+    schema = schema_from_themes([exam, lab], actor=instructor, name="topics")
+    label = schema.labels.get(name=lab.display_name)
+    answered = members(lab)[0]
+    record_annotation(Feedback.objects.get(pk=answered), schema, [label], actor=annotator)
+    set_theme_hidden(lab, hidden=True, actor=instructor)
+    recompute(course)  # the very same comments: the hidden flag alone changes the suggestions
+    assert set(suggested(schema).values()) == {exam.display_name, label.name}
+    assert [pk for pk, name in suggested(schema).items() if name == label.name] == [answered]
+    set_theme_hidden(Theme.objects.get(pk=lab.pk), hidden=False, actor=instructor)
+    recompute(course)
+    assert sorted(pk for pk, name in suggested(schema).items() if name == label.name) == members(lab)
+
+
+def test_after_a_staff_merge_the_next_recomputation_suggests_the_kept_themes_label_to_all_its_comments(
+    course, themes, instructor
+):
+    exam, lab = themes["exam"], themes["lab"]
+    schema = schema_from_themes([exam], actor=instructor, name="topics")  # lab has no label here
+    merge_themes([lab], into=exam, actor=instructor)
+    recompute(course)
+    assert Theme.objects.get(pk=lab.pk).status == "merged"
+    assert sorted(suggested(schema)) == members(Theme.objects.get(pk=exam.pk)) and len(suggested(schema)) == 60
+
+
+def test_a_recomputation_of_a_course_without_schemas_from_themes_asks_nothing_of_suggestions(
+    course, themes, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        assert refresh_suggestions(course) == {"added": 0, "changed": 0, "removed": 0}
 
 
 @pytest.mark.parametrize("who", ["annotator", "viewer", "outsider"])
