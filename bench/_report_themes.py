@@ -9,8 +9,8 @@ were <adjective> <md5>": 7 × 6 = 42 combinations), so quotes and keywords agree
   by a hash of the id) fits no theme and is "other", so sizes differ;
 - combination 36 joins theme 0 (a theme of the previous run merged into it); 37 is a theme staff hid
   (counted under "other" in reports); 38-41 are "other";
-- a small theme of ~120 comments per million (~3 per module, under the minimum group size of 5 in every
-  module) that the report must never show, whatever it totals (its words are fixed: see FIXED);
+- a small theme of 3 comments in each module (120 in all: under the minimum group size of 5 in every module,
+  over it in the course) that the report must never show (its words are fixed: see FIXED);
 - a theme of the previous run that vanished.
 Names and keywords come from the product's own functions (classifiers.ml.themes.keywords on a sample of the
 members' redacted texts, theme_name), sizes from the members (what the recomputation stores).
@@ -26,17 +26,23 @@ TOPICS = ["lectures", "labs", "pace", "slides", "tutor", "exam", "forum"]  # ben
 ADJECTIVES = ["clear", "rushed", "helpful", "confusing", "great", "boring"]
 ACTIVE_THEMES, NEW_FROM = 36, 30
 MERGED_COMBO, HIDDEN_COMBO = 36, 37  # 38-41: other
-SMALL_PER_65536 = 8  # ~122 per million rows
+SMALL_PER_MODULE = 3  # the small theme: 3 comments in each module, under the minimum group size of 5
 DIM = 384  # the default encoder's dimension; centroids are stored, never read by the page
 SAMPLE_EVERY = 50  # keywords from every 50th member: 20,000 texts at a million rows
 
 # Slot of each member: 0..35 active themes, 36 merged-into-0 (so 0), 37 hidden, 38 small; NULL: other.
 MEMBERS_SQL = """
+WITH small AS (  -- SMALL_PER_MODULE comments of each module, picked by a hash of the id
+  SELECT id FROM (
+    SELECT f.id, row_number() OVER (PARTITION BY f.module_id ORDER BY hashint4(f.id::int + 23), f.id) AS r
+    FROM courses_feedback f WHERE f.course_id = %(course)s AND (hashint4(f.id::int + 23) & 65535) < 256
+  ) picked WHERE r <= %(small)s
+)
 INSERT INTO classifiers_thememember (feedback_id, theme_id, similarity)
 SELECT id, (%(slots)s::bigint[])[1 + slot], 0.35 + 0.6 * ((hashint4(id::int + 11) & 65535) / 65536.0)
 FROM (
   SELECT f.id, CASE
-           WHEN (hashint4(f.id::int + 23) & 65535) < %(small)s THEN 38
+           WHEN f.id IN (SELECT id FROM small) THEN 38
            WHEN c.combo < %(active)s AND (hashint4(f.id::int + 5) & 65535) < 65536 * 0.3 * c.combo / %(active)s
              THEN NULL
            WHEN c.combo < %(active)s THEN c.combo
@@ -94,7 +100,7 @@ def seed_themes(course) -> dict:  # noqa: ANN001 - a courses.models.Course
                 hidden=slot == 37, first_seen_run=first, last_seen_run=previous if slot in (39, 40) else latest)
         Theme.objects.filter(pk=themes[39].pk).update(merged_into=themes[0])
         slots = [themes[s].pk if s in themes else 0 for s in range(39)]
-        params = {"course": course.pk, "slots": slots, "small": SMALL_PER_65536, "active": ACTIVE_THEMES,
+        params = {"course": course.pk, "slots": slots, "small": SMALL_PER_MODULE, "active": ACTIVE_THEMES,
                   "merged": MERGED_COMBO, "hidden": HIDDEN_COMBO, "topics": TOPICS, "adjectives": ADJECTIVES,
                   "themes": [t.pk for t in themes.values()], "every": SAMPLE_EVERY}
         with connection.cursor() as cur:
