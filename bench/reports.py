@@ -1,10 +1,13 @@
-"""Report benchmark: a course of N feedback rows (40 modules, 52 weeks, predictions) in Postgres.
+"""Report benchmark: a course of N feedback rows (40 modules, 52 weeks, predictions, themes) in Postgres.
 
 Times the report page over HTTP (gunicorn, 2 sync workers, as in production; warm, >= 200 requests) against a
 naive baseline in the same run: the same numbers computed from the live tables on every request (one
 GROUP BY over all feedback, no summary). Also counts queries per page for 40 modules and for 3.
-Usage: .venv/bin/python bench/reports.py [--rows 1000000] [--requests 300] [--keep]
-Last line: JSON with rows, p50_ms, p95_ms, queries_per_page, naive_ms and the ratio.
+The course has a completed theme recomputation (bench/_report_themes.py: 36 shown themes, every row in a
+theme or "other", a hidden and a small theme, a previous run for "new this term"); the bench checks that the
+page shows its themes section, and times the section and the whole report when not cached.
+Usage: .venv/bin/python bench/reports.py [--rows 1000000] [--requests 300] [--no-themes] [--keep]
+Last line: JSON with rows, p50_ms, p95_ms, queries_per_page, naive_ms and the ratio, themes figures.
 """
 
 import argparse
@@ -20,16 +23,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import ROOT, setup  # noqa: E402
+from _report_themes import seed_themes  # noqa: E402
 
 MODULES, WEEKS = 40, 52
 
-# Feedback in SQL (generate_series): bounded time, no Python loop over a million rows. Module m leans
-# negative as weeks pass when m % 7 == 0, so alerts and trends have something to show.
+# Feedback in SQL (generate_series): bounded time, no Python loop over a million rows; screened clear, so
+# quotable. Module m leans negative as weeks pass when m % 7 == 0, so alerts and trends have something to show.
 FEEDBACK_SQL = """
 INSERT INTO courses_feedback (course_id, module_id, source, original_text, redacted_text, language,
-                              submitted_at, split, created_at)
+                              submitted_at, split, created_at, text_was_cut, screening, screening_reasons,
+                              screened_with)
 SELECT %(course)s, m.ids[1 + (g %% %(modules)s)], 'import', t.txt, t.txt, 'en',
-       %(start)s::timestamptz + ((g::bigint * 7919) %% (%(weeks)s * 7 * 24)) * interval '1 hour', '', now()
+       %(start)s::timestamptz + ((g::bigint * 7919) %% (%(weeks)s * 7 * 24)) * interval '1 hour', '', now(),
+       false, 'clear', '[]', 'bench'
 FROM generate_series(1, %(rows)s) g
 CROSS JOIN (SELECT array_agg(id ORDER BY position) AS ids FROM courses_module WHERE course_id = %(course)s) m
 CROSS JOIN LATERAL (SELECT 'the ' || (array['lectures','labs','pace','slides','tutor','exam','forum'])[1 + g %% 7]
@@ -121,6 +127,25 @@ def queries_per_page(course) -> int:  # noqa: ANN001
     return len(ctx.captured_queries)
 
 
+def check_page(course, themes: dict | None) -> int:  # noqa: ANN001
+    """The page's size in bytes, after checking it shows the themes a report may show and no other."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(get_user_model().objects.get(username="bench-instructor"))
+    html = client.get(reverse("reports:course_report", kwargs={"course_code": course.code})).content.decode()
+    if themes is not None:
+        shown = [f"<strong>{name}</strong>" for name in themes["active_shown"]]
+        missing = [name for name in shown if name not in html]
+        assert "What students talk about" in html and not missing, f"themes not on the page: {missing[:3]}"
+        assert "new this term</span>" in html, "no theme marked new this term"
+        for what in ("hidden", "small"):  # hidden by staff; under the minimum group size in every module
+            assert f"<strong>{themes[what]}</strong>" not in html, f"the {what} theme {themes[what]!r} is shown"
+    return len(html.encode())
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -168,6 +193,8 @@ def cleanup(course_ids: list[int]) -> None:
     from django.db import connection
 
     with connection.cursor() as cur:  # raw deletes: the ORM cascade would load a million rows first
+        cur.execute("DELETE FROM classifiers_thememember WHERE theme_id IN "
+                    "(SELECT id FROM classifiers_theme WHERE course_id = ANY(%s))", [course_ids])
         cur.execute("DELETE FROM classifiers_reportcomment WHERE feedback_id IN "
                     "(SELECT id FROM courses_feedback WHERE course_id = ANY(%s))", [course_ids])
         cur.execute("DELETE FROM classifiers_prediction WHERE feedback_id IN "
@@ -184,21 +211,38 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--port", type=int, default=0, help="0: a free port (other servers may hold fixed ones)")
     parser.add_argument("--keep", action="store_true", help="keep the generated course")
+    parser.add_argument("--no-themes", action="store_true", help="no theme run (the page as before themes)")
     args = parser.parse_args()
     setup()
+    from django.core.cache import cache
     from django.db import connection
     from django.urls import reverse
 
     from classifiers.reports.models import ReportSnapshot
-    from classifiers.reports.selectors import module_report
+    from classifiers.reports.selectors import module_report, report_from, report_inputs
+    from classifiers.themes.selectors import module_themes
 
     stamp = int(time.time())
     started = time.perf_counter()
     course, schema, version, params = make_course(args.rows, f"BENCH-REPORTS-{stamp}")
     small, _, _, _ = make_course(3 * 52 * 5, f"BENCH-SMALL-{stamp}", modules=3)
     generate_s = time.perf_counter() - started
-    module_report(course, schema)  # cold: builds the summary
+    started = time.perf_counter()
+    themes = None if args.no_themes else seed_themes(course)
+    themes_seed_s = time.perf_counter() - started
+    report = module_report(course, schema)  # cold: builds the summary
     build_ms = ReportSnapshot.objects.get(course=course).build_ms
+    # Not cached (after any change of an input): the whole report, and its themes section alone.
+    cold, section = [], []
+    for _ in range(3):
+        inputs = report_inputs(course, schema)
+        cache.delete(inputs.key)
+        t = time.perf_counter()
+        report_from(inputs)
+        cold.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        module_themes(course, schema, version, report.modules, report.weeks, [n for n, _ in report.labels])
+        section.append((time.perf_counter() - t) * 1000)
     naive = []
     for _ in range(3):
         t = time.perf_counter()
@@ -215,6 +259,7 @@ def main() -> None:
     login_cookie(small)
     queries = queries_per_page(course)
     queries_small = queries_per_page(small)
+    page_bytes = check_page(course, themes)
     connection.close()
     port = args.port or _free_port()
     server = serve(port)
@@ -234,6 +279,10 @@ def main() -> None:
         "naive_over_selector": round(naive_ms / pct(selector, 0.5), 1),
         "queries_per_page": queries, "queries_per_page_3_modules": queries_small,
         "summary_build_ms": build_ms, "generate_s": round(generate_s, 1), "server": "gunicorn 2 sync workers",
+        "themes": themes["themes"] if themes else 0, "theme_members": themes["members"] if themes else 0,
+        "themes_seed_s": round(themes_seed_s, 1), "page_kb": round(page_bytes / 1024, 1),
+        "cold_report_ms": round(statistics.median(cold), 1),
+        "themes_section_cold_ms": round(statistics.median(section), 1),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }))
 
