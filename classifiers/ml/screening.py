@@ -15,15 +15,16 @@ Django-free, so bench/ and tests use it directly. Three parts:
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -176,14 +177,17 @@ def shipped_scorer() -> ProfanityScorer:
 
 
 _arrays_dir: list[Path] = []
+_scorer: list[ProfanityScorer] = []
+_scorer_lock = threading.Lock()
 
 
 def use_arrays_from(directory: Path | None) -> None:
     """Keep the scorer's numbers as plain arrays in `directory` (the web process: its model cache), so a process
     that screens never imports scikit-learn: a missing file is written once per machine and package version by
     a short subprocess (`python -m classifiers.ml.screening PATH`). None: load the shipped model in process."""
-    _arrays_dir[:] = [Path(directory)] if directory is not None else []
-    profanity_scorer.cache_clear()
+    with _scorer_lock:
+        _arrays_dir[:] = [Path(directory)] if directory is not None else []
+        _scorer.clear()
 
 
 def arrays_path(directory: Path) -> Path:
@@ -191,22 +195,34 @@ def arrays_path(directory: Path) -> Path:
     return Path(directory) / (profanity_model_version().replace(" ", "-") + ".npz")
 
 
-@cache
 def profanity_scorer() -> ProfanityScorer:
-    """The shipped model, loaded once per process (on first use)."""
+    """The shipped model, loaded once per process (on first use; the threads of a process wait for one load)."""
+    if not _scorer:
+        with _scorer_lock:
+            if not _scorer:
+                _scorer.append(_load_scorer())
+    return _scorer[0]
+
+
+def _load_scorer() -> ProfanityScorer:
     if not _arrays_dir:
         return shipped_scorer()
     path = arrays_path(_arrays_dir[0])
     if not path.exists():
-        root = Path(__file__).resolve().parents[2]  # the directory holding the classifiers package
-        try:
-            subprocess.run([sys.executable, "-m", "classifiers.ml.screening", str(path)], cwd=root, check=True,
-                           capture_output=True, timeout=300)
-        except (OSError, subprocess.SubprocessError) as exc:  # e.g. a read-only cache: screen all the same
-            stderr = getattr(exc, "stderr", b"") or b""
-            logger.warning("could not write %s (%s %s); loading the shipped model in process", path, exc,
-                           stderr.decode(errors="replace")[-500:])
-            return shipped_scorer()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One writer per machine: the web workers that start together wait for the first one's file.
+        with (path.parent / f".{path.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                root = Path(__file__).resolve().parents[2]  # the directory holding the classifiers package
+                try:
+                    subprocess.run([sys.executable, "-m", "classifiers.ml.screening", str(path)], cwd=root,
+                                   check=True, capture_output=True, timeout=300)
+                except (OSError, subprocess.SubprocessError) as exc:  # e.g. a read-only cache: screen all the same
+                    stderr = getattr(exc, "stderr", b"") or b""
+                    logger.warning("could not write %s (%s %s); loading the shipped model in process", path, exc,
+                                   stderr.decode(errors="replace")[-500:])
+                    return shipped_scorer()
     return ProfanityScorer.load(path)
 
 
