@@ -1,7 +1,8 @@
-"""Survey submission load test against the real server: gunicorn (2 workers, 127.0.0.1) driven by wrk.
+"""Survey submission load test against the real server: gunicorn (2 workers by default, 127.0.0.1) driven by wrk.
 
 Usage: .venv/bin/python bench/surveys.py [--duration 60] [--connections 8] [--max-rate 600]
                                          [--survey identified|anonymous] [--worker-class gthread|sync]
+                                         [--workers 2] [--threads 4]
 Needs Debian's `wrk`. Creates a throw-away course and survey in the configured database, builds one
 signed invitation per planned request (so every POST is a distinct student), runs a short /healthz
 baseline, then the submissions for `--duration` seconds (bounded: at most duration x max-rate
@@ -121,7 +122,7 @@ def write_bodies(survey, questions, count: int, path: Path) -> None:
             out.write(urlencode(data) + "\n")
 
 
-def start_server(port: int, log: Path, worker_class: str) -> subprocess.Popen:
+def start_server(port: int, log: Path, worker_class: str, workers: int = 2, threads: int = 4) -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "false",
@@ -141,18 +142,18 @@ def start_server(port: int, log: Path, worker_class: str) -> subprocess.Popen:
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         "--worker-class",
         worker_class,
         "--threads",
-        "4",
+        str(threads),
         "--backlog",
         "256",
     ]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    deadline = time.monotonic() + 180  # a worker imports the admin (torch, transformers): slow under load
+    deadline = time.monotonic() + 180  # generous: other jobs may share the machine
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()  # noqa: S310 - loopback
@@ -217,6 +218,19 @@ def cpu_snapshot(server: subprocess.Popen) -> dict[str, float]:
     }
 
 
+def worker_rss_mb(server: subprocess.Popen) -> list[float]:
+    """Resident memory (MB) of each gunicorn worker process now."""
+    sizes = []
+    for pid in _children(server.pid):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kb = next((int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:")), 0)
+        sizes.append(round(kb / 1024, 1))
+    return sorted(sizes)
+
+
 def queued_messages(queue: str) -> int:
     import redis
     from django.conf import settings
@@ -237,6 +251,8 @@ def main() -> None:
     parser.add_argument("--max-rate", type=int, default=600, help="bounds the request count: duration x rate")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument(
         "--survey",
         default="identified",
@@ -260,7 +276,9 @@ def main() -> None:
     write_bodies(survey, questions, planned, bodies)
     connection.close()
     queued_before = queued_messages("inference")
-    proc = start_server(args.port, tmp / "gunicorn.log", args.worker_class)
+    started = time.monotonic()
+    proc = start_server(args.port, tmp / "gunicorn.log", args.worker_class, args.workers, args.threads)
+    start_s = time.monotonic() - started
     try:
         base = f"http://127.0.0.1:{args.port}"
         # Baseline: the cheapest Django request (/healthz) on the same server, same connections.
@@ -296,6 +314,7 @@ def main() -> None:
         )
         cpu_after, wrk_after = cpu_snapshot(proc), os.times()
         window = deadline - launched
+        rss = worker_rss_mb(proc)
     finally:
         stop_server(proc)
     queued = queued_messages("inference") - queued_before
@@ -318,7 +337,11 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "surveys",
-                "server": f"gunicorn {args.worker_class}, 2 workers, 127.0.0.1",
+                "server": f"gunicorn {args.worker_class}, {args.workers} workers"
+                + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+                + ", 127.0.0.1",
+                "server_start_s": round(start_s, 1),
+                "worker_rss_mb": rss,
                 "tool": "wrk",
                 "survey": args.survey,
                 "connections": args.connections,

@@ -341,6 +341,9 @@ CLASSIFY_DEBOUNCE_S = env.float("CLASSIFY_DEBOUNCE_S", default=2.0)
 CLASSIFY_AFFINITY_S = env.float("CLASSIFY_AFFINITY_S", default=15.0)
 CLASSIFY_DRAIN_BUDGET_S = env.float("CLASSIFY_DRAIN_BUDGET_S", default=60.0)
 CLASSIFY_CLAIM_TTL_S = env.int("CLASSIFY_CLAIM_TTL_S", default=120)
+# Seconds a web process keeps which versions serve a course, for marking arrivals (every survey submission asks;
+# see classifiers.classification.services.versions_serving_arrivals). 0: ask the database every time.
+CLASSIFY_SERVING_CACHE_S = env.float("CLASSIFY_SERVING_CACHE_S", default=5.0)
 # Themes (classifiers/themes): sentence embeddings of the redacted texts by BASE_MODEL (mean pooling,
 # unit length) on the `inference` queue, stored beside each item; a different backend or max length is a
 # different embedding model, so every vector is recomputed. Comments per embedding chunk (one commit each:

@@ -85,23 +85,35 @@ def note_arrivals(version_ids: list[int], feedback_ids: list[int]) -> None:
     for version_id in version_ids:
         pipe.zadd(DUE_KEY, {version_id: now}, nx=True)
         pipe.zadd(FROM_KEY, {version_id: lowest}, lt=True)
-    pipe.execute()
-    schedule_drain()
+    # The drain mark in the same round trip (after the due marks, as a separate call would be): every survey
+    # submission comes through here, and during a burst the mark is nearly always set already.
+    _mark_drain_queued(pipe)
+    if pipe.execute()[-1]:
+        _queue_drain()
+
+
+def _mark_drain_queued(redis_or_pipe) -> object:  # noqa: ANN001 - a client or a pipeline
+    return redis_or_pipe.set(DRAIN_QUEUED_KEY, 1, nx=True, ex=settings.CLASSIFY_CLAIM_TTL_S)
 
 
 def schedule_drain() -> bool:
     """Queue a drain unless one already waits on the queue (a burst queues one at a time, and every idle
     worker process takes the next: the first drain clears the mark when it starts)."""
+    if not _mark_drain_queued(client()):
+        return False
+    _queue_drain()
+    return True
+
+
+def _queue_drain() -> None:
+    """Publish the drain whose mark this process has just set (the mark goes again when the broker is down)."""
     from classifiers.tasks import drain_arrivals_task
 
-    if not client().set(DRAIN_QUEUED_KEY, 1, nx=True, ex=settings.CLASSIFY_CLAIM_TTL_S):
-        return False
     try:
         drain_arrivals_task.apply_async(retry=False)
     except BROKER_ERRORS:
         client().delete(DRAIN_QUEUED_KEY)
         raise
-    return True
 
 
 def pending_versions() -> int:

@@ -319,12 +319,41 @@ def run_classification_inline(run: ClassificationRun) -> ClassificationRun:
     return run
 
 
+# course id → (read at, ids of the versions serving it), per process: see `versions_serving_arrivals`.
+_serving_on_arrival: dict[int, tuple[float, list[int]]] = {}
+_SERVING_MAX_CACHED = 5000
+
+
+def versions_serving_arrivals(course_id: int) -> list[int]:
+    """`serving_version_ids`, kept CLASSIFY_SERVING_CACHE_S per process: every survey submission asks it, and
+    its query was the largest cost of an identified submission left (README "Benchmarks").
+
+    A stale answer delays, never misclassifies: a version that stopped serving is skipped by the drain (it
+    drains active versions only), and comments a newly activated version misses here are classified by its
+    activation run or the sweep. Activations, rollbacks and deletions in this process apply at once."""
+    ttl, now = settings.CLASSIFY_SERVING_CACHE_S, time.monotonic()
+    cached = _serving_on_arrival.get(course_id)
+    if ttl > 0 and cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    ids = serving_version_ids(course_id)
+    if ttl > 0:
+        if len(_serving_on_arrival) >= _SERVING_MAX_CACHED:
+            _serving_on_arrival.clear()
+        _serving_on_arrival[course_id] = (now, ids)
+    return ids
+
+
+def forget_serving_versions(*_: object, **__: object) -> None:
+    """Ask the database again on the next arrival (after a change of which versions serve, in this process)."""
+    _serving_on_arrival.clear()
+
+
 def classify_new_feedback(course_id: int, feedback_ids: Sequence[int]) -> None:
     """On arrival: mark the course's active versions due (batched, the default: classification.arrivals), or
     queue a task per version and chunk (CLASSIFY_ON_ARRIVAL="per-comment", the path before batching)."""
     from classifiers.classification.arrivals import note_arrivals
 
-    version_ids = serving_version_ids(course_id)
+    version_ids = versions_serving_arrivals(course_id)
     ids = list(feedback_ids)
     try:
         if settings.CLASSIFY_ON_ARRIVAL == "batched":

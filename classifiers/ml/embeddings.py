@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from classifiers.ml.inference import encode, length_batches, pad_batch
 from classifiers.ml.serving import default_threads, onnx_session, quantize_int8
@@ -75,24 +75,28 @@ class EncoderSpec:
         return f"{self.name}@{weights_digest(self.model_path)}:mean-norm:{self.max_length}:{self.backend}"[:128]
 
 
-class _MeanPooled(torch.nn.Module):
-    """Transformer → mean over real tokens → unit length: what sentence-transformers' MiniLM does."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, p=2, dim=1)
+if TYPE_CHECKING:  # torch is imported where it runs: the web process reads vectors (numpy) only
+    import torch
 
 
-def _load_torch(model_path: str) -> _MeanPooled:
+def _load_torch(model_path: str) -> torch.nn.Module:
+    import torch
     from transformers import AutoModel
 
-    return _MeanPooled(AutoModel.from_pretrained(model_path)).eval()
+    class MeanPooled(torch.nn.Module):
+        """Transformer → mean over real tokens → unit length: what sentence-transformers' MiniLM does."""
+
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return MeanPooled(AutoModel.from_pretrained(model_path)).eval()
 
 
 def export_encoder(spec: EncoderSpec, cache_dir: Path) -> Path:
@@ -102,6 +106,8 @@ def export_encoder(spec: EncoderSpec, cache_dir: Path) -> Path:
     target = folder / ("encoder.int8.onnx" if spec.backend == "onnx-int8" else "encoder.onnx")
     if target.exists():
         return target
+    import torch
+
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         fp32 = Path(tmp) / "encoder.onnx"
@@ -139,6 +145,8 @@ class SentenceEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(spec.model_path)
         self.pad_id = self.tokenizer.pad_token_id or 0
         if spec.backend == "torch":
+            import torch
+
             torch.set_num_threads(self.threads)
             model = _load_torch(spec.model_path)
             self.dim = int(model.model.config.hidden_size)

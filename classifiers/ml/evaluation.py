@@ -1,6 +1,8 @@
 """Evaluation reports (accuracy, F1, per-class scores, confusion matrix, QWK) beside a majority baseline.
 
-Django-free: used by the worker, the benchmarks and the tests alike.
+Django-free: used by the worker, the benchmarks and the tests alike. scikit-learn is imported by the
+functions that score, not by the module: the web process reads `not_learned_warnings` only, and never
+loads scikit-learn for it (tests/test_web_imports.py).
 """
 
 from __future__ import annotations
@@ -9,19 +11,14 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    cohen_kappa_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
 # Thresholds tried when tuning the multi-label decision threshold on the validation split.
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 
 
 def _per_class(y_true: Sequence[int], y_pred: Sequence[int], names: Sequence[str]) -> dict[str, dict]:
+    from sklearn.metrics import precision_recall_fscore_support
+
     p, r, f, s = precision_recall_fscore_support(
         y_true, y_pred, labels=list(range(len(names))), zero_division=0
     )
@@ -32,6 +29,8 @@ def _per_class(y_true: Sequence[int], y_pred: Sequence[int], names: Sequence[str
 
 
 def _single_scores(y_true: Sequence[int], y_pred: Sequence[int], n: int, ordinal: bool) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
+
     labels = list(range(n))
     scores = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
@@ -54,6 +53,8 @@ def single_label_report(
     The baseline always predicts the most frequent label of the training split, evaluated on the
     same split as the model.
     """
+    from sklearn.metrics import confusion_matrix
+
     n = len(label_names)
     majority = Counter(train_labels).most_common(1)[0][0]
     baseline_pred = [majority] * len(y_true)
@@ -79,6 +80,8 @@ def beats_baseline(model: dict[str, float], baseline: dict[str, float]) -> bool:
 
 
 def _multi_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
     return {
         "f1_micro": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
@@ -88,6 +91,8 @@ def _multi_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 def tune_threshold(y_true: np.ndarray, probs: np.ndarray) -> float:
     """The decision threshold maximising micro-F1 on the validation split (ties: the lower one)."""
+    from sklearn.metrics import f1_score
+
     best_t, best_f1 = 0.5, -1.0
     for t in THRESHOLD_GRID:
         pred = (probs >= t).astype(int)
@@ -101,6 +106,8 @@ def multi_label_report(
     y_true: np.ndarray, probs: np.ndarray, label_names: Sequence[str], *, threshold: float, train_true: np.ndarray
 ) -> dict:
     """Micro/macro F1 and per-label scores; the baseline predicts the most frequent training label."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     y_pred = (probs >= threshold).astype(int)
     baseline_pred = np.zeros_like(y_true)
     top = int(np.asarray(train_true).sum(axis=0).argmax())

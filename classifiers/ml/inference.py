@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where a torch model runs: ONNX serving and the web process never load it
+    import torch
 
 DEFAULT_BATCH_SIZE = 64
 
@@ -70,6 +73,8 @@ def predict_logits(
 
 def torch_runner(model: torch.nn.Module) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A batch runner for a transformers model on its own device (half precision on a GPU)."""
+    import torch
+
     model.eval()
     device = next(model.parameters()).device
 

@@ -4,7 +4,8 @@ Django-free, so bench/ and tests use it directly. Three parts:
 - `ProfanityScorer`: the model alt-profanity-check ships (TF-IDF + linear SVMs with sigmoid calibration),
   evaluated from its weights. Same probability as `profanity_check.predict_prob` (a test compares them),
   in tens of microseconds instead of ~3 ms a call: on one short text scikit-learn's input checks cost far
-  more than the arithmetic, and a survey submission screens its comments inside the request.
+  more than the arithmetic, and a survey submission screens its comments inside the request. Its weights
+  are kept as plain arrays (`use_arrays_from`), so the web process never imports scikit-learn.
 - `RULES`: patterns for what a general offensive-language model does not see: remarks about a person's
   appearance or identity, threats, and phrases of a student who may be at risk (distress → `urgent`).
   Deliberately few and specific (each one a whole phrase, not a word), listed in the README; they hold a
@@ -14,13 +15,21 @@ Django-free, so bench/ and tests use it directly. Three parts:
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import math
+import os
 import re
+import subprocess
+import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from pathlib import Path
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 # The reasons a comment is held, in the order screeners see them. `distress` makes a verdict `urgent`.
 OFFENSIVE, PERSONAL, THREAT, DISTRESS = "offensive", "personal_remark", "threat", "distress"
@@ -90,27 +99,68 @@ def rule_reasons(text: str) -> list[str]:
     return [reason for reason, pattern in _BY_REASON.items() if pattern.search(text)]
 
 
+# The shipped vectorizer's analyzer (word unigrams of the lower-cased text; its stop words are not in the
+# vocabulary, so dropping every unknown token drops them too). `ProfanityScorer.from_fitted` checks that the
+# fitted vectorizer is exactly this before using it.
+PROFANITY_TOKENS = re.compile(r"(?u)\b\w\w+\b")
+_VECTORIZER_PARAMS = {"input": "content", "analyzer": "word", "preprocessor": None, "tokenizer": None,
+                      "lowercase": True, "strip_accents": None, "token_pattern": PROFANITY_TOKENS.pattern,
+                      "ngram_range": (1, 1), "binary": False, "norm": "l2", "use_idf": True, "sublinear_tf": False}
+
+
 class ProfanityScorer:
     """alt-profanity-check's model as plain arithmetic: tf-idf (l2) → 5 linear SVMs → sigmoid → mean.
 
-    Built from the fitted objects the package ships; `score` equals `predict_prob([text])[0]`.
+    Built from the fitted objects the package ships (`from_fitted`, needs scikit-learn to unpickle them), or
+    from those numbers saved as plain arrays (`save`/`load`: numpy only, what a web process uses, see
+    `use_arrays_from`); `score` equals `predict_prob([text])[0]` either way.
     """
 
-    def __init__(self, vectorizer: object, model: object) -> None:
-        self.analyze = vectorizer.build_analyzer()
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, weights: np.ndarray, intercepts: np.ndarray,
+                 slopes: np.ndarray, offsets: np.ndarray) -> None:
+        self.vocabulary = vocabulary
+        self.idf, self.weights = idf, weights  # weights: (models, vocabulary)
+        self.intercepts, self.slopes, self.offsets = intercepts, slopes, offsets
+
+    @classmethod
+    def from_fitted(cls, vectorizer: object, model: object) -> ProfanityScorer:
+        params = vectorizer.get_params()
+        differ = {k: params.get(k) for k, v in _VECTORIZER_PARAMS.items() if params.get(k) != v}
+        if differ:
+            raise ValueError(f"the shipped vectorizer is not the one this scorer reproduces: {differ}")
         fitted = model.calibrated_classifiers_
         if any(c.method != "sigmoid" or len(c.calibrators) != 1 for c in fitted):
             raise ValueError("expected a binary CalibratedClassifierCV with sigmoid calibration")
-        self.weights = np.stack([np.ravel(c.estimator.coef_) for c in fitted])  # (models, vocabulary)
-        self.intercepts = np.array([float(np.ravel(c.estimator.intercept_)[0]) for c in fitted])
-        self.slopes = np.array([float(c.calibrators[0].a_) for c in fitted])
-        self.offsets = np.array([float(c.calibrators[0].b_) for c in fitted])
+        return cls(
+            dict(vectorizer.vocabulary_), np.asarray(vectorizer.idf_, dtype=np.float64),
+            np.stack([np.ravel(c.estimator.coef_) for c in fitted]),
+            np.array([float(np.ravel(c.estimator.intercept_)[0]) for c in fitted]),
+            np.array([float(c.calibrators[0].a_) for c in fitted]),
+            np.array([float(c.calibrators[0].b_) for c in fitted]),
+        )
+
+    def save(self, path: Path) -> None:
+        """The numbers as a plain .npz (no pickles), written whole or not at all (several processes may race)."""
+        words = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        if [self.vocabulary[w] for w in words] != list(range(len(words))):
+            raise ValueError("the vocabulary's columns are not 0..n-1")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as out:
+            np.savez(out, words=np.array(words), idf=self.idf, weights=self.weights, intercepts=self.intercepts,
+                     slopes=self.slopes, offsets=self.offsets)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> ProfanityScorer:
+        with np.load(path, allow_pickle=False) as arrays:
+            vocabulary = {word: i for i, word in enumerate(arrays["words"].tolist())}
+            return cls(vocabulary, *(arrays[k] for k in ("idf", "weights", "intercepts", "slopes", "offsets")))
 
     def score(self, text: str) -> float:
         """Probability that `text` is offensive (0-1)."""
-        counts = Counter(j for j in map(self.vocabulary.get, self.analyze(text)) if j is not None)
+        tokens = PROFANITY_TOKENS.findall(text.lower())
+        counts = Counter(j for j in map(self.vocabulary.get, tokens) if j is not None)
         decision = self.intercepts
         if counts:
             columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -119,12 +169,61 @@ class ProfanityScorer:
         return float(np.mean(1.0 / (1.0 + np.exp(self.slopes * decision + self.offsets))))
 
 
-@cache
-def profanity_scorer() -> ProfanityScorer:
-    """The shipped model, loaded once per process (~0.3 s, on first use)."""
+def shipped_scorer() -> ProfanityScorer:
+    """From the package's own files (imports scikit-learn to unpickle them, ~0.3 s and ~100 MB)."""
     from profanity_check import profanity_check as shipped  # loads its two joblib files on import
 
-    return ProfanityScorer(shipped.vectorizer, shipped.model)
+    return ProfanityScorer.from_fitted(shipped.vectorizer, shipped.model)
+
+
+_arrays_dir: list[Path] = []
+_scorer: list[ProfanityScorer] = []
+_scorer_lock = threading.Lock()
+
+
+def use_arrays_from(directory: Path | None) -> None:
+    """Keep the scorer's numbers as plain arrays in `directory` (the web process: its model cache), so a process
+    that screens never imports scikit-learn: a missing file is written once per machine and package version by
+    a short subprocess (`python -m classifiers.ml.screening PATH`). None: load the shipped model in process."""
+    with _scorer_lock:
+        _arrays_dir[:] = [Path(directory)] if directory is not None else []
+        _scorer.clear()
+
+
+def arrays_path(directory: Path) -> Path:
+    """The arrays of the installed package's model (a new version of the package gets a new file)."""
+    return Path(directory) / (profanity_model_version().replace(" ", "-") + ".npz")
+
+
+def profanity_scorer() -> ProfanityScorer:
+    """The shipped model, loaded once per process (on first use; the threads of a process wait for one load)."""
+    if not _scorer:
+        with _scorer_lock:
+            if not _scorer:
+                _scorer.append(_load_scorer())
+    return _scorer[0]
+
+
+def _load_scorer() -> ProfanityScorer:
+    if not _arrays_dir:
+        return shipped_scorer()
+    path = arrays_path(_arrays_dir[0])
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One writer per machine: the web workers that start together wait for the first one's file.
+        with (path.parent / f".{path.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                root = Path(__file__).resolve().parents[2]  # the directory holding the classifiers package
+                try:
+                    subprocess.run([sys.executable, "-m", "classifiers.ml.screening", str(path)], cwd=root,
+                                   check=True, capture_output=True, timeout=300)
+                except (OSError, subprocess.SubprocessError) as exc:  # e.g. a read-only cache: screen all the same
+                    stderr = getattr(exc, "stderr", b"") or b""
+                    logger.warning("could not write %s (%s %s); loading the shipped model in process", path, exc,
+                                   stderr.decode(errors="replace")[-500:])
+                    return shipped_scorer()
+    return ProfanityScorer.load(path)
 
 
 def profanity_model_version() -> str:
@@ -164,3 +263,7 @@ def trained_verdict(scores: dict[str, float], *, threshold: float, rules: list[s
     reasons = [r for r in REASONS if scores.get(r, 0.0) >= threshold] + list(rules)
     harm = [scores.get(r, 0.0) for r in REASONS]
     return verdict_of(reasons, max(harm) if harm else None)
+
+
+if __name__ == "__main__":  # python -m classifiers.ml.screening PATH: the arrays of `use_arrays_from`
+    shipped_scorer().save(Path(sys.argv[1]))

@@ -12,9 +12,9 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from classifiers.ml.inference import (
     DEFAULT_BATCH_SIZE,
@@ -32,18 +32,28 @@ ONNX_INT8_FILE = "model.int8.onnx"
 INT8_MAX_ACCURACY_DROP = 0.005  # 0.5 accuracy points
 ONNX_OPSET = 17
 
+if TYPE_CHECKING:  # torch is imported where it runs: the web process reads this module's constants only
+    import torch
 
-class _LogitsOnly(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+def _logits_only(model: torch.nn.Module) -> torch.nn.Module:
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    return LogitsOnly(model)
 
 
 def export_onnx(model: torch.nn.Module, directory: Path) -> Path:
     """fp32 ONNX with dynamic batch and sequence axes (TorchScript exporter: one self-contained file)."""
+    import torch
+
     model = model.to("cpu").eval()
     dummy = torch.ones(2, 8, dtype=torch.long)
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
@@ -52,7 +62,7 @@ def export_onnx(model: torch.nn.Module, directory: Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _LogitsOnly(model), (dummy, dummy), str(path), input_names=["input_ids", "attention_mask"],
+            _logits_only(model), (dummy, dummy), str(path), input_names=["input_ids", "attention_mask"],
             output_names=["logits"], dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False,
         )
     return path
@@ -166,6 +176,8 @@ def choose_backend(names: Sequence[str], *, use_int8: bool, backend: str = "auto
     """torch on a GPU or when the version has no ONNX export; ONNX Runtime otherwise."""
     if backend != "auto":
         return backend
+    import torch
+
     onnx = ONNX_INT8_FILE if use_int8 else ONNX_FILE
     return "torch" if torch.cuda.is_available() or onnx not in names else "onnx"
 
@@ -200,6 +212,7 @@ class Predictor:
         if backend == "onnx":
             self.run = onnx_runner(onnx_session(onnx_file, self.threads))
         else:
+            import torch
             from transformers import AutoModelForSequenceClassification
 
             model = AutoModelForSequenceClassification.from_pretrained(self.directory)

@@ -16,8 +16,6 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-import transformers
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -26,15 +24,16 @@ from django.db.models import Max
 from classifiers import registry
 from classifiers.ml.evaluation import not_learned_warnings
 from classifiers.ml.serving import ONNX_INT8_FILE, ServingCheck, export_and_check
-from classifiers.ml.training import (
+
+# The options and the enough-data rule only: the recipe (torch, transformers, scikit-learn) is imported by the
+# worker-side functions below, so the web process that starts runs never loads it (tests/test_web_imports.py).
+from classifiers.ml.training_config import (
     CancelledError,
     ClassBalance,
     DataRefused,
     PreparedData,
     TrainConfig,
     check_class_balance,
-    prepare_data,
-    train_model,
 )
 from classifiers.models import LabelSchema, ModelVersion, RareLabels, SchemaKind, TrainingRun
 from classifiers.selectors import training_labels
@@ -185,6 +184,11 @@ def _revoke(task_id: str) -> None:
 
 def gather_data(run: TrainingRun, config: TrainConfig) -> tuple[PreparedData, dict]:
     """The scope's current annotations as a prepared split, and the summary that makes it auditable."""
+    import torch
+    import transformers
+
+    from classifiers.ml.training import prepare_data
+
     labels, rows = _training_rows(run.schema, run.course)
     ids, texts, splits = [], [], []
     for pk, text, split in rows:
@@ -250,6 +254,10 @@ def _progress_writer(run_id: int, extra: Callable[[dict], None] | None) -> Calla
 
 def run_training(run_id: int, *, on_progress: Callable[[dict], None] | None = None) -> TrainingRun:
     """Claim, train, register. Safe to call twice: a second delivery finds the run claimed and returns."""
+    import torch
+
+    from classifiers.ml.training import train_model
+
     if not claim_job(TrainingRun, run_id):
         logger.info("training run %s was already claimed; nothing to do", run_id)
         return TrainingRun.objects.get(pk=run_id)

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from classifiers import registry
-from classifiers.classification.services import start_classification_run
+from classifiers.classification.services import forget_serving_versions, start_classification_run
 from classifiers.models import LabelSchema, ModelVersion
 from courses.models import Course
 from courses.permissions import Action, authorize
@@ -79,6 +79,8 @@ def _activate(
         scope.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now(), activated_by=activated_by)
         if classify:
             transaction.on_commit(lambda: _classify_scope(version.pk, actor))
+        transaction.on_commit(forget_serving_versions)  # update() sends no post_save
+    forget_serving_versions()  # and now: this process's next arrival asks again (tests, outer transactions)
     logger.info("%s activated by %s", version, getattr(activated_by, "username", "the system"))
     version.refresh_from_db()
     return version

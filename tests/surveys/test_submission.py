@@ -251,8 +251,8 @@ def test_identified_submission_with_on_arrival_work_uses_a_bounded_number_of_que
     client, course, django_assert_max_num_queries, django_capture_on_commit_callbacks, settings
 ):
     """Everything a submission does at the end-of-term peak, on-arrival classification included (bench/surveys.py):
-    the one INSERT, then the on-commit receivers (classification: the course's serving versions; embedding and
-    screening: nothing, from memory and from the submission itself)."""
+    the one INSERT, then the on-commit receivers (classification: the course's serving versions, from memory after
+    the first submission; embedding and screening: nothing, from memory and from the submission itself)."""
     from classifiers.classification import arrivals
     from classifiers.screening.screens import forget_policy
     from eduplatform.telemetry import client as client_redis
@@ -261,19 +261,20 @@ def test_identified_submission_with_on_arrival_work_uses_a_bounded_number_of_que
 
     settings.SURVEY_RATE_LIMIT_PER_IP = 1000
     settings.SURVEY_DEFINITION_CACHE_S = settings.THEMES_IN_USE_CACHE_S = 300  # none expires on a slow machine
+    settings.CLASSIFY_SERVING_CACHE_S = 300
     version = ModelVersionFactory(schema=course.schemas.get(name="sentiment"), is_active=True)
     survey = build_survey(course, is_anonymous=False)
     drop_task_messages("inference", queued_task_messages("inference", "drain_arrivals_task"))  # earlier tests'
     client_redis().delete(arrivals.DUE_KEY, arrivals.FROM_KEY, arrivals.DRAIN_QUEUED_KEY)
-    for _ in range(2):  # the first reads the survey, the screening policy and whether themes are in use
+    # The first reads the survey, the screening policy, whether themes are in use and the serving versions.
+    for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             assert client.post(survey_url(survey), form_data(survey, invite=make_invitation(survey))).status_code == 303
     data = form_data(survey, invite=make_invitation(survey))
     forget_policy()
     policy_snapshot()  # read afresh: kept SCREENING_POLICY_CACHE_S from now
-    # The INSERT and the serving versions (one query), and SAVEPOINT and RELEASE around the INSERT: the test's
-    # transaction (autocommit in production).
-    with django_assert_max_num_queries(4), django_capture_on_commit_callbacks(execute=True):
+    # The INSERT alone, with SAVEPOINT and RELEASE around it: the test's transaction (autocommit in production).
+    with django_assert_max_num_queries(3), django_capture_on_commit_callbacks(execute=True):
         assert client.post(survey_url(survey), data).status_code == 303
     due = {int(v) for v in client_redis().zrange(arrivals.DUE_KEY, 0, -1)}
     drains = queued_task_messages("inference", "drain_arrivals_task")
@@ -296,3 +297,27 @@ def test_survey_definition_cache_applies_edits_made_through_the_orm_at_once(clie
     assert "Bulk-updated prompt" not in client.get(url, {"invite": invite}).content.decode()
     settings.SURVEY_DEFINITION_CACHE_S = 0
     assert "Bulk-updated prompt" in client.get(url, {"invite": invite}).content.decode()
+
+
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_a_surveys_insert_is_one_statement_text_psycopg_parses_once_per_process(client, course, monkeypatch, anonymous):
+    """Every submission of a survey sends the same statement text with at most psycopg's cacheable number of
+    parameters: psycopg then splits it once per process (re-splitting it was a sixth of a submission's CPU)."""
+    from psycopg import _queries
+
+    from courses.surveys import storage
+
+    sent = []
+    original = storage._run
+    monkeypatch.setattr(storage, "_run", lambda conn, sql, params, response: sent.append((sql, params))
+                        or original(conn, sql, params, response))
+    survey = build_survey(course, is_anonymous=anonymous)
+    for texts in (("The labs", "More examples"), ("Slides", "Fewer deadlines in week 5, mail me at a@b.edu")):
+        data = form_data(survey, invite=make_invitation(survey), texts=texts)
+        assert client.post(survey_url(survey), data).status_code == 303
+    (first_sql, first_params), (second_sql, second_params) = sent
+    assert first_sql == second_sql
+    assert len(first_params) == len(second_params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+    assert len(first_sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    assert SurveyResponse.objects.filter(survey=survey).count() == 2
+    assert Answer.objects.filter(response__survey=survey).count() == 8

@@ -7,8 +7,8 @@ import sys
 
 from tests.support import ROOT
 
-ML_MODULES = ("training", "inference", "evaluation", "serving", "agreement", "embeddings", "themes", "theme_edits",
-              "screening")
+ML_MODULES = ("training", "training_config", "inference", "evaluation", "serving", "agreement", "embeddings", "themes",
+              "theme_edits", "screening")
 
 
 def test_ml_modules_import_in_a_fresh_interpreter_without_loading_django():

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from classifiers.ml import screening
 from classifiers.ml.screening import (
     CLEAR,
     DISTRESS,
@@ -16,10 +17,13 @@ from classifiers.ml.screening import (
     PERSONAL,
     THREAT,
     URGENT,
+    arrays_path,
     profanity_scorer,
     rule_reasons,
     screen_text,
+    shipped_scorer,
     trained_verdict,
+    use_arrays_from,
 )
 
 ORDINARY = [
@@ -33,12 +37,31 @@ ORDINARY = [
 ]
 
 
+SCORED = [*ORDINARY, "you are an idiot", "what the hell is this crap", "fuck this course", "ok 😀 ✓ ünïcode",
+          "YOU ARE AN IDIOT!!! the the and of", "Idiot-idiot_idiot 42 a i x"]
+
+
 def test_fast_scorer_gives_the_shipped_models_probability():
     from profanity_check import predict_prob
 
-    texts = [*ORDINARY, "you are an idiot", "what the hell is this crap", "fuck this course", "ok 😀 ✓ ünïcode"]
-    fast = np.array([profanity_scorer().score(t) for t in texts])
-    assert np.allclose(fast, predict_prob(texts), atol=1e-12, rtol=0)
+    fast = np.array([shipped_scorer().score(t) for t in SCORED])
+    assert np.allclose(fast, predict_prob(SCORED), atol=1e-12, rtol=0)
+
+
+def test_scorer_from_plain_arrays_written_by_a_subprocess_gives_the_same_probability(tmp_path):
+    from profanity_check import predict_prob
+
+    configured = list(screening._arrays_dir)  # the app's (ready()): restored afterwards
+    use_arrays_from(tmp_path)
+    try:
+        scorer = profanity_scorer()
+        assert arrays_path(tmp_path).exists()  # written by `python -m classifiers.ml.screening PATH`
+    finally:
+        use_arrays_from(configured[0] if configured else None)
+    fast = np.array([scorer.score(t) for t in SCORED])
+    assert np.allclose(fast, predict_prob(SCORED), atol=1e-12, rtol=0)
+    with np.load(arrays_path(tmp_path), allow_pickle=False) as arrays:  # plain arrays: no pickled objects
+        assert arrays["weights"].shape == (len(scorer.intercepts), len(scorer.vocabulary))
 
 
 @pytest.mark.parametrize("text", ORDINARY)
