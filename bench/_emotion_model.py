@@ -1,8 +1,9 @@
 """The benchmark's model: MiniLM fine-tuned on dair-ai emotion, registered as a version of a bench course.
 
-Registration goes through the same pieces as a trained version (registry.save_artifacts, the fp32 +
-int8 ONNX export with its validation check, registry.publish, activation), so the benchmark serves
-exactly what the product would.
+Registration goes through the same pieces as a trained version (a small version: registry.save_small_artifacts,
+the fp32 + int8 ONNX export of the rebuilt model with its validation check, registry.finish_small_artifacts and
+publish, activation), and the checks read it back through registry.local_copy, so the benchmark serves and
+measures exactly what the product would.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ def label_names(model) -> list[str]:  # noqa: ANN001 - a transformers model
 
 
 def register(course, model_dir: Path, val: list[tuple[str, str]]):  # noqa: ANN001, ANN201 - Course → ModelVersion
-    """Export + check (validation split) + publish + activate, as `_register` does after training."""
+    """A small version (weight delta against BASE_MODEL's shared parts + int8 ONNX without its embedding matrix),
+    made in the order training's `_register` makes it: save the delta, export and check what it rebuilds,
+    finish, publish, activate. `model_dir` must be a fine-tune of BASE_MODEL."""
+    from django.conf import settings
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifiers import registry
     from classifiers.labelling.schemas import create_schema
-    from classifiers.ml.serving import ONNX_FILE, export_and_check
+    from classifiers.ml.serving import ONNX_INT8_FILE, export_and_check
     from classifiers.models import ModelVersion
     from classifiers.training.versions import activate_model_version
 
@@ -77,44 +81,51 @@ def register(course, model_dir: Path, val: list[tuple[str, str]]):  # noqa: ANN0
     names = label_names(model)
     schema = create_schema("emotion", kind="single", course=course, labels=names, actor=None)
     build = registry.new_temp_dir()
-    registry.save_artifacts(build, model, tokenizer, {
-        "label_names": names, "kind": "single", "threshold": 0.5, "max_length": MAX_LENGTH,
-        "base_model": str(model_dir),
-    })
+    meta = {"label_names": names, "kind": "single", "threshold": 0.5, "max_length": MAX_LENGTH,
+            "base_model": settings.BASE_MODEL}
+    model = registry.save_small_artifacts(build, model, tokenizer, meta)
     index = {name: i for i, name in enumerate(names)}
     check = export_and_check(model, tokenizer, build, [t for t, _ in val], [index[y] for _, y in val],
                              max_length=MAX_LENGTH, num_labels=len(names))
+    registry.finish_small_artifacts(build)
+    parts = registry.base_parts_of(build)
     relpath = registry.version_relpath(schema.pk, course.pk, 1)
     registry.publish(build, relpath)
     version = ModelVersion.objects.create(
-        schema=schema, course=course, number=1, path=relpath, base_model=str(model_dir), label_names=names,
-        max_length=MAX_LENGTH, beats_baseline=True, onnx_path=f"{relpath}/{ONNX_FILE}", use_int8=check.use_int8,
+        schema=schema, course=course, number=1, path=relpath, base_model=settings.BASE_MODEL,
+        base_parts=parts["path"], label_names=names, max_length=MAX_LENGTH, beats_baseline=True,
+        onnx_path=f"{relpath}/{ONNX_INT8_FILE}" if check.use_int8 else "", use_int8=check.use_int8,
         metrics={"serving": check.as_dict(), "f1_macro": 1.0, "baseline": {"f1_macro": 0.0}},
     )
     return activate_model_version(version, actor=None, classify=False)
 
 
 def test_split_checks(version, test: list[tuple[str, str]]) -> dict:  # noqa: ANN001
-    """fp32 ONNX vs torch argmax agreement and the int8 accuracy delta, on the test split."""
+    """On the test split, the version as the store gives it back (registry.local_copy: rebuilt from its delta):
+    fp32 ONNX vs torch argmax agreement (a small version stores no fp32 ONNX: the rebuilt model is exported
+    here, as registration's check exports it) and the served int8's accuracy delta."""
+    import tempfile
+
     import numpy as np
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifiers import registry
     from classifiers.ml.inference import encode, onnx_runner, predict_logits, torch_runner
-    from classifiers.ml.serving import ONNX_FILE, ONNX_INT8_FILE, onnx_session
+    from classifiers.ml.serving import ONNX_FILE, ONNX_INT8_FILE, export_onnx, onnx_session
 
-    path = registry.absolute(version.path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path)
-    enc = encode(tokenizer, [t for t, _ in test], version.max_length)
-    n = len(version.label_names)
+    with registry.local_copy(version.path) as path, tempfile.TemporaryDirectory() as scratch:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+        enc = encode(tokenizer, [t for t, _ in test], version.max_length)
+        n = len(version.label_names)
 
-    def argmax(run) -> np.ndarray:  # noqa: ANN001
-        return predict_logits(run, enc, pad_id=tokenizer.pad_token_id, num_labels=n).argmax(-1)
+        def argmax(run) -> np.ndarray:  # noqa: ANN001
+            return predict_logits(run, enc, pad_id=tokenizer.pad_token_id, num_labels=n).argmax(-1)
 
-    ref = argmax(torch_runner(model))
-    fp32 = argmax(onnx_runner(onnx_session(path / ONNX_FILE)))
-    int8 = argmax(onnx_runner(onnx_session(path / ONNX_INT8_FILE)))
+        ref = argmax(torch_runner(model))
+        fp32_file = path / ONNX_FILE if (path / ONNX_FILE).is_file() else export_onnx(model, Path(scratch))
+        fp32 = argmax(onnx_runner(onnx_session(fp32_file)))
+        int8 = argmax(onnx_runner(onnx_session(path / ONNX_INT8_FILE)))
     truth = np.array([version.label_names.index(y) for _, y in test])
     torch_acc, int8_acc = float((ref == truth).mean()), float((int8 == truth).mean())
     return {

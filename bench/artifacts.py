@@ -31,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import setup  # noqa: E402
-from _emotion_model import read_split, subsample  # noqa: E402
+from _emotion_model import read_split  # noqa: E402
+from benchdata import seeded_sample as subsample  # noqa: E402
 from store import first_prediction, start_moto  # noqa: E402
 
 DATA = Path("/work/shared/data/dair-ai-emotion")

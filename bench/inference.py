@@ -6,13 +6,15 @@ Usage (alone on the machine: another benchmark or test run would distort the fig
 
 The model is MiniLM fine-tuned on dair-ai emotion: --model DIR, else var/bench-emotion-model when it
 exists (`bench/training.py --save-model var/bench-emotion-model` leaves it there), else a quick
-fine-tune saved under var/ (reused by later runs). It is registered as the active version of a
-benchmark course (fp32 + int8 ONNX export and the validation check, as at registration).
+fine-tune of BASE_MODEL saved under var/ (reused by later runs). It is registered as the active version of a
+benchmark course the way training registers one (a small version: a weight delta against BASE_MODEL's shared
+parts + the int8 ONNX, after the export and the validation check), and read back through registry.local_copy.
 
 Default mode, in one run: (a) the product path end to end — start_classification_run and the chunks the
 `inference` task runs, from reading the feedback rows in Postgres to writing Prediction rows — over the
 test split plus more emotion rows, with the ONNX file the version serves (`texts_per_s`) and, for the
-record, with the other one (`fp32_speed_ratio`, `int8_speed_ratio`: both precisions against the pipeline);
+record, with the other backend (`int8_speed_ratio`, `torch_speed_ratio`: both against the pipeline; a small
+version stores no fp32 ONNX, torch is what serves it when its int8 check fails);
 (b) `pipeline("text-classification", batch_size=64)` over the same texts; (c) fp32 ONNX vs torch argmax
 agreement and (d) the int8 accuracy delta, both on the test split.
 --workers N: N real Celery worker processes (one inference thread each) classify --rows stored comments
@@ -81,7 +83,8 @@ def product_inline(version, course) -> dict:  # noqa: ANN001
 
 
 def unserved_backend(version, course) -> dict:  # noqa: ANN001
-    """(a') The product path with the ONNX file the version does not serve (fp32 vs int8), for the record.
+    """(a') The product path with the backend the version does not serve, for the record: fp32 ONNX, or torch
+    for a small version (it stores no fp32 ONNX; torch is what serves it when its int8 check fails).
 
     Run before the served pass and its predictions deleted afterwards, so a --keep course holds the served ones.
     """
@@ -100,13 +103,13 @@ def unserved_backend(version, course) -> dict:  # noqa: ANN001
 
 
 def plain_pipeline(version, texts: list[str]) -> tuple[dict, list[str]]:  # noqa: ANN001
-    """(b) transformers.pipeline over the exported directory, batch 64, same texts."""
+    """(b) transformers.pipeline over the version's Hugging Face directory (what export writes), batch 64."""
     from transformers import pipeline
 
     from classifiers import registry
 
-    classifier = pipeline("text-classification", model=str(registry.absolute(version.path)), device="cpu",
-                          batch_size=PIPELINE_BATCH)
+    with registry.local_copy(version.path) as directory:  # the version rebuilt from its delta, as export writes it
+        classifier = pipeline("text-classification", model=str(directory), device="cpu", batch_size=PIPELINE_BATCH)
     classifier(texts[:PIPELINE_BATCH], truncation=True)  # warm-up, as the product's session was
     started = time.perf_counter()
     out = classifier(texts, truncation=True)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import ROOT, setup  # noqa: E402
-from _emotion_model import MAX_LENGTH, label_names, quick_fine_tune, read_split  # noqa: E402
+from _emotion_model import quick_fine_tune, read_split, register  # noqa: E402
 from benchdata import seeded_sample as subsample  # noqa: E402
 
 PREFIX = "SCALE-"
@@ -59,42 +59,6 @@ def _copy_tree(source: Path, build: Path) -> None:
                 shutil.copy2(path, build / path.name)
 
 
-def register_small(course, model_dir: Path, val: list[tuple[str, str]]):  # noqa: ANN001, ANN201 - Course → ModelVersion
-    """A small version (weight delta against the base's shared parts + int8 ONNX without its embedding matrix),
-    made in the order training's `_register` makes it: save the delta, export and check what it rebuilds,
-    finish, publish, activate."""
-    from django.conf import settings
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from classifiers import registry
-    from classifiers.labelling.schemas import create_schema
-    from classifiers.ml.serving import ONNX_INT8_FILE, export_and_check
-    from classifiers.models import ModelVersion
-    from classifiers.training.versions import activate_model_version
-
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    names = label_names(model)
-    schema = create_schema("emotion", kind="single", course=course, labels=names, actor=None)
-    build = registry.new_temp_dir()
-    meta = {"label_names": names, "kind": "single", "threshold": 0.5, "max_length": MAX_LENGTH,
-            "base_model": settings.BASE_MODEL}
-    model = registry.save_small_artifacts(build, model, tokenizer, meta)
-    index = {name: i for i, name in enumerate(names)}
-    check = export_and_check(model, tokenizer, build, [t for t, _ in val], [index[y] for _, y in val],
-                             max_length=MAX_LENGTH, num_labels=len(names))
-    registry.finish_small_artifacts(build)
-    relpath = registry.version_relpath(schema.pk, course.pk, 1)
-    registry.publish(build, relpath)
-    version = ModelVersion.objects.create(
-        schema=schema, course=course, number=1, path=relpath, base_model=settings.BASE_MODEL, label_names=names,
-        max_length=MAX_LENGTH, beats_baseline=True,
-        onnx_path=f"{relpath}/{ONNX_INT8_FILE}" if check.use_int8 else "", use_int8=check.use_int8,
-        metrics={"serving": check.as_dict(), "f1_macro": 1.0, "baseline": {"f1_macro": 0.0}},
-    )
-    return activate_model_version(version, actor=None, classify=False)
-
-
 def make_versions(n: int, data: Path) -> list:
     from classifiers import registry
     from classifiers.labelling.schemas import create_schema
@@ -107,7 +71,7 @@ def make_versions(n: int, data: Path) -> list:
     model_dir = quick_fine_tune(train, val, MODEL_DIR, rows=600, steps=30)
     started = time.monotonic()
     courses = [get_or_create_course(f"{PREFIX}{i:03d}", actor=None, title=f"Scale course {i}")[0] for i in range(n)]
-    first = register_small(courses[0], model_dir, subsample(val, 300))
+    first = register(courses[0], model_dir, subsample(val, 300))
     versions = [first]
     # The stored files (a small version's delta + int8 ONNX), not local_copy's rebuilt loadable directory.
     with registry._version_files(first.path) as source:  # noqa: SLF001 - a bench copying stored files
@@ -123,6 +87,7 @@ def make_versions(n: int, data: Path) -> list:
                 number=1,
                 path=relpath,
                 base_model=first.base_model,
+                base_parts=first.base_parts,
                 label_names=first.label_names,
                 max_length=first.max_length,
                 beats_baseline=True,

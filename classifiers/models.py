@@ -228,6 +228,11 @@ class ModelVersion(models.Model):
     number = models.PositiveIntegerField(help_text="1, 2, 3 … per schema and scope.")
     path = models.CharField(max_length=512, help_text="Directory relative to MODEL_STORE.")
     base_model = models.CharField(max_length=512)
+    base_parts = models.CharField(
+        max_length=512, blank=True, default="",
+        help_text="The shared base-model parts a small version needs, relative to MODEL_STORE (blank: full files, "
+                  "or a version registered before this was recorded).",
+    )
     label_names = models.JSONField(default=list, help_text="Output index → label name.")
     max_length = models.PositiveIntegerField(default=128)
     metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation report on the validation split.")

@@ -141,8 +141,7 @@ def ensure_base_parts(base_model: str) -> dict:
     try:
         artifacts.write_base_parts(base_model, build)
         digest = Manifest.build(build).digest
-        name = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(base_model.rstrip("/")).name)[:60]
-        key = f"{name or 'base'}-{digest[:16]}"
+        key = f"{base_parts_name(base_model)}-{digest[:16]}"
         relpath = f"{BASE_ROOT}/{key}"
         current = store()
         if not current.exists(relpath):
@@ -157,6 +156,56 @@ def ensure_base_parts(base_model: str) -> dict:
     finally:
         discard(build)
     return {"key": key, "path": relpath, "digest": digest, "base_model": base_model}
+
+
+def base_parts_name(base_model: str) -> str:
+    """The name part of `base_model`'s parts' key (`<name>-<digest>`): what is known before they are built."""
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(base_model.rstrip("/")).name)[:60]
+    return name or "base"
+
+
+def base_parts_key_name(relpath: str) -> str:
+    """`base-models/<name>-<digest>` → <name>."""
+    return relpath.removeprefix(f"{BASE_ROOT}/").rsplit("-", 1)[0]
+
+
+def stored_base_parts() -> dict[str, float]:
+    """Every base model's parts the store holds objects for, complete or not (→ newest change, epoch seconds)."""
+    return store().list_children(BASE_ROOT)
+
+
+def base_parts_of(build_dir: Path) -> dict | None:
+    """The base parts a small version built in `build_dir` names (None for full files): read before publishing,
+    which removes the build of an object-store version."""
+    meta = json.loads((build_dir / META_FILE).read_text())
+    return (meta.get("artifacts") or {}).get("base_parts")
+
+
+def version_base_parts(relpath: str) -> str:
+    """The base-parts path a stored version names: "" for a version of full files, or one no longer stored."""
+    try:
+        meta = read_meta(relpath)
+    except (VersionMissing, FileNotFoundError):  # no version there, or one without our metadata file
+        return ""
+    return ((meta.get("artifacts") or {}).get("base_parts") or {}).get("path", "")
+
+
+def restore_base_parts(parts: dict) -> bool:
+    """Publish a version's base parts again when they went missing (a collection of unused parts that raced
+    with the version's registration); True when they had to be. BasePartsMissing when they cannot be the ones
+    it was trained on (another revision of the base model, or other parts at their path)."""
+    try:
+        base_parts_manifest(parts, needed_by="a new version")
+        return False
+    except BasePartsMissing:
+        if store().exists(parts["path"]):
+            raise
+    again = ensure_base_parts(parts["base_model"])
+    if again["digest"] != parts["digest"]:
+        raise BasePartsMissing(f"the base model {parts['base_model']} changed since training: its parts are now "
+                               f"{again['path']}, not {parts['path']}; train the version again")
+    logger.warning("published %s again: it went missing while a version trained on it was registered", again["path"])
+    return True
 
 
 def base_parts_manifest(parts: dict, *, needed_by: str) -> Manifest:
@@ -279,11 +328,14 @@ def discard(path: Path | None) -> None:
 
 
 def delete_version_files(relpath: str) -> None:
-    """Delete a version from the store, then this machine's cached copies; other machines are told to drop
-    theirs (and drop any copy whose version is gone when they next check: drop_deleted_from_cache)."""
+    """Delete a version (or a base model's parts) from the store, then this machine's cached copies; other
+    machines are told to drop theirs (and drop any copy whose version is gone when they next check:
+    drop_deleted_from_cache)."""
     if not relpath:
         return
-    store().delete(relpath)  # its own files only: shared base parts stay for the versions that need them
+    # A version's own files only: shared base parts stay for the versions that need them, until
+    # classifiers.training.versions.delete_unused_base_parts finds that none does.
+    store().delete(relpath)
     cache().drop(relpath)  # fetched copies, and a small version's rebuilt directory (local stores too)
     if is_object_store():
         _announce_deleted(relpath)

@@ -199,7 +199,8 @@ def sweep_urgent_notifications_task() -> dict[str, int]:
 
 @shared_task(time_limit=1800, soft_time_limit=1740, ignore_result=True)
 def sweep_model_store_task() -> dict[str, int]:
-    """Beat, daily: remove store leftovers no model version names (killed uploads and builds)."""
+    """Beat, daily: remove store leftovers no model version names (killed uploads and builds) and base-model
+    parts no version uses any more."""
     from classifiers.training.versions import sweep_model_store
 
     return sweep_model_store()

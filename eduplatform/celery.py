@@ -31,7 +31,8 @@ app.conf.beat_schedule = {
     "lti-rosters": {"task": "courses.lti.tasks.sync_due_rosters_task", "schedule": 900.0},
     # Participation scores (AGS) a worker left pending (killed, broker down, anonymous batches at the close).
     "lti-scores": {"task": "courses.lti.tasks.sweep_scores_task", "schedule": 300.0},
-    # Model store leftovers (uploads of killed writers, files a deletion could not remove) after a day's grace.
+    # Model store leftovers (uploads of killed writers, files a deletion could not remove) after a day's grace,
+    # and base-model parts no version uses any more (MODEL_STORE_BASE_PARTS_GRACE_S).
     "sweep-model-store": {"task": "classifiers.tasks.sweep_model_store_task", "schedule": crontab(minute=23, hour=3)},
 }
 

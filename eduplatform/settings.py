@@ -305,6 +305,10 @@ elif not str(MODEL_STORE).startswith("s3://"):
 MODEL_STORE_S3_ADDRESSING_STYLE = env.str("MODEL_STORE_S3_ADDRESSING_STYLE", default="auto")
 if MODEL_STORE_S3_ADDRESSING_STYLE not in ("auto", "path", "virtual"):
     raise ImproperlyConfigured("MODEL_STORE_S3_ADDRESSING_STYLE must be auto, path or virtual")
+# Base-model parts (shared by small versions) that no model version names any more are deleted when a version
+# is deleted and by the daily store sweep, once their newest file is older than this: parts a training has
+# just published, before its version row exists, are never taken (training runs in progress protect theirs too).
+MODEL_STORE_BASE_PARTS_GRACE_S = env.int("MODEL_STORE_BASE_PARTS_GRACE_S", default=24 * 3600)
 # Each machine's copy of the object-store versions it serves (unused with a local store): at most
 # MODEL_CACHE_MAX_BYTES, least recently used versions evicted first. A serving copy of the default model is
 # about 25 MB (int8 ONNX + tokenizer), a full version about 200 MB. Builds of new versions are written here too.

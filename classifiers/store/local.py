@@ -93,6 +93,18 @@ class LocalStore:
             found |= {f".tmp/{p.name}": p.stat().st_mtime for p in (root / ".tmp").iterdir()}
         return found
 
+    def list_children(self, parent: str) -> dict[str, float]:
+        """Every directory under `parent` (`parent/<name>` → its newest change, epoch seconds): the base-model
+        parts under BASE_ROOT, whose files are written just before their publishing rename."""
+        directory = self.path(parent)
+        found: dict[str, float] = {}
+        for child in directory.iterdir() if directory.is_dir() else []:
+            try:
+                found[f"{parent}/{child.name}"] = max(p.stat().st_mtime for p in [child, *child.iterdir()])
+            except (FileNotFoundError, NotADirectoryError):  # a file, or renamed away by a deletion meanwhile
+                continue
+        return found
+
     def download(self, relpath: str, name: str, destination: Path) -> None:
         shutil.copyfile(self.directory(relpath) / safe_name(name), destination)
 

@@ -139,6 +139,17 @@ class S3Store:
                         found[relpath] = max(found.get(relpath, 0.0), item["LastModified"].timestamp())
         return found
 
+    def list_children(self, parent: str) -> dict[str, float]:
+        """Every `parent/<name>` with objects, manifest or not (→ its newest object's time, epoch seconds)."""
+        found: dict[str, float] = {}
+        prefix = self.key(parent) + "/"
+        with self._errors(f"listing {parent}"):
+            for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    child = f"{parent}/{item['Key'][len(prefix):].split('/', 1)[0]}"
+                    found[child] = max(found.get(child, 0.0), item["LastModified"].timestamp())
+        return found
+
     def download(self, relpath: str, name: str, destination: Path) -> None:
         with self._errors(f"downloading {relpath}/{name}", relpath):
             self.client().download_file(self.bucket, self.key(relpath, name), str(destination))

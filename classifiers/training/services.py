@@ -314,6 +314,7 @@ def _register(
     # A small version keeps only the int8 ONNX; when int8 is not accurate enough, torch serves.
     serving = {"onnx_path": f"{relpath}/{ONNX_INT8_FILE}" if check.use_int8 else "",
                "use_int8": check.use_int8} if check else {}
+    parts = registry.base_parts_of(build)
     registry.publish(build, relpath)
     try:
         with transaction.atomic():
@@ -322,13 +323,16 @@ def _register(
                 raise _Abandoned(locked.status)
             version = ModelVersion.objects.create(
                 schema=run.schema, course=run.course, training_run=locked, number=number, path=relpath,
-                base_model=config.base_model, label_names=summary["label_names"], max_length=config.max_length,
+                base_model=config.base_model, base_parts=parts["path"] if parts else "",
+                label_names=summary["label_names"], max_length=config.max_length,
                 metrics=report, beats_baseline=report["beats_baseline"], **serving,
             )
             finish_job(TrainingRun, run.pk, JobStatus.SUCCEEDED, metrics=report)
     except (_Abandoned, IntegrityError):
         registry.delete_version_files(relpath)
         return None
+    if parts:
+        _keep_base_parts(version, parts)
     _activate_first_version(version, run)
     return version
 
@@ -343,6 +347,17 @@ def _export_for_serving(build: Path, result, data: PreparedData, config: TrainCo
     except Exception:  # the torch model still serves; the report says export failed
         logger.exception("ONNX export failed for %s", build)
         return None
+
+
+def _keep_base_parts(version: ModelVersion, parts: dict) -> None:
+    """Now that the row names them, the base parts stay; check they are still there, and publish them again if
+    not. A safety net for one request: the collection of unused parts never takes those of a run in progress
+    (classifiers.training.versions.delete_unused_base_parts), but a hand in the store could."""
+    try:
+        registry.restore_base_parts(parts)
+    except registry.StoreError:
+        logger.exception("%s cannot load until its base-model parts %s are back in the model store", version,
+                         parts["path"])
 
 
 class _Abandoned(Exception):

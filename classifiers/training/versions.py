@@ -1,4 +1,5 @@
-"""Model versions: activate (with the baseline gate), roll back, export, delete (freeing the files).
+"""Model versions: activate (with the baseline gate), roll back, export, delete (freeing the files, and the
+shared base-model parts no version uses any more).
 
 Each public service authorizes its actor first (courses.permissions); the scope course is the version's
 course, None for an institution-wide version (administrators only). `actor=None` is the system.
@@ -11,16 +12,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from classifiers import registry
 from classifiers.classification.services import forget_serving_versions, start_classification_run
-from classifiers.models import LabelSchema, ModelVersion
+from classifiers.models import LabelSchema, ModelVersion, TrainingRun
 from courses.models import Course
 from courses.permissions import Action, authorize
 from eduplatform.errors import DomainError
+from eduplatform.jobs import ACTIVE_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +171,11 @@ def _delete_files(path: str) -> None:
         registry.delete_version_files(path)
     except registry.StoreError:
         logger.exception("the files of deleted version %s stay in the model store until the next sweep", path)
+        return
+    try:
+        delete_unused_base_parts()  # it may have been the last version of its base model
+    except registry.StoreError:
+        logger.exception("base-model parts no version uses stay in the model store until the next sweep")
 
 
 # Longer than any publish-to-row gap (the row is written right after the upload), so a version being
@@ -175,14 +183,55 @@ def _delete_files(path: str) -> None:
 SWEEP_GRACE_S = 24 * 3600
 
 
-def sweep_model_store(*, grace_s: int = SWEEP_GRACE_S) -> dict[str, int]:
-    """Delete what the model store holds that no ModelVersion names (Celery beat, daily): uploads of writers
-    killed before their manifest, builds of killed trainings, files a deletion could not remove."""
+def sweep_model_store(*, grace_s: int = SWEEP_GRACE_S, base_parts_grace_s: int | None = None) -> dict[str, int]:
+    """Delete what the model store holds that no ModelVersion names (Celery beat, daily; `manage.py
+    sweep_model_store`): uploads of writers killed before their manifest, builds of killed trainings, files a
+    deletion could not remove, and base-model parts no version needs any more (delete_unused_base_parts)."""
     known = set(ModelVersion.objects.values_list("path", flat=True))
     cutoff = time.time() - grace_s
     leftovers = [relpath for relpath, changed in registry.stored_versions().items()
-                 if relpath not in known and changed < cutoff]
+                 if relpath not in known and changed < cutoff and not relpath.startswith(f"{registry.BASE_ROOT}/")]
     for relpath in leftovers:
         registry.delete_version_files(relpath)
         logger.info("model store sweep: deleted %s (no model version names it)", relpath)
-    return {"deleted": len(leftovers)}
+    return {"deleted": len(leftovers), "base_parts_deleted": len(delete_unused_base_parts(grace_s=base_parts_grace_s))}
+
+
+def delete_unused_base_parts(*, grace_s: int | None = None) -> list[str]:
+    """Delete the base-model parts no model version names, nor a training in progress may be about to name,
+    whose newest file is older than `grace_s` (MODEL_STORE_BASE_PARTS_GRACE_S); returns their paths.
+
+    Why this never breaks a version being registered: a training publishes (or finds) its base parts only
+    after claiming its run, and its version row is created in the transaction that ends the run. The parts are
+    listed first, then the active runs are read, then the version rows: whichever side of that commit the runs
+    are read on, the run (still active) or its row (read after) protects the parts. A run protects every
+    part of its base model's name (its digest is known only once built). Parts published meanwhile are not in
+    the listing; the grace period also covers writers outside training runs, and registration checks its parts
+    once its row is committed (registry.restore_base_parts)."""
+    grace = settings.MODEL_STORE_BASE_PARTS_GRACE_S if grace_s is None else grace_s
+    stored = registry.stored_base_parts()
+    if not stored:
+        return []
+    cutoff = time.time() - grace
+    training = {registry.base_parts_name(config.get("base_model") or settings.BASE_MODEL)
+                for config in TrainingRun.objects.filter(status__in=ACTIVE_STATUSES).values_list("config", flat=True)}
+    named = _named_base_parts()
+    doomed = [relpath for relpath, changed in stored.items()
+              if changed < cutoff and relpath not in named and registry.base_parts_key_name(relpath) not in training]
+    for relpath in doomed:
+        registry.delete_version_files(relpath)
+        logger.info("model store: deleted the base-model parts %s (no model version uses them)", relpath)
+    return doomed
+
+
+def _named_base_parts() -> set[str]:
+    """The base parts every model version names; a row registered before they were recorded has them read
+    from its stored metadata once (a StoreError stops the caller: nothing is deleted on a partial picture)."""
+    named = set()
+    for pk, path, parts in ModelVersion.objects.values_list("pk", "path", "base_parts"):
+        if not parts:
+            parts = registry.version_base_parts(path)  # "" for full files: read again next time (few, old)
+            if parts:
+                ModelVersion.objects.filter(pk=pk, base_parts="").update(base_parts=parts)
+        named.add(parts)
+    return named

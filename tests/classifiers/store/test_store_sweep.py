@@ -20,8 +20,9 @@ def test_sweep_deletes_unnamed_uploads_of_an_object_store_and_keeps_versions(s3_
     put_object(orphan, "model.onnx", b"half an upload: no manifest")
     assert set(registry.stored_versions()) == {kept.path, orphan}
 
-    assert sweep_model_store() == {"deleted": 0}  # within the grace period: maybe being registered now
-    assert sweep_model_store(grace_s=0) == {"deleted": 1}
+    # Within the grace period: maybe being registered now.
+    assert sweep_model_store() == {"deleted": 0, "base_parts_deleted": 0}
+    assert sweep_model_store(grace_s=0) == {"deleted": 1, "base_parts_deleted": 0}
     assert bucket_keys(orphan) == [] and registry.version_exists(kept.path)
 
 
@@ -29,6 +30,6 @@ def test_sweep_deletes_leftover_builds_of_a_local_store(sentiment):
     kept = ModelVersionFactory(schema=sentiment, files=True)
     leftover = registry.new_temp_dir()  # a training killed before publishing
     (leftover / "model.safetensors").write_bytes(random_files({"w": 10})["w"])
-    assert sweep_model_store(grace_s=0) == {"deleted": 1}
+    assert sweep_model_store(grace_s=0) == {"deleted": 1, "base_parts_deleted": 0}
     assert not leftover.exists() and registry.version_exists(kept.path)
-    assert sweep_model_store_task.apply().get() == {"deleted": 0}
+    assert sweep_model_store_task.apply().get() == {"deleted": 0, "base_parts_deleted": 0}

@@ -152,6 +152,7 @@ def test_run_trains_registers_a_version_atomically_and_a_retry_changes_nothing(c
     assert {registry.DELTA_FILE, "config.json", registry.META_FILE} <= files
     assert not files & {"model.safetensors", "tokenizer.json", "model.onnx"}
     assert registry.version_exists(registry.read_meta(version.path)["artifacts"]["base_parts"]["path"])
+    assert version.base_parts == registry.read_meta(version.path)["artifacts"]["base_parts"]["path"]
     assert not any(p.suffix in (".bin", ".pt") for p in registry.absolute(version.path).iterdir())
     assert not any((registry.store_root() / ".tmp").iterdir())
     assert version.number == 1 and version.label_names == ["negative", "neutral", "positive"]
@@ -159,6 +160,45 @@ def test_run_trains_registers_a_version_atomically_and_a_retry_changes_nothing(c
     assert run.data_summary["annotations"] == 50 and len(run.data_summary["training_set_sha256"]) == 64
     assert run.progress["step"] == run.progress["total_steps"] > 0
     assert run_training(run.pk).status == "succeeded" and ModelVersion.objects.count() == 1
+
+
+@pytest.mark.slow
+def test_a_collection_of_unused_base_parts_during_registration_never_breaks_the_new_version(
+    course, instructor, tiny_model, monkeypatch, settings
+):
+    """The base parts were just published by this run and no row names them yet: a collection (no grace) in
+    the middle of registration keeps them; and parts taken by hand before the row commits are put back."""
+    from classifiers.classification.services import predictor_for
+    from classifiers.training.versions import delete_unused_base_parts
+
+    schema = _sentiment(course)
+    label_feedback(course, schema, {"positive": 20, "negative": 20, "neutral": 10})
+    settings.MODEL_STORE_BASE_PARTS_GRACE_S = 0
+    finish, publish, collected = registry.finish_small_artifacts, registry.publish, []
+
+    def collect_then_finish(build):
+        collected.append(delete_unused_base_parts())
+        finish(build)
+
+    monkeypatch.setattr(registry, "finish_small_artifacts", collect_then_finish)
+    run = run_training(start_training_run(schema, course=course, config={**TINY, "base_model": tiny_model},
+                                          actor=instructor, dispatch=False).pk)
+    assert run.status == "succeeded", run.error
+    assert collected == [[]] and registry.version_exists(run.model_version.base_parts)
+
+    def publish_then_lose_base_parts(build, relpath):
+        parts = registry.base_parts_of(build)
+        publish(build, relpath)
+        registry.store().delete(parts["path"])
+
+    monkeypatch.setattr(registry, "publish", publish_then_lose_base_parts)
+    run = run_training(start_training_run(schema, course=course, config={**TINY, "base_model": tiny_model},
+                                          actor=instructor, dispatch=False).pk)
+    assert run.status == "succeeded", run.error
+    version = run.model_version
+    assert registry.version_exists(version.base_parts)  # published again once the row named them
+    labels, _ = predictor_for(version).predict(["the lecture was great"])
+    assert labels[0].labels
 
 
 @pytest.mark.slow
