@@ -67,6 +67,7 @@ ACCEPTED = {
         "guy",
         "knows",
         "teach",
+        "accent",
     },
     "Course_Structure": {
         "structure",

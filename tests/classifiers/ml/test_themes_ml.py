@@ -78,6 +78,9 @@ def test_a_name_never_repeats_a_word_in_its_plural_or_inside_a_phrase():
     words = keywords(texts, np.array([0] * 12 + [1] * 12))
     name = theme_name(words[0])
     assert name.count("lecture") == 1 and name.count("slide") <= 1, name
+    texts = [f"exercises exercise lab {i}" for i in range(12)] + [f"food canteen {i}" for i in range(12)]
+    name = theme_name(keywords(texts, np.array([0] * 12 + [1] * 12))[0])
+    assert name.count("exercise") == 1, name
 
 
 def test_matching_keeps_close_themes_and_records_new_merged_and_vanished():
@@ -117,3 +120,13 @@ def test_tiny_and_degenerate_inputs_give_no_theme_or_one_without_failing():
     assert cluster(_groups([5])[0]).sizes == [5]
     same = np.tile(np.eye(1, DIM, dtype=np.float32), (12, 1))  # twelve identical comments
     assert cluster(same).sizes == [12]
+
+
+def test_a_small_course_gets_a_theme_per_topic_not_a_few_broad_ones():
+    # 9 topics × 25 comments: 225 comments once made 8 micro-clusters (one per 50), so at most 8 themes.
+    vectors, truth = _groups([25] * 9, seed=5)
+    found = cluster(vectors)
+    assert len(found.sizes) == 9
+    for g in range(9):
+        assert len(set(found.labels[truth == g])) == 1
+
