@@ -122,7 +122,8 @@ def purge() -> None:
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("inference")
     client().delete(
-        arrivals.DUE_KEY, arrivals.FROM_KEY, arrivals.CLAIMS_KEY, arrivals.DRAIN_QUEUED_KEY, MODEL_EVENTS_KEY
+        arrivals.DUE_KEY, arrivals.FROM_KEY, arrivals.CLAIMS_KEY, arrivals.DRAIN_QUEUED_KEY, arrivals.DRAINERS_KEY,
+        MODEL_EVENTS_KEY,
     )
 
 

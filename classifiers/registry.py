@@ -309,6 +309,16 @@ def _materialized(relpath: str, *, full: bool) -> Iterator[Path]:
         yield directory
 
 
+@contextmanager
+def stored_files(relpath: str) -> Iterator[Path]:
+    """A small version's files as stored (delta, int8 ONNX without its embedding matrix, config, metadata),
+    nothing rebuilt or written: the store's directory, or this machine's checked copy of an object-store
+    version. For serving its int8 model beside its base's matrix, held once per process
+    (classifiers.ml.serving.small_version_predictor; the base parts through base_parts_copy)."""
+    with _version_files(relpath) as directory:
+        yield directory
+
+
 def publish(build_dir: Path, relpath: str) -> None:
     """Make a finished build the version at `relpath`, all at once: renamed into a local store, or
     uploaded with its manifest last to an object store (then the build directory is removed)."""

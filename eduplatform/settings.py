@@ -343,6 +343,10 @@ if CLASSIFY_ON_ARRIVAL not in ("batched", "per-comment"):
     raise ImproperlyConfigured("CLASSIFY_ON_ARRIVAL must be batched or per-comment")
 CLASSIFY_DEBOUNCE_S = env.float("CLASSIFY_DEBOUNCE_S", default=2.0)
 CLASSIFY_AFFINITY_S = env.float("CLASSIFY_AFFINITY_S", default=15.0)
+# With several drainers, a version owned by another live one (rendezvous hashing, see arrivals) is taken only
+# after waiting this long past its debounce: each worker holds its share of the models, and a busy or dead
+# owner's versions still get drained.
+CLASSIFY_STEAL_AFTER_S = env.float("CLASSIFY_STEAL_AFTER_S", default=10.0)
 CLASSIFY_DRAIN_BUDGET_S = env.float("CLASSIFY_DRAIN_BUDGET_S", default=60.0)
 CLASSIFY_CLAIM_TTL_S = env.int("CLASSIFY_CLAIM_TTL_S", default=120)
 # Seconds a web process keeps which versions serve a course, for marking arrivals (every survey submission asks;

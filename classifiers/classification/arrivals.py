@@ -2,7 +2,11 @@
 workers drain due versions one at a time, each with every comment it has waiting.
 
 A burst over hundreds of courses then costs a model load per version and drain, not per comment, and a worker
-prefers versions whose model it already holds (CLASSIFY_AFFINITY_S). Redis (the shared cache's server) holds
+prefers versions whose model it already holds (CLASSIFY_AFFINITY_S). With several drainers at once, each version
+has an owner among them (rendezvous hashing of the version id over the live drainers), which alone takes it
+until it has waited CLASSIFY_STEAL_AFTER_S past its debounce: each worker process then holds its share of the
+versions rather than all of them, and evicts and reloads less; a busy or dead owner's versions are still drained.
+Redis (the shared cache's server) holds
 only hints — which versions have arrivals since when, from which feedback id — and the database stays the truth
 of what is unclassified: a drain classifies the version's pending comments from that id on, and predictions are
 written once per (feedback, version) whatever runs twice.
@@ -16,7 +20,10 @@ message, Redis down at arrival): its runs classify what the database says is pen
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,6 +41,8 @@ DUE_KEY = "eduplatform:classify:due"  # version id → time of its first arrival
 FROM_KEY = "eduplatform:classify:from"  # version id → lowest feedback id among those arrivals
 CLAIMS_KEY = "eduplatform:classify:claims"  # version id → "deadline|from id|token" while a drainer works on it
 DRAIN_QUEUED_KEY = "eduplatform:classify:drain-queued"  # set while a drain message waits on the queue
+DRAINERS_KEY = "eduplatform:classify:drainers"  # drainer (host:pid) → its last sign of life (epoch s), while draining
+DRAINER_TTL_S = 15.0  # a drainer silent this long (killed, or between chunks of a huge batch) owns nothing
 MAX_ID = 2**63 - 1
 
 # Claim a due, ripe, unclaimed version: the due entry moves into the claim in one step, so two drainers never
@@ -150,24 +159,50 @@ def drain_arrivals(*, budget_s: float | None = None, recover: bool = False) -> D
     budget_s = settings.CLASSIFY_DRAIN_BUDGET_S if budget_s is None else budget_s
     client().delete(DRAIN_QUEUED_KEY)
     result, deadline = DrainResult(), time.monotonic() + budget_s
-    while time.monotonic() < deadline:
-        result.reclaimed += reclaim_expired()
-        due = client().zrange(DUE_KEY, 0, -1, withscores=True)
-        if not due:
-            wait = _until_claims_expire() if recover else None
-            if wait is None or time.monotonic() + wait > deadline:
-                return result
-            time.sleep(min(wait, 1.0))
-            continue
-        ripe_before = time.time() - settings.CLASSIFY_DEBOUNCE_S
-        version_id = _claim_next(due, ripe_before)
-        if version_id is None:  # nothing ripe (or all claimed): wait for the earliest, within the debounce
-            time.sleep(max(0.05, min(settings.CLASSIFY_DEBOUNCE_S, min(s for _, s in due) - ripe_before)))
-            continue
-        _drain_version(*version_id, result)
+    try:
+        while time.monotonic() < deadline:
+            result.reclaimed += reclaim_expired()
+            drainers = _heartbeat()
+            due = client().zrange(DUE_KEY, 0, -1, withscores=True)
+            if not due:
+                wait = _until_claims_expire() if recover else None
+                if wait is None or time.monotonic() + wait > deadline:
+                    return result
+                time.sleep(min(wait, 1.0))
+                continue
+            now = time.time()
+            claimed, ready_at = _claim_next(due, now, drainers)
+            if claimed is None:  # nothing this drainer may take yet (or all claimed): wait for the earliest
+                time.sleep(max(0.05, min(1.0, ready_at - now)))
+                continue
+            _drain_version(*claimed, result)
+    finally:
+        client().zrem(DRAINERS_KEY, _drainer())  # an idle worker owns nothing: the others take its versions
     if client().zcard(DUE_KEY):
         schedule_drain()
     return result
+
+
+def _drainer() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _heartbeat() -> list[str]:
+    """Mark this drainer alive; the live drainers (this one included), silent ones forgotten."""
+    now = time.time()
+    pipe = client().pipeline(transaction=False)
+    pipe.zadd(DRAINERS_KEY, {_drainer(): now})
+    pipe.zremrangebyscore(DRAINERS_KEY, "-inf", now - DRAINER_TTL_S)
+    pipe.zrange(DRAINERS_KEY, 0, -1)
+    return sorted(member.decode() for member in pipe.execute()[2])
+
+
+def owner(version_id: int, drainers: list[str]) -> str | None:
+    """The drainer that owns a version: the highest hash of (drainer, version) (rendezvous hashing: a drainer
+    coming or going moves only its own share of the versions)."""
+    if not drainers:
+        return None
+    return max(drainers, key=lambda name: hashlib.blake2b(f"{name}|{version_id}".encode(), digest_size=8).digest())
 
 
 def _until_claims_expire() -> float | None:
@@ -177,11 +212,21 @@ def _until_claims_expire() -> float | None:
     return max(0.0, min(float(claim.split(b"|")[0]) for claim in claims) - time.time()) + 0.1
 
 
-def _claim_next(due: list[tuple[bytes, float]], ripe_before: float) -> tuple[int, int, str] | None:
-    """Claim the ripe version waiting longest, counting a model this process holds as waiting
-    CLASSIFY_AFFINITY_S longer: a load is skipped at the price of a bounded delay for the others."""
+def _claim_next(
+    due: list[tuple[bytes, float]], now: float, drainers: list[str]
+) -> tuple[tuple[int, int, str] | None, float]:
+    """Claim the ripe version waiting longest among those this drainer may take: its own (see `owner`), those
+    whose model it holds, and others' once they have waited CLASSIFY_STEAL_AFTER_S past their debounce. A model
+    this process holds counts as waiting CLASSIFY_AFFINITY_S longer: a load is skipped at the price of a
+    bounded delay for the others. Returns the claim (or None) and, without one, when to look again (epoch s)."""
     held = {key[0] for key in loaded_models()}
-    ripe = [(int(member), since) for member, since in due if since <= ripe_before]
+    me, ripe_before = _drainer(), now - settings.CLASSIFY_DEBOUNCE_S
+    ripe, later = [], []
+    for member, since in due:
+        version_id = int(member)
+        own = version_id in held or len(drainers) < 2 or owner(version_id, drainers) == me
+        ready = since + settings.CLASSIFY_DEBOUNCE_S + (0 if own else settings.CLASSIFY_STEAL_AFTER_S)
+        (ripe if ready <= now else later).append((version_id, since) if ready <= now else ready)
     ripe.sort(key=lambda item: item[1] - (settings.CLASSIFY_AFFINITY_S if item[0] in held else 0))
     token = uuid.uuid4().hex
     for version_id, _ in ripe:
@@ -189,8 +234,10 @@ def _claim_next(due: list[tuple[bytes, float]], ripe_before: float) -> tuple[int
             _CLAIM, 3, DUE_KEY, FROM_KEY, CLAIMS_KEY, version_id, ripe_before, _claim_deadline(), token
         )
         if lowest is not None:
-            return version_id, int(float(lowest)), token
-    return None
+            return (version_id, int(float(lowest)), token), now
+    # Nothing claimable: look again when the next version becomes ours to take, or (all ripe ones claimed by
+    # others) within a debounce.
+    return None, min(later, default=now + max(settings.CLASSIFY_DEBOUNCE_S, 0.05))
 
 
 def _claim_deadline() -> float:
@@ -209,6 +256,7 @@ def _drain_version(version_id: int, lowest: int, token: str, result: DrainResult
             result.classified += part.classified
             result.skipped += part.skipped
             client().eval(_TOUCH, 1, CLAIMS_KEY, version_id, _claim_deadline(), token)
+            _heartbeat()
             if part.read < chunk_size():
                 break
         result.versions += 1

@@ -204,3 +204,99 @@ def materialize(version_dir: Path, base_dir: Path, target: Path, *, full: bool) 
         (target / EMBEDDINGS_FILE).write_bytes(embedding_bytes(delta, meta, base))
     if full:
         save_file(rebuild_state(delta, meta, base), target / HF_WEIGHTS, metadata={"format": "pt"})
+
+
+# --- serving a small version as it is stored, beside its base's matrix (classifiers.ml.serving.SharedBase) ---
+
+
+def delta_metadata(version_dir: Path) -> dict:
+    """DELTA_FILE's metadata (format, base prefix, word-embedding name), read without its tensors."""
+    from safetensors import safe_open
+
+    with safe_open(version_dir / DELTA_FILE, framework="pt") as fh:
+        meta = fh.metadata() or {}
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{version_dir / DELTA_FILE}: unknown weight delta format {meta.get('format')!r}")
+    return meta
+
+
+def base_embedding_key(meta: dict) -> str:
+    """The word-embedding matrix's name among the base weights (BASE_WEIGHTS)."""
+    return meta["embedding"].removeprefix(meta["base_prefix"])
+
+
+def changed_embedding_rows(version_dir: Path, own: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The token ids whose word-embedding rows the version changed, and those rows exactly as `_embedding`
+    rebuilds them (same operations, same bits)."""
+    from safetensors import safe_open
+
+    name = delta_metadata(version_dir)["embedding"]
+    with safe_open(version_dir / DELTA_FILE, framework="pt") as fh:
+        rows = fh.get_tensor(f"rows:{name}")
+        change = fh.get_tensor(f"rowq:{name}").float() * fh.get_tensor(f"rowscale:{name}")
+    return rows, (own[rows].float() + change).to(own.dtype)
+
+
+def shared_embedding_model(version_dir: Path, own: torch.Tensor) -> tuple[bytes, str]:
+    """The version's stored int8 ONNX, serialized, with its word-embedding matrix left to the caller (the name
+    returned, given to ONNX Runtime as a shared initializer holding the base's matrix `own`).
+
+    The rows the version changed are looked up apart: each Gather from the matrix becomes
+    Where(changed[ids], fix[index[ids]], base[ids]), with `fix` holding only those rows (a few thousand at most
+    for a course's text; none for a frozen matrix, which keeps the graph as exported)."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(version_dir / ONNX_INT8_FILE), load_external_data=False)
+    graph = model.graph
+    stored_apart = [
+        item for item in graph.initializer
+        if item.data_location == onnx.TensorProto.EXTERNAL
+        and any(entry.key == "location" and entry.value == EMBEDDINGS_FILE for entry in item.external_data)
+    ]
+    if len(stored_apart) != 1:
+        raise ValueError(f"{version_dir / ONNX_INT8_FILE} does not keep its word-embedding matrix in {EMBEDDINGS_FILE}")
+    table = stored_apart[0]
+    if list(table.dims) != list(own.shape):
+        raise ValueError(f"{version_dir / ONNX_INT8_FILE}: embedding matrix {list(table.dims)} does not fit the "
+                         f"base's {list(own.shape)}")
+    # ONNX Runtime swaps a shared initializer for one the graph holds, and reads no external data from outside a
+    # model's directory: the matrix becomes a one-row placeholder (a Gather's output shape does not depend on
+    # the table's row count; the session only ever reads the shared matrix).
+    table.ClearField("external_data")
+    table.data_location = onnx.TensorProto.DEFAULT
+    table.dims[0] = 1
+    table.raw_data = np.zeros(int(own.shape[1]), dtype="<f4").tobytes()
+    rows, values = changed_embedding_rows(version_dir, own)
+    if len(rows):
+        vocab = int(own.shape[0])
+        index = np.zeros(vocab, dtype=np.int64)
+        index[rows.numpy()] = np.arange(len(rows), dtype=np.int64)
+        changed = np.zeros(vocab, dtype=bool)
+        changed[rows.numpy()] = True
+        name = table.name
+        graph.initializer.extend([
+            numpy_helper.from_array(values.float().numpy(), f"{name}.fix"),
+            numpy_helper.from_array(index, f"{name}.fix_index"),
+            numpy_helper.from_array(changed, f"{name}.fix_changed"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{name}.fix_axes"),
+        ])
+        nodes = []
+        for n, node in enumerate(graph.node):
+            nodes.append(node)
+            if node.op_type != "Gather" or node.input[0] != name:
+                continue
+            ids, out, tag = node.input[1], node.output[0], f"{name}.fix{n}"
+            node.output[0] = f"{tag}.base"
+            nodes += [
+                helper.make_node("Gather", [f"{name}.fix_index", ids], [f"{tag}.index"], name=f"{tag}.index"),
+                helper.make_node("Gather", [f"{name}.fix", f"{tag}.index"], [f"{tag}.rows"], name=f"{tag}.rows"),
+                helper.make_node("Gather", [f"{name}.fix_changed", ids], [f"{tag}.changed"], name=f"{tag}.changed"),
+                helper.make_node("Unsqueeze", [f"{tag}.changed", f"{name}.fix_axes"], [f"{tag}.mask"],
+                                 name=f"{tag}.mask"),
+                helper.make_node("Where", [f"{tag}.mask", f"{tag}.rows", f"{tag}.base"], [out], name=f"{tag}.where"),
+            ]
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return model.SerializeToString(), table.name

@@ -30,6 +30,7 @@ def _fresh_models(settings):
     settings.INFERENCE_THREADS = 1
     services._LOADED = None
     _purge_inference()
+    client().delete(arrivals.DRAINERS_KEY)  # drainers of other tests (killed workers) own nothing here
     yield
     services._LOADED = None
     _purge_inference()
@@ -113,7 +114,7 @@ def test_a_claimed_version_is_drained_once_and_a_dead_drainers_claim_again(
     version = serving_version(course, tiny_serving_dir)
     ids = _arrive(course, 8, django_capture_on_commit_callbacks)
     # A drainer claims the version and dies before writing anything (a SIGKILL runs no finally).
-    claimed = arrivals._claim_next(client().zrange(arrivals.DUE_KEY, 0, -1, withscores=True), time.time())
+    claimed, _ = arrivals._claim_next(client().zrange(arrivals.DUE_KEY, 0, -1, withscores=True), time.time(), [])
     assert claimed is not None and claimed[:2] == (version.pk, min(ids))
     later = _arrive(course, 2, django_capture_on_commit_callbacks)  # due again, but still claimed
     assert arrivals.drain_arrivals(budget_s=0.5).classified == 0
@@ -150,3 +151,39 @@ def test_models_beyond_the_memory_budget_are_evicted(tiny_serving_dir, settings)
     assert held.used_bytes <= settings.MODEL_MEMORY_BUDGET_BYTES or len(held) == 1
     assert list(held)[-1] == (versions[-1].pk, versions[-1].use_int8) and held.stats.evictions >= 1
     assert not arrivals.holds(versions[0])
+
+
+def test_with_another_live_drainer_each_takes_its_own_versions_until_they_wait_too_long(
+    tiny_serving_dir, django_capture_on_commit_callbacks, settings
+):
+    settings.CLASSIFY_STEAL_AFTER_S = 60
+    courses = [CourseFactory(code=f"C{i}") for i in range(8)]
+    versions = [serving_version(course, tiny_serving_dir) for course in courses]
+    me = arrivals._drainer()
+    other = next(  # a live drainer elsewhere owning some of the versions (rendezvous: a fixed split per name)
+        name for name in (f"elsewhere:{k}" for k in range(100))
+        if 0 < sum(arrivals.owner(v.pk, sorted([me, name])) == me for v in versions) < len(versions)
+    )
+    mine = {v.pk for v in versions if arrivals.owner(v.pk, sorted([me, other])) == me}
+    ids = {course.pk: _arrive(course, 3, django_capture_on_commit_callbacks) for course in courses}
+    client().zadd(arrivals.DRAINERS_KEY, {other: time.time()})
+
+    result = arrivals.drain_arrivals(budget_s=2)
+    assert set(result.drained) == mine  # the other drainer's versions wait for it
+    assert arrivals.pending_versions() == len(versions) - len(mine)
+    assert not client().zscore(arrivals.DRAINERS_KEY, me)  # an idle drainer owns nothing
+
+    settings.CLASSIFY_STEAL_AFTER_S = 0  # they have waited too long: taken from a busy (or dead) owner
+    result = arrivals.drain_arrivals(budget_s=2)
+    assert set(result.drained) == {v.pk for v in versions} - mine
+    assert _once_each([i for part in ids.values() for i in part])
+
+
+def test_a_silent_drainer_owns_nothing(tiny_serving_dir, django_capture_on_commit_callbacks, settings):
+    settings.CLASSIFY_STEAL_AFTER_S = 60
+    courses = [CourseFactory(code=f"C{i}") for i in range(4)]
+    versions = [serving_version(course, tiny_serving_dir) for course in courses]
+    for course in courses:
+        _arrive(course, 2, django_capture_on_commit_callbacks)
+    client().zadd(arrivals.DRAINERS_KEY, {"killed:1": time.time() - arrivals.DRAINER_TTL_S - 1})
+    assert sorted(arrivals.drain_arrivals(budget_s=2).drained) == sorted(v.pk for v in versions)

@@ -196,3 +196,66 @@ def test_a_version_stored_as_full_files_before_still_loads(tiny_base, tmp_path):
     assert [out.labels[0] for out in predictor.predict(PROBE)[0]] == [
         LABELS[i] for i in _argmax(result.model, result.tokenizer)
     ]
+
+
+def _scores(predictor: Predictor, texts: list[str]) -> tuple[list[str], np.ndarray]:
+    outputs, _ = predictor.predict(texts)
+    return [out.labels[0] for out in outputs], np.array([[out.scores[name] for name in LABELS] for out in outputs])
+
+
+@pytest.mark.parametrize("embeddings", ["trained", "frozen"])
+def test_a_small_version_serves_beside_the_shared_base_matrix_as_its_rebuilt_model_does(
+    any_store, tiny_base, tmp_path, embeddings
+):
+    from classifiers.ml import serving
+
+    options = {"freeze_embeddings": True, "unfreeze_below": 0} if embeddings == "frozen" else {}
+    result, data = _train(tiny_base, tmp_path, **options)
+    first, _ = _publish_small(result, data, tiny_base, number=1)
+    second, _ = _publish_small(result, data, tiny_base, number=2)
+    parts = registry.read_meta(first)["artifacts"]["base_parts"]
+    serving._SHARED_BASES.clear()
+
+    shared = []
+    for relpath in (first, second):
+        with registry.stored_files(relpath) as directory:
+            key = artifacts.base_embedding_key(artifacts.delta_metadata(directory))
+            rows, _ = artifacts.changed_embedding_rows(directory, artifacts.base_state(tiny_base)[key])
+            with registry.base_parts_copy(parts, needed_by=relpath) as base_dir:
+                base = serving.shared_base(parts["digest"], base_dir, key)
+            shared.append(serving.small_version_predictor(directory, base, threads=1))
+    assert (len(rows) > 0) == (embeddings == "trained")  # the row fix is exercised, or the graph is as exported
+    # One matrix and one tokenizer for both versions; nothing rebuilt or written for them.
+    assert shared[0].tokenizer is shared[1].tokenizer and len(serving._SHARED_BASES) == 1
+    assert not list(registry.cache().root.rglob(artifacts.EMBEDDINGS_FILE))
+
+    texts = PROBE + TEXTS[::3]
+    with registry.local_copy(first, select=partial(files_to_load, use_int8=True)) as directory:
+        rebuilt = Predictor(directory, use_int8=True, threads=1)  # what served before: materialize + its file
+    want_labels, want_scores = _scores(rebuilt, texts)
+    for predictor in shared:
+        labels, scores = _scores(predictor, texts)
+        assert labels == want_labels
+        np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+
+
+@pytest.mark.django_db
+def test_the_worker_path_serves_a_small_int8_version_from_its_stored_files(tiny_base, tmp_path, settings):
+    from classifiers.classification import services
+    from classifiers.ml import serving
+    from tests.factories import CourseFactory, ModelVersionFactory
+
+    result, data = _train(tiny_base, tmp_path)
+    relpath, _ = _publish_small(result, data, tiny_base)
+    course = CourseFactory()
+    version = ModelVersionFactory(schema=course.schemas.get(name="sentiment"), course=course, path=relpath,
+                                  label_names=LABELS, max_length=32, use_int8=True)
+    serving._SHARED_BASES.clear()
+    settings.INFERENCE_THREADS = 1
+    predictor, file_bytes = services._load_predictor(version)
+    assert [base.tokenizer for base in serving._SHARED_BASES.values()] == [predictor.tokenizer]
+    assert file_bytes == (registry.absolute(relpath) / ONNX_INT8_FILE).stat().st_size
+    assert not list(registry.cache().root.rglob(artifacts.EMBEDDINGS_FILE))  # no materialized directory
+    with registry.local_copy(relpath, select=partial(files_to_load, use_int8=True)) as directory:
+        expected, _ = _scores(Predictor(directory, use_int8=True, threads=1), PROBE)
+    assert _scores(predictor, PROBE)[0] == expected
