@@ -357,9 +357,12 @@ def main() -> None:
                 "socket_errors": {k: result[k] for k in SOCKET_ERRORS},
                 "accepted": result["accepted"],
                 "stored": stored,
-                "lost": result["accepted"] - stored,
+                # An accepted answer missing from the database is lost. Requests in flight when wrk stops are
+                # stored but never acknowledged (at most one per connection): stored, not lost.
+                "lost": max(0, result["accepted"] - stored),
+                "stored_unacknowledged": max(0, stored - result["accepted"]),
                 "feedback_stored": feedback,
-                "feedback_expected": 2 * result["accepted"],
+                "feedback_expected": 2 * stored,
                 "answers_stored": answers,
                 "screening": screening,
                 "classify_tasks_queued": queued,
@@ -373,8 +376,8 @@ def main() -> None:
                 "meets_target": rps >= 300
                 and result["p99_us"] < 250_000
                 and result["c5xx"] == 0
-                and stored == result["accepted"]
-                and feedback == 2 * result["accepted"]
+                and result["accepted"] <= stored <= result["accepted"] + args.connections
+                and feedback == 2 * stored
                 and seconds >= 59,
             }
         )
