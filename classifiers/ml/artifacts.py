@@ -155,9 +155,14 @@ def _embedding(delta: dict[str, torch.Tensor], name: str, own: torch.Tensor) -> 
     """The base's embedding matrix with the changed rows' differences added."""
     rows = delta[f"rows:{name}"]
     weight = own.clone()
-    change = delta[f"rowq:{name}"].float() * delta[f"rowscale:{name}"]
-    weight[rows] = (own[rows].float() + change).to(own.dtype)
+    weight[rows] = _changed_rows(own, rows, delta[f"rowq:{name}"], delta[f"rowscale:{name}"])
     return weight
+
+
+def _changed_rows(own: torch.Tensor, rows: torch.Tensor, rowq: torch.Tensor, rowscale: torch.Tensor) -> torch.Tensor:
+    """The changed rows' values: the base's rows plus their int8 differences. One definition for the rebuilt
+    matrix (`_embedding`) and shared serving (`changed_embedding_rows`), which must agree bit for bit."""
+    return (own[rows].float() + rowq.float() * rowscale).to(own.dtype)
 
 
 def externalize_embeddings(onnx_path: Path, expected: bytes) -> None:
@@ -227,14 +232,13 @@ def base_embedding_key(meta: dict) -> str:
 
 def changed_embedding_rows(version_dir: Path, own: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The token ids whose word-embedding rows the version changed, and those rows exactly as `_embedding`
-    rebuilds them (same operations, same bits)."""
+    rebuilds them (`_changed_rows`: same operations, same bits)."""
     from safetensors import safe_open
 
     name = delta_metadata(version_dir)["embedding"]
     with safe_open(version_dir / DELTA_FILE, framework="pt") as fh:
         rows = fh.get_tensor(f"rows:{name}")
-        change = fh.get_tensor(f"rowq:{name}").float() * fh.get_tensor(f"rowscale:{name}")
-    return rows, (own[rows].float() + change).to(own.dtype)
+        return rows, _changed_rows(own, rows, fh.get_tensor(f"rowq:{name}"), fh.get_tensor(f"rowscale:{name}"))
 
 
 def shared_embedding_model(version_dir: Path, own: torch.Tensor) -> tuple[bytes, str]:
