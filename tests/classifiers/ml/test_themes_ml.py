@@ -56,6 +56,35 @@ def test_a_group_smaller_than_the_minimum_is_other():
     assert len(found.sizes) == 2
 
 
+def test_comments_of_a_group_too_small_for_a_theme_join_the_theme_they_fit_rather_than_other():
+    vectors, truth = _groups([60, 40], seed=2)
+    a = vectors[truth == 0].mean(axis=0)
+    a /= np.linalg.norm(a)
+    side = np.random.default_rng(3).normal(size=DIM)
+    side -= (side @ a) * a
+    side /= np.linalg.norm(side)
+    near = 0.45 * a + 0.893 * side  # cosine 0.45 to the first theme: too far to merge with it, close enough to fit
+    rows = near + 0.1 * np.random.default_rng(4).normal(size=(4, DIM)) / np.sqrt(DIM)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    found = cluster(np.vstack([vectors, rows.astype(np.float32)]), ThemeParams(min_size=10))
+    assert set(found.labels[-4:]) == {found.labels[0]}  # was "other": 4 comments are too few for a theme of 5
+    assert found.sizes == [64, 40]
+
+
+def test_a_comment_takes_the_theme_of_its_nearest_neighbours_not_of_the_nearest_k_means_centre():
+    from classifiers.ml.themes import _neighbour_vote
+
+    vectors, truth = _groups([30, 30], seed=6)
+    labels = truth.copy()
+    labels[:3] = 1  # three comments of the first group on the wrong side of a straight border
+    voted = _neighbour_vote(vectors, labels, np.zeros(60, dtype=np.int64), np.arange(60), neighbours=10, rounds=2)
+    assert (voted == truth).all()
+    # Outside the k-means sample a comment follows the sample's comments of its micro-cluster and theme.
+    sample = np.arange(0, 60, 2)
+    voted = _neighbour_vote(vectors, labels, truth, sample, neighbours=5, rounds=2)
+    assert (voted == truth).all()
+
+
 def test_a_large_set_is_fitted_on_a_sample_and_still_assigns_every_comment():
     vectors, truth = _groups([3000, 2000, 1000], seed=3)
     found = cluster(vectors, ThemeParams(sample_max=1500))
