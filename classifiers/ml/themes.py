@@ -9,9 +9,9 @@ categories, see bench/themes.py and the README):
    comments cost what 20,000 do; every comment is then assigned in one matrix product);
 2. the micro-clusters' centroids are merged by average linkage on cosine distance up to `merge_distance`:
    themes are as many as the comments ask for, not a number fixed in advance;
-3. each comment then takes the theme most of its nearest neighbours have (`neighbours`, at most the minimum
-   theme size, two rounds): themes follow where the comments lie rather than the straight borders between
-   k-means centres, which cut through a topic wherever two centres meet;
+3. each comment then takes the theme most of its nearest neighbours have (`neighbours`, at most as many as a
+   theme of the minimum size has comments in the sample, two rounds): themes follow where the comments lie
+   rather than the straight borders between k-means centres, which cut through a topic where two centres meet;
 4. comments that fit no theme are "other", never forced into one: those whose similarity to their theme's
    centre is below `other_below`, and those of themes smaller than `min_size` that fit no other theme either
    (a comment of a dissolved small theme joins the theme it is most similar to when it fits it).
@@ -48,6 +48,7 @@ PHRASE_OVER_WORD = 0.8  # a two-word phrase replaces its word in a name only whe
 MIN_COVERAGE = 0.1  # keywords in at least this share of their theme's comments come first
 HYSTERESIS = 0.15  # see `cluster`: how much the last grouping of micro-clusters weighs in a recomputation
 STAYED_AT = 0.9  # a micro-centre this similar to where it was last time counts as the same micro-cluster
+MIN_NEIGHBOURS = 3  # fewer neighbours make no majority worth following: no vote
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class ThemeParams:
     sample_max: int = 20_000  # k-means is fitted on at most this many comments
     merge_distance: float = 0.35  # average-linkage cosine distance up to which micro-clusters merge
     neighbours: int = 15  # each comment then takes the theme most of its nearest neighbours have (0: no vote),
-    # at most the minimum theme size of neighbours: a theme of the minimum size can keep its comments
+    # at most as many as a theme of the minimum size has comments in the k-means sample, so it keeps them
     vote_rounds: int = 2
     min_size: int = 10  # smaller themes are "other" (capped for small courses, see `effective_min_size`)
     other_below: float = 0.25  # a comment less similar than this to its theme's centre is "other"
@@ -157,8 +158,9 @@ def cluster(vectors: np.ndarray, params: ThemeParams | None = None, *, previous:
     else:
         merged = np.zeros(1, dtype=np.int64)
     labels = merged[micro].astype(np.int64)
-    neighbours = min(params.neighbours, params.effective_min_size(n))
-    if neighbours > 0 and len(sample) > neighbours:
+    # A theme of the minimum size must be able to keep its comments: no more neighbours than it has in the sample.
+    neighbours = min(params.neighbours, params.effective_min_size(n) * len(sample) // n)
+    if neighbours >= MIN_NEIGHBOURS and len(sample) > neighbours:
         labels = _neighbour_vote(vectors, labels, micro, sample, neighbours, params.vote_rounds)
     labels, centroids = _with_other(vectors, labels, params.other_below, params.effective_min_size(n))
     similarity = (np.where(labels >= 0, (vectors * centroids[np.maximum(labels, 0)]).sum(axis=1), 0.0)
