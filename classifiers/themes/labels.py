@@ -7,10 +7,13 @@ minimum group size, not hidden, active) can become labels: a small theme's name,
 the queue, would describe a small group. Held comments get a suggestion too, but the annotate queue shows
 only what course staff may read (courses.screening), and the suggestions selector below applies the same rule.
 
-Each label remembers its theme (`ThemeLabel`), and every recomputation refreshes the suggestions by the same
-rule (`refresh_suggestions`): the theme's new members get its label, items that left it lose theirs, and a
-label whose theme may no longer be named (hidden, merged, vanished, below the minimum) suggests nothing until
-it may again. An item annotated under the schema keeps what it has: annotations are never touched.
+Each label remembers its theme (`ThemeLabel`), and every recomputation, and every staff hide, show, merge or
+split (classifiers.themes.staff), refreshes the suggestions by the same rule in its transaction
+(`refresh_suggestions`): the theme's members get its label, items that left it lose theirs, and a label whose
+theme may not be named (hidden, vanished, below the minimum) suggests nothing until it may again. A label
+whose theme was merged into another follows that theme, unless the schema already has a label for it (then
+it suggests nothing any more). An item annotated under the schema keeps what it has: annotations are never
+touched.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from classifiers.labelling.schemas import SchemaError, create_schema
 from classifiers.models import Annotation, Label, LabelSchema, SchemaKind
@@ -121,43 +125,105 @@ def _members(theme_ids: Collection[int]) -> dict[int, tuple[int, float]]:
     return {fid: (tid, sim) for fid, tid, sim in rows.iterator(chunk_size=5000)}
 
 
-def refresh_suggestions(course: Course) -> dict[str, int]:
-    """After a recomputation of `course`'s themes (in its transaction): the suggestions of every schema made
-    from them follow the themes' members, by the rule of `schema_from_themes`. New members get their theme's
-    label; items that left the theme, or whose theme may no longer be named (hidden, merged, vanished, below
-    the minimum group size), lose their suggestion; an item annotated under the schema keeps its row as it was
-    (never added, changed or removed: it is what the person saw). Returns how many rows were added, changed and
-    removed."""
+def refresh_suggestions(course: Course, *, themes: Collection[int] | None = None) -> dict[str, int]:
+    """The suggestions of every schema made from `course`'s themes made to follow the themes' members, by the
+    rule of `schema_from_themes`; called in the transaction of each recomputation and of each staff edit
+    (hide, show, merge, split off). New members get their theme's label; items that left the theme, or whose
+    theme may no longer be named (hidden, merged, vanished, below the minimum group size), lose their
+    suggestion; an item annotated under the schema keeps its row as it was (never added, changed or removed:
+    it is what the person saw). A label whose theme was merged into another first follows it (`_follow_merges`).
+
+    `themes`: the theme ids an edit touched (after a merge, the kept one and those merged into it); only their
+    members and the items they suggested are looked at, in the schemas with a label of one of them. None (a
+    recomputation): every item of every schema. Returns how many rows were added, changed and removed."""
     counts = {"added": 0, "changed": 0, "removed": 0}
-    links = list(
-        ThemeLabel.objects.filter(theme__course=course).values_list("label__schema_id", "theme_id", "label_id")
-    )
-    if not links:
+    links, moved = _follow_merges(course)
+    if not links and not moved:
         return counts  # no schema was made from this course's themes: no query more for a recomputation
+    within = None if themes is None else set(themes) | {theme for _, theme in moved}
     nameable = set(
         themes_to_list(Course.objects.filter(pk=course.pk))
         .filter(status=ThemeStatus.ACTIVE, hidden=False)
         .values_list("pk", flat=True)
     )
-    for schema_id in sorted({schema for schema, _, _ in links}):
+    schemas = {schema for schema, theme, _ in links if within is None or theme in within}
+    for schema_id in sorted(schemas | {schema for schema, _ in moved}):
         label_of = {theme: label for schema, theme, label in links if schema == schema_id and theme in nameable}
-        for name, n in zip(counts, _refresh_schema(schema_id, label_of), strict=True):
+        for name, n in zip(counts, _refresh_schema(schema_id, label_of, within), strict=True):
             counts[name] += n
     return counts
 
 
-def _refresh_schema(schema_id: int, label_of: dict[int, int]) -> tuple[int, int, int]:
-    """One schema's suggestions made equal to the members of its nameable themes (theme id → label id),
-    items annotated under it left as they are. Returns (added, changed, removed)."""
-    wanted = _members(label_of)
-    answered = set(
-        Annotation.objects.filter(schema_id=schema_id, is_current=True).values_list("feedback_id", flat=True)
+def _follow_merges(course: Course) -> tuple[list[tuple[int, int, int]], set[tuple[int, int]]]:
+    """(schema id, theme id, label id) of each label made from `course`'s themes once every label whose theme
+    was merged into another (by staff or by a recomputation) follows it, and the (schema id, theme id) a link
+    left or joined (their suggestions change). A label that follows names the theme its theme's comments went
+    into, so it is suggested to that theme's members. If that theme already has a label in the schema (its
+    own, or one that followed it first, in the schema's label order), the merged-away label stops being a
+    theme's label: its link is removed, so it never suggests again (a merged theme never comes back, and a
+    later merge must not wake it in place of the label that has been suggesting). It stays in the schema for
+    people to choose, and its annotations stay as they are."""
+    rows = list(
+        ThemeLabel.objects.filter(theme__course=course).values_list(
+            "label__schema_id", "theme_id", "label_id", "label__position", "theme__status"
+        )
     )
-    rows = ThemeSuggestion.objects.filter(schema_id=schema_id).values_list("pk", "feedback_id", "label_id", "theme_id")
-    have = {fid: (pk, label, theme) for pk, fid, label, theme in rows.iterator(chunk_size=5000)}
+    links = [(schema, theme, label) for schema, theme, label, _, status in rows if status != ThemeStatus.MERGED]
+    merged = sorted((schema, position, label, theme) for schema, theme, label, position, status in rows
+                    if status == ThemeStatus.MERGED)
+    if not merged:
+        return links, set()
+    into = dict(Theme.objects.filter(course=course, status=ThemeStatus.MERGED).values_list("pk", "merged_into_id"))
+    taken = {(schema, theme) for schema, theme, _ in links}
+    unlinked, moved = [], set()
+    for schema, _, label, theme in merged:
+        target = _merged_into_last(theme, into)
+        moved |= {(schema, theme), (schema, target)} if target is not None else {(schema, theme)}
+        if target is None or (schema, target) in taken:
+            unlinked.append(label)
+            continue
+        ThemeLabel.objects.filter(pk=label).update(theme_id=target)
+        taken.add((schema, target))
+        links.append((schema, target, label))
+    ThemeLabel.objects.filter(pk__in=unlinked).delete()
+    return links, moved
+
+
+def _merged_into_last(theme: int, into: dict[int, int | None]) -> int | None:
+    """The theme a merged theme's comments are in now: its merged_into, followed while that was merged too
+    (a recomputation does not shorten the chain; a staff merge does). None if the chain breaks."""
+    seen = {theme}
+    while theme in into:
+        theme = into[theme]
+        if theme is None or theme in seen:
+            return None
+        seen.add(theme)
+    return theme
+
+
+def _refresh_schema(schema_id: int, label_of: dict[int, int], within: set[int] | None = None) -> tuple[int, int, int]:
+    """One schema's suggestions made equal to the members of its nameable themes (theme id → label id),
+    items annotated under it left as they are; with `within`, only the members of those themes and the items
+    they suggested. Returns (added, changed, removed)."""
+    wanted = _members(label_of if within is None else [t for t in label_of if t in within])
+    rows = ThemeSuggestion.objects.filter(schema_id=schema_id)
+    answered = Annotation.objects.filter(schema_id=schema_id, is_current=True)
+    if within is not None:
+        # A subquery, not a join to the members: the join scanned every suggestion of the schema (6× slower).
+        now_in = ThemeMember.objects.filter(theme_id__in=within).values("feedback_id")
+        rows = rows.filter(Q(theme_id__in=within) | Q(feedback_id__in=now_in))
+    have = {
+        fid: (pk, label, theme)
+        for pk, fid, label, theme in rows.values_list("pk", "feedback_id", "label_id", "theme_id").iterator(
+            chunk_size=5000
+        )
+    }
+    if within is not None:
+        answered = answered.filter(feedback_id__in=list(have.keys() | wanted.keys()))
+    answered_ids = set(answered.values_list("feedback_id", flat=True))
     gone, changed = [], []
     for fid, (pk, label, theme) in have.items():
-        if fid in answered:
+        if fid in answered_ids:
             continue
         if fid not in wanted:
             gone.append(pk)
@@ -167,7 +233,7 @@ def _refresh_schema(schema_id: int, label_of: dict[int, int]) -> tuple[int, int,
     added = [
         ThemeSuggestion(feedback_id=fid, schema_id=schema_id, label_id=label_of[tid], theme_id=tid, similarity=sim)
         for fid, (tid, sim) in wanted.items()
-        if fid not in have and fid not in answered
+        if fid not in have and fid not in answered_ids
     ]
     ThemeSuggestion.objects.filter(pk__in=gone).delete()
     ThemeSuggestion.objects.bulk_update(changed, ["label", "theme", "similarity"], batch_size=5000)

@@ -128,9 +128,9 @@ class ThemeSuggestion(models.Model):
     """A theme member's label suggested under a schema made from themes (classifiers.themes.labels).
 
     Shown in the annotate queue like a model's prediction and, like one, never training data: training reads
-    annotations only, and a suggestion becomes one when a person saves it. Each recomputation refreshes them
-    from the themes' members (classifiers.themes.labels.refresh_suggestions); an item annotated under the
-    schema keeps its row as it was.
+    annotations only, and a suggestion becomes one when a person saves it. Each recomputation and each staff
+    hide, show, merge or split refreshes them from the themes' members
+    (classifiers.themes.labels.refresh_suggestions); an item annotated under the schema keeps its row as it was.
     """
 
     feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="theme_suggestions")
@@ -150,8 +150,9 @@ class ThemeSuggestion(models.Model):
 
 
 class ThemeLabel(models.Model):
-    """A label of a schema made from themes, and the theme it was made from: the theme whose members the
-    label is suggested to, at the schema's making and after every recomputation."""
+    """A label of a schema made from themes, and its theme: the theme whose members the label is suggested to
+    (classifiers.themes.labels). The theme it was made from, or the one that theme was merged into; a label
+    whose theme was merged into a theme with a label in the schema already loses its row."""
 
     label = models.OneToOneField("classifiers.Label", primary_key=True, on_delete=models.CASCADE,
                                  related_name="from_theme")

@@ -5,6 +5,11 @@ Who may: `Action.MANAGE_THEMES` (the course's instructors and TAs, as for recomp
 recomputation: a staff name and the hidden flag are fields a recomputation never writes; a merge and a split
 move comments between themes, and the recomputation keeps them where staff put them
 (classifiers.ml.theme_edits). No edit while a recomputation runs: it read the themes before the edit.
+
+Hide, show, merge and split off also bring the suggestions of schemas made from the themes in line, in the
+edit's transaction (classifiers.themes.labels.refresh_suggestions), so every door (admin action, admin page,
+API) gets it from here: a hidden theme's label stops suggesting, and comments split off lose their old theme's
+suggestion, at once rather than at the next recomputation. A rename changes no suggestion.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.utils import timezone
 from classifiers.ml.embeddings import to_bytes
 from classifiers.ml.themes import keywords, theme_name
 from classifiers.themes.embeddings import course_vectors
+from classifiers.themes.labels import refresh_suggestions
 from classifiers.themes.models import EditKind, Theme, ThemeEdit, ThemeMember, ThemeRun, ThemeStatus
 from courses.models import Course, Feedback
 from courses.permissions import Action, authorize
@@ -105,6 +111,7 @@ def set_theme_hidden(theme: Theme, *, hidden: bool, actor: AbstractBaseUser | No
         theme.hidden = hidden
         theme.save(update_fields=["hidden", "updated_at"])
         _record(theme, EditKind.HIDE if hidden else EditKind.UNHIDE, actor, name=theme.display_name)
+        refresh_suggestions(theme.course, themes=[theme.pk])
     return theme
 
 
@@ -141,6 +148,7 @@ def merge_themes(themes: Sequence[Theme], *, into: Theme, actor: AbstractBaseUse
             merged=[{"id": t.pk, "name": t.display_name} for t in others],
             comments=into.size,
         )
+        refresh_suggestions(into.course, themes=[into.pk, *other_ids])
     return into
 
 
@@ -208,6 +216,7 @@ def split_theme(
             keyword=keyword or None,
             comments=len(chosen),
         )
+        refresh_suggestions(theme.course, themes=[theme.pk, new.pk])
     return new
 
 
