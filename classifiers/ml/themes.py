@@ -15,10 +15,10 @@ categories, see bench/themes.py and the README):
 4. comments that fit no theme are "other", never forced into one: those whose similarity to their theme's
    centre is below `other_below`, and those of themes smaller than `min_size` that fit no other theme either
    (a comment of a dissolved small theme joins the theme it is most similar to when it fits it).
-On the Nilanga aspect categories (bench/themes.py) steps 3 and 4 raised NMI/ARI from 0.189/0.121 to
-0.237/0.192 (BERTopic's default settings on the same vectors: 0.222/0.171, mean of 8 UMAP seeds), and on the
-demo's written topics from 0.49/0.38 to 0.56/0.42; a merge distance of 0.35 instead of 0.45 was the better
-of the two on both sets.
+Steps 3 and 4, with a merge distance of 0.35 (was 0.45; the better of the two on both sets), raised NMI/ARI
+on the Nilanga aspect categories (bench/themes.py) from 0.189/0.121 to 0.237/0.192 (BERTopic's default
+settings on the same vectors: 0.222/0.171, mean of 8 UMAP seeds) and on the demo's written topics from
+0.49/0.38 to 0.56/0.42.
 Tried and not adopted (bench/themes.py, README): merging the micro-clusters by modularity of the comments'
 k-nearest-neighbour graph (Louvain or greedy, 10-30 neighbours, plain or shared-neighbour weights): it split
 the large lecturer group (ARI 0.07-0.14). Merging themes whose class-based TF-IDF keywords are alike
