@@ -154,7 +154,7 @@ def test_a_recomputation_suggests_new_members_drops_those_that_left_and_never_to
     assert run.stats["suggestions"] == {"added": 10, "changed": 3, "removed": 1}
 
 
-def test_a_hidden_theme_suggests_nothing_from_the_next_recomputation_until_it_is_shown_again(
+def test_a_hidden_theme_still_suggests_nothing_after_a_recomputation_until_it_is_shown_again(
     course, themes, instructor, annotator
 ):
     exam, lab = themes["exam"], themes["lab"]
@@ -171,7 +171,7 @@ def test_a_hidden_theme_suggests_nothing_from_the_next_recomputation_until_it_is
     assert sorted(pk for pk, name in suggested(schema).items() if name == label.name) == members(lab)
 
 
-def test_after_a_staff_merge_the_next_recomputation_suggests_the_kept_themes_label_to_all_its_comments(
+def test_after_a_staff_merge_a_recomputation_still_suggests_the_kept_themes_label_to_all_its_comments(
     course, themes, instructor
 ):
     exam, lab = themes["exam"], themes["lab"]
