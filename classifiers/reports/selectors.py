@@ -38,7 +38,7 @@ from classifiers.reports.suppression import (
 )
 from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
-from classifiers.themes.selectors import ModuleThemes, ThemesInfo, module_themes, themes_fingerprint
+from classifiers.themes.selectors import ModuleThemes, ThemesInfo, module_themes
 from courses.lti.selectors import synced_learner_count
 from courses.models import Course, Feedback, Module
 from courses.screening import SHOWN, awaiting_review
@@ -213,7 +213,7 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     minimums, respondents = group_minimums(course), respondents_by_week(course)
     alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)
-    themes = themes_fingerprint(course)
+    themes = tuple(snapshot.fingerprint.get("themes") or ())  # summary.fingerprint read it: current
     awaiting = awaiting_review(Feedback.objects.filter(course=course)).count()  # the partial index feedback_not_shown
     key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
                  course.min_group_size, schema.name, since, until, labels, modules, minimums,
@@ -262,7 +262,7 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
         module_rows = [_week_row(row, since, counts, names, inputs) for row in module_rows]
         weeks = [since] if since in weeks else []
     themes_info, themes = module_themes(
-        course, inputs.schema, snapshot.model_version, whole_rows, whole_weeks, list(names.values()), week=since,
+        course, snapshot, whole_rows, whole_weeks, names, week=since,
         week_rows=module_rows if since is not None else None)
     module_rows = _with_comments(snapshot.pk, module_rows, names, since, until)
     average = _course_average(module_rows, names)

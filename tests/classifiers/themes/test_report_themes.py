@@ -15,6 +15,7 @@ from classifiers.reports.selectors import module_report
 from classifiers.reports.weeks import week_of
 from classifiers.themes.models import Theme
 from classifiers.themes.services import run_theme_run, start_theme_run
+from classifiers.themes.staff import merge_themes
 from courses.models import Feedback
 from courses.surveys.anonymity import random_id
 from tests.classifiers.themes.helpers import TOPICS, add_comments
@@ -212,3 +213,23 @@ def test_held_comments_count_in_a_theme_but_are_never_quoted_and_removed_ones_no
     recompute(course)
     (theme,) = sections(course)["Lectures"].themes
     assert theme.count == 10 and set(theme.quotes) <= shown_texts
+
+
+def test_a_report_built_before_a_staff_merge_counts_and_quotes_the_merged_theme(themed, instructor):
+    before = sections(themed)["Lectures"]  # the summary and its theme cells are built now
+    assert [topic(t.name) for t in before.themes] == ["exam"] and before.other == 4
+    exam = Theme.objects.get(course=themed, name__startswith="exam")
+    lab = Theme.objects.get(course=themed, name__startswith="lab")
+    merge_themes([lab], into=exam, actor=instructor)
+    lectures, labs = sections(themed)["Lectures"], sections(themed)["Labs"]
+    assert [(t.theme_id, t.count) for t in lectures.themes] == [(exam.pk, 24)] and lectures.other == 0
+    assert [(t.theme_id, t.count, t.mix) for t in labs.themes] == [(exam.pk, 20, "mostly positive")]
+    assert len(labs.themes[0].quotes) == 3 and all("lab" in q.lower() for q in labs.themes[0].quotes)
+
+
+def test_a_quote_held_after_the_summary_was_built_is_not_shown(themed):
+    (exam,) = sections(themed)["Lectures"].themes
+    quoted = Feedback.objects.filter(course=themed, redacted_text=exam.quotes[0])
+    quoted.update(screening="held")
+    (exam,) = sections(themed)["Lectures"].themes
+    assert exam.count == 20 and len(exam.quotes) == 3 and quoted.get().redacted_text not in exam.quotes
