@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime, timedelta
 
@@ -154,7 +155,7 @@ def _jsonable(value: object) -> object:
         return _jsonable(asdict(value))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | Sequence) and not isinstance(value, str):  # Sequence: a ThemeTrend
         return [_jsonable(v) for v in value]
     if isinstance(value, date | datetime):
         return value.isoformat()

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -46,6 +47,43 @@ class ThemeWeek:
     count: int | None  # None when hidden
 
 
+class ThemeTrend(Sequence[ThemeWeek]):
+    """A theme's weekly counts over the report's weeks (None: hidden), read as ThemeWeek items.
+
+    Stored as two tuples (the weeks' tuple shared by every theme of a report) rather than as ThemeWeek objects:
+    a cached report of 40 modules holds ~40,000 theme-weeks, and unpickling them as objects took most of the
+    time of a cached `module_report` (CSV, API). Pickles as its two tuples."""
+
+    __slots__ = ("counts", "weeks")
+
+    def __init__(self, weeks: tuple[date, ...], counts: tuple[int | None, ...]) -> None:
+        self.weeks, self.counts = weeks, counts
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - an int or a slice, as for a list
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        count = self.counts[index]
+        return ThemeWeek(self.weeks[index], count is not None, count)
+
+    def __iter__(self) -> Iterator[ThemeWeek]:
+        for week, count in zip(self.weeks, self.counts, strict=True):
+            yield ThemeWeek(week, count is not None, count)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ThemeTrend({list(self)!r})"
+
+    def __reduce__(self) -> tuple:
+        return ThemeTrend, (self.weeks, self.counts)
+
+
 @dataclass(frozen=True)
 class ThemeRow:
     theme_id: int
@@ -57,7 +95,7 @@ class ThemeRow:
     labelled: int
     labels: dict[str, int]  # label mix of its labelled comments, schema order
     mix: str  # "mostly negative", "mixed", or "not labelled yet"
-    trend: list[ThemeWeek]
+    trend: ThemeTrend
     quotes: list[str] = field(default_factory=list)
 
 
@@ -141,7 +179,8 @@ def module_themes(course: Course, snapshot: ReportSnapshot, rows: list, weeks: l
     themes = {t.pk: t for t in Theme.objects.filter(course=course, status=ThemeStatus.ACTIVE, hidden=False)}
     earlier = ThemeRun.objects.filter(course=course, status=JobStatus.SUCCEEDED, pk__lt=run.pk).exists()
     counts = _counts(snapshot)
-    sections = [_section(_Module.of(r), themes, counts, weeks, names, run, earlier) for r in rows]
+    all_weeks = tuple(weeks)  # one tuple shared by every theme's trend (pickled once)
+    sections = [_section(_Module.of(r), themes, counts, all_weeks, names, run, earlier) for r in rows]
     if week is not None:
         by_module = {r.module_id: _Module.of(r) for r in week_rows or []}
         sections = [_week_section(s, by_module.get(s.module_id), week, counts, names) for s in sections]
@@ -191,7 +230,7 @@ def _counts(snapshot: ReportSnapshot) -> dict[tuple[int, int | None], _Cell]:
     return out
 
 
-def _section(module: _Module, themes: dict[int, Theme], counts: dict, weeks: list[date], names: dict[int, str],
+def _section(module: _Module, themes: dict[int, Theme], counts: dict, weeks: tuple[date, ...], names: dict[int, str],
              run: ThemeRun, earlier: bool) -> ModuleThemes:
     if not module.shown:
         return ModuleThemes(module.module_id, module.title, False, module.note, [], None)
@@ -224,7 +263,8 @@ def _week_section(whole: ModuleThemes, module: _Module | None, week: date, count
             continue
         mix = _label_counts(counts[(theme.theme_id, whole.module_id)].mix_of_week(week), names)
         shown.append(replace(theme, count=cell.count, share=_share(cell.count, module.responses),
-                             labelled=sum(mix.values()), labels=mix, mix=_mix(mix), trend=[cell]))
+                             labelled=sum(mix.values()), labels=mix, mix=_mix(mix),
+                             trend=ThemeTrend((cell.week,), (cell.count,))))
     shown.sort(key=lambda t: (-t.count, t.theme_id))
     return ModuleThemes(whole.module_id, whole.title, True, "", shown, _other(module.responses, shown))
 
@@ -250,14 +290,13 @@ def _mix(mix: dict[str, int]) -> str:
     return f"mostly {top}" if mix[top] >= MOSTLY * labelled else "mixed"
 
 
-def _trend(weekly: dict[date, int], weeks: list[date], module: _Module, minimum: int) -> list[ThemeWeek]:
+def _trend(weekly: dict[date, int], weeks: tuple[date, ...], module: _Module, minimum: int) -> ThemeTrend:
     """Weeks the module's trend shows, less small theme-weeks and enough others that none can be recovered."""
     totals = {w: weekly.get(w, 0) for w in weeks}
     # A week the module hides counts as unlabelled, so hidden_weeks hides it first and then tops it up.
     cells = {w: (n, n if w in module.shown_weeks else 0) for w, n in totals.items()}
     hidden = hidden_weeks(cells, minimum)
-    return [ThemeWeek(w, True, totals[w]) if w in module.shown_weeks and w not in hidden else ThemeWeek(w, False, None)
-            for w in weeks]
+    return ThemeTrend(weeks, tuple(totals[w] if w in module.shown_weeks and w not in hidden else None for w in weeks))
 
 
 Pair = tuple[int, int | None]  # (theme id, module id)

@@ -92,6 +92,8 @@ def test_the_api_gives_the_same_sections_as_the_page(themed, instructor):
     lectures = next(s for s in data["themes"] if s["title"] == "Lectures")
     assert lectures["other"] == 4 and lectures["themes"][0]["count"] == 20
     assert lectures["themes"][0]["mix"] == "mostly negative" and len(lectures["themes"][0]["quotes"]) == 3
+    (week,) = lectures["themes"][0]["trend"]  # one week of comments, shown with its count
+    assert week["shown"] is True and week["count"] == 20 and week["week"]
     assert data["themes_info"]["new_this_term"] == 0
 
 
