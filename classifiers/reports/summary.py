@@ -29,7 +29,7 @@ from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
 
 COMMENTS_PER_CELL = 3  # per module, week and label; the page shows the top 3 over the chosen weeks
 # The rebuild's grouping and ranking of a million rows spill to temporary files at Postgres' default 4 MB
-# (the theme cells' hash aggregate needs ~25 MB, the quotes' sort ~80 MB); for this transaction only.
+# (the theme cells' hash aggregate needs ~25 MB); for this transaction only.
 REBUILD_WORK_MEM = "128MB"
 
 
@@ -153,26 +153,51 @@ FROM (
 """
 
 
-# Per theme and module: the counts by week and label as parallel arrays (one order for all three), and the
-# ids of the QUOTES_SHOWN quotable members closest to the theme's centre. Every theme with members, hidden
-# ones too: which themes are shown is decided when the report is read (classifiers.themes.selectors).
+# Per theme and module: the counts by week and label as parallel arrays (one order for all three). Every
+# theme with members, hidden ones too: which themes are shown is decided when the report is read
+# (classifiers.themes.selectors).
 _THEME_CELLS_SQL = """
 INSERT INTO reports_themecell (snapshot_id, theme_id, module_id, weeks, labels, counts, quotes)
-SELECT %(snapshot)s, c.theme_id, c.module_id, c.weeks, c.labels, c.counts, coalesce(q.ids, '{}')
+SELECT %(snapshot)s, theme_id, module_id, array_agg(week ORDER BY week, label_id),
+       array_agg(label_id ORDER BY week, label_id), array_agg(n ORDER BY week, label_id), '{}'
+FROM (SELECT theme_id, module_id, week, label_id, count(*) AS n FROM report_effective
+      WHERE theme_id IS NOT NULL GROUP BY 1, 2, 3, 4) cell
+GROUP BY theme_id, module_id
+"""
+
+# Each cell's QUOTES_SHOWN quotable members closest to the theme's centre (ties: lower id first). Ranking all
+# of a million comments' members takes a sort of them all (~1 s); instead each cell walks its theme's members
+# closest first through the index theme_member_closest (theme, similarity), which has no module: a module
+# holding a fair share of the theme finds its three in the first few dozen. The walk stops after
+# QUOTE_WALK members, so a module where a large theme has only a few comments costs no walk of the whole
+# theme: the cells still short of quotes are ranked among their own members only (_QUOTES_REST_SQL).
+QUOTE_WALK = 2000
+_QUOTES_SQL = f"""
+UPDATE reports_themecell c SET quotes = coalesce((
+  SELECT array_agg(top.id ORDER BY top.similarity DESC, top.id) FROM (
+    SELECT f.id, m.similarity
+    FROM (SELECT feedback_id, similarity FROM classifiers_thememember WHERE theme_id = c.theme_id
+          ORDER BY similarity DESC LIMIT %(walk)s) m
+    JOIN courses_feedback f ON f.id = m.feedback_id
+    WHERE f.course_id = %(course)s AND f.module_id IS NOT DISTINCT FROM c.module_id
+      AND f.screening IN {SHOWN_SQL} AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s)
+    ORDER BY m.similarity DESC, f.id LIMIT %(quotes)s
+  ) top), '{{}}')
+WHERE c.snapshot_id = %(snapshot)s
+"""  # noqa: S608 - SHOWN_SQL is a constant of ours; every value is a parameter
+_QUOTES_REST_SQL = """
+UPDATE reports_themecell c SET quotes = q.ids
 FROM (
-  SELECT theme_id, module_id, array_agg(week ORDER BY week, label_id) AS weeks,
-         array_agg(label_id ORDER BY week, label_id) AS labels, array_agg(n ORDER BY week, label_id) AS counts
-  FROM (SELECT theme_id, module_id, week, label_id, count(*) AS n FROM report_effective
-        WHERE theme_id IS NOT NULL GROUP BY 1, 2, 3, 4) cell
-  GROUP BY 1, 2
-) c
-LEFT JOIN (
-  SELECT theme_id, module_id, array_agg(id ORDER BY rank) AS ids FROM (
-    SELECT theme_id, module_id, id,
-           row_number() OVER (PARTITION BY theme_id, module_id ORDER BY similarity DESC, id) AS rank
-    FROM report_effective WHERE theme_id IS NOT NULL AND quotable
-  ) ranked WHERE rank <= %(quotes)s GROUP BY 1, 2
-) q ON q.theme_id = c.theme_id AND q.module_id IS NOT DISTINCT FROM c.module_id
+  SELECT cell_id, array_agg(id ORDER BY rank) AS ids FROM (
+    SELECT s.id AS cell_id, e.id,
+           row_number() OVER (PARTITION BY s.id ORDER BY e.similarity DESC, e.id) AS rank
+    FROM report_effective e
+    JOIN reports_themecell s ON s.snapshot_id = %(snapshot)s AND s.theme_id = e.theme_id
+      AND coalesce(s.module_id, 0) = coalesce(e.module_id, 0) AND cardinality(s.quotes) < %(quotes)s
+    WHERE e.quotable
+  ) ranked WHERE rank <= %(quotes)s GROUP BY cell_id
+) q
+WHERE c.id = q.cell_id
 """
 
 
@@ -186,7 +211,7 @@ def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion |
             return snapshot  # another request built it while we waited for the lock
         started = time.perf_counter()
         params = {**effective_params(course, schema, version), "snapshot": snapshot.pk, "per_cell": COMMENTS_PER_CELL,
-                  "quotes": QUOTES_SHOWN}
+                  "quotes": QUOTES_SHOWN, "walk": QUOTE_WALK}
         # Fast deletes (nothing refers to these rows): one DELETE each, no per-row signals.
         ReportCell.objects.filter(snapshot=snapshot).delete()
         ReportComment.objects.filter(snapshot=snapshot).delete()
@@ -197,6 +222,8 @@ def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion |
             cur.execute(_CELLS_SQL, params)
             cur.execute(_COMMENTS_SQL, params)
             cur.execute(_THEME_CELLS_SQL, params)
+            cur.execute(_QUOTES_SQL, params)
+            cur.execute(_QUOTES_REST_SQL, params)
             cur.execute("DROP TABLE report_effective")
         snapshot.model_version = version
         snapshot.fingerprint = current

@@ -235,3 +235,15 @@ def test_a_quote_held_after_the_summary_was_built_is_not_shown(themed):
     quoted.update(screening="held")
     (exam,) = sections(themed)["Lectures"].themes
     assert exam.count == 20 and len(exam.quotes) == 3 and quoted.get().redacted_text not in exam.quotes
+
+
+def test_quotes_are_the_closest_ones_also_when_the_index_walk_stops_early(themed, monkeypatch):
+    closest = sections(themed)["Labs"].themes[0].quotes
+    from classifiers.reports import summary
+
+    monkeypatch.setattr(summary, "QUOTE_WALK", 1)  # Labs' lab comments are not the theme's first member
+    themed.min_group_size = 6  # any input change rebuilds the summary
+    themed.save()
+    summary.ReportSnapshot.objects.update(built_at=None)
+    (lab,) = sections(themed)["Labs"].themes
+    assert len(closest) == 3 and lab.quotes == closest
