@@ -28,9 +28,6 @@ from courses.screening import SHOWN_SQL
 from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
 
 COMMENTS_PER_CELL = 3  # per module, week and label; the page shows the top 3 over the chosen weeks
-# The rebuild's grouping and ranking of a million rows spill to temporary files at Postgres' default 4 MB
-# (the theme cells' hash aggregate needs ~25 MB); for this transaction only.
-REBUILD_WORK_MEM = "128MB"
 
 
 @dataclass(frozen=True)
@@ -217,7 +214,6 @@ def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion |
         ReportComment.objects.filter(snapshot=snapshot).delete()
         ThemeCell.objects.filter(snapshot=snapshot).delete()
         with connection.cursor() as cur:
-            cur.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
             cur.execute(_EFFECTIVE_SQL, params)
             cur.execute(_CELLS_SQL, params)
             cur.execute(_COMMENTS_SQL, params)
