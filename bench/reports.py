@@ -241,7 +241,7 @@ def main() -> None:
         report_from(inputs)
         cold.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        module_themes(course, schema, version, report.modules, report.weeks, [n for n, _ in report.labels])
+        module_themes(course, inputs.snapshot, report.modules, report.weeks, {pk: n for pk, n, _ in inputs.labels})
         section.append((time.perf_counter() - t) * 1000)
     naive = []
     for _ in range(3):

@@ -8,6 +8,7 @@ minimum group size. That is why none of these rows are registered raw in admin.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -75,6 +76,30 @@ class ReportComment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment {self.feedback_id} for module {self.module_id}"
+
+
+class ThemeCell(models.Model):
+    """One theme in one module: its comments by week and effective label, and its closest quotable comments,
+    built with the summary from the same effective labels (classifiers.reports.summary).
+
+    Counts are parallel arrays (`weeks[i]`, `labels[i]`: `counts[i]` comments; label empty: not labelled yet):
+    a million comments make ~110,000 (theme, module, week, label) cells and the report reads all of them, so
+    they are stored one row per theme and module (~1,000 rows). `quotes`: ids of the comments closest to the
+    theme's centre that staff could read when it was built, closest first; no foreign key, since a deleted
+    comment is simply not found, and the themes selector checks screening and module again when it reads them.
+    Raw counts, small groups included: only `classifiers.themes.selectors.module_themes` shows them.
+    """
+
+    snapshot = models.ForeignKey(ReportSnapshot, on_delete=models.CASCADE, related_name="theme_cells")
+    theme = models.ForeignKey("classifiers.Theme", on_delete=models.CASCADE, related_name="+")
+    module = models.ForeignKey(Module, null=True, on_delete=models.CASCADE, related_name="+")
+    weeks = ArrayField(models.DateField())
+    labels = ArrayField(models.BigIntegerField(null=True))
+    counts = ArrayField(models.PositiveIntegerField())
+    quotes = ArrayField(models.BigIntegerField(), default=list)
+
+    def __str__(self) -> str:
+        return f"Theme {self.theme_id} in module {self.module_id}"
 
 
 class BaselineOverride(models.Model):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime, timedelta
 
@@ -38,7 +39,7 @@ from classifiers.reports.suppression import (
 )
 from classifiers.reports.weeks import in_weeks, report_period
 from classifiers.selectors import active_version_for
-from classifiers.themes.selectors import ModuleThemes, ThemesInfo, module_themes, themes_fingerprint
+from classifiers.themes.selectors import ModuleThemes, ThemesInfo, module_themes
 from courses.lti.selectors import synced_learner_count
 from courses.models import Course, Feedback, Module
 from courses.screening import SHOWN, awaiting_review
@@ -154,7 +155,7 @@ def _jsonable(value: object) -> object:
         return _jsonable(asdict(value))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | Sequence) and not isinstance(value, str):  # Sequence: a ThemeTrend
         return [_jsonable(v) for v in value]
     if isinstance(value, date | datetime):
         return value.isoformat()
@@ -213,7 +214,7 @@ def report_inputs(course: Course, schema: LabelSchema, *, since: date | None = N
     minimums, respondents = group_minimums(course), respondents_by_week(course)
     alerts = _alerts(course, schema, since, until, minimums)
     version = _version_info(choice)
-    themes = themes_fingerprint(course)
+    themes = tuple(snapshot.fingerprint.get("themes") or ())  # summary.fingerprint read it: current
     awaiting = awaiting_review(Feedback.objects.filter(course=course)).count()  # the partial index feedback_not_shown
     key_parts = (snapshot.pk, snapshot.built_at, snapshot.fingerprint, course.code, course.title,
                  course.min_group_size, schema.name, since, until, labels, modules, minimums,
@@ -262,7 +263,7 @@ def report_from(inputs: ReportInputs) -> ModuleReport:
         module_rows = [_week_row(row, since, counts, names, inputs) for row in module_rows]
         weeks = [since] if since in weeks else []
     themes_info, themes = module_themes(
-        course, inputs.schema, snapshot.model_version, whole_rows, whole_weeks, list(names.values()), week=since,
+        course, snapshot, whole_rows, whole_weeks, names, week=since,
         week_rows=module_rows if since is not None else None)
     module_rows = _with_comments(snapshot.pk, module_rows, names, since, until)
     average = _course_average(module_rows, names)

@@ -1,10 +1,12 @@
-"""The report summary: per course and schema, counts by module, week and effective label, built in SQL.
+"""The report summary: per course and schema, counts by module, week and effective label, built in SQL, and
+the same per theme and module (theme cells, with each one's closest quotable comments).
 
 Effective label: the latest current human (or import) annotation wins; otherwise the top label of the
 prediction by the version the reports may use (see `version_for_reports`: the active version, and only
 when it beats its majority baseline or staff overrode the gate). Reading a million feedback rows on every
-page view is too slow, so the summary is rebuilt when its watermarks move (new feedback, annotation or
-prediction) and swept by beat when older than REPORT_SUMMARY_MAX_AGE_S (deletions, moved feedback).
+page view is too slow, so the summary is rebuilt when its watermarks move (new feedback, annotation,
+prediction, screening decision, theme recomputation or staff edit of a theme) and swept by beat when older
+than REPORT_SUMMARY_MAX_AGE_S (deletions, moved feedback).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from classifiers.models import LabelSchema, ModelVersion
-from classifiers.reports.models import BaselineOverride, ReportCell, ReportComment, ReportSnapshot
+from classifiers.reports.models import BaselineOverride, ReportCell, ReportComment, ReportSnapshot, ThemeCell
 from classifiers.selectors import active_version_for
+from classifiers.themes.selectors import QUOTES_SHOWN, themes_fingerprint
 from courses.models import Course
 from courses.screening import SHOWN_SQL
 from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
@@ -66,7 +69,8 @@ SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s AND id < %s),
 
 
 def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
-    """Watermarks of everything the summary depends on, in one query of four index lookups."""
+    """Watermarks of everything the summary depends on: one query of four index lookups, and the themes'
+    (a recomputation or a staff edit moves comments between themes, which the theme cells count)."""
     today = day_of(timezone.now())
     with connection.cursor() as cur:
         cur.execute(_FINGERPRINT_SQL, [
@@ -77,7 +81,7 @@ def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | Non
     return {
         "feedback": feedback, "anonymous": anonymous, "annotations": annotations.isoformat() if annotations else None,
         "predictions": predictions, "version": version.pk if version else None, "tz": settings.TIME_ZONE,
-        "day": today.date().isoformat(), "screening": screening,
+        "day": today.date().isoformat(), "screening": screening, "themes": list(themes_fingerprint(course)),
     }
 
 
@@ -91,8 +95,8 @@ def ensure_summary(course: Course, schema: LabelSchema, version: ModelVersion | 
 
 
 # The effective label of every feedback item of the course that counts (all but comments screeners removed),
-# one row each: the one label resolution of the reports (themes read it too, as a CTE, with
-# `effective_params`); `quotable`: screened clear or released, so a quote may show it.
+# one row each: the one label resolution of the reports, for the cells and for the theme cells (its theme at
+# the last recomputation, if any); `quotable`: screened clear or released, so a quote may show it.
 EFFECTIVE_SELECT = f"""
 WITH human AS (
   SELECT DISTINCT ON (a.feedback_id) a.feedback_id, al.label_id
@@ -108,9 +112,11 @@ SELECT f.id, f.module_id,
        COALESCE(h.label_id, p.label_id) AS label_id,
        CASE WHEN h.label_id IS NOT NULL THEN 1.0 ELSE p.confidence END AS confidence,
        h.label_id IS NOT NULL AS human,
-       f.screening IN {SHOWN_SQL} AS quotable
+       f.screening IN {SHOWN_SQL} AS quotable,
+       m.theme_id, m.similarity
 FROM courses_feedback f
 LEFT JOIN human h ON h.feedback_id = f.id
+LEFT JOIN classifiers_thememember m ON m.feedback_id = f.id
 LEFT JOIN classifiers_prediction p ON p.feedback_id = f.id AND p.model_version_id = %(version)s
 WHERE f.course_id = %(course)s AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s)
   AND f.screening <> 'removed'
@@ -144,6 +150,54 @@ FROM (
 """
 
 
+# Per theme and module: the counts by week and label as parallel arrays (one order for all three). Every
+# theme with members, hidden ones too: which themes are shown is decided when the report is read
+# (classifiers.themes.selectors).
+_THEME_CELLS_SQL = """
+INSERT INTO reports_themecell (snapshot_id, theme_id, module_id, weeks, labels, counts, quotes)
+SELECT %(snapshot)s, theme_id, module_id, array_agg(week ORDER BY week, label_id),
+       array_agg(label_id ORDER BY week, label_id), array_agg(n ORDER BY week, label_id), '{}'
+FROM (SELECT theme_id, module_id, week, label_id, count(*) AS n FROM report_effective
+      WHERE theme_id IS NOT NULL GROUP BY 1, 2, 3, 4) cell
+GROUP BY theme_id, module_id
+"""
+
+# Each cell's QUOTES_SHOWN quotable members closest to the theme's centre (ties: lower id first). Ranking all
+# of a million comments' members takes a sort of them all (~1 s); instead each cell walks its theme's members
+# closest first through the index theme_member_closest (theme, similarity), which has no module: a module
+# holding a fair share of the theme finds its three in the first few dozen. The walk stops after
+# QUOTE_WALK members, so a module where a large theme has only a few comments costs no walk of the whole
+# theme: the cells still short of quotes are ranked among their own members only (_QUOTES_REST_SQL).
+QUOTE_WALK = 2000
+_QUOTES_SQL = f"""
+UPDATE reports_themecell c SET quotes = coalesce((
+  SELECT array_agg(top.id ORDER BY top.similarity DESC, top.id) FROM (
+    SELECT f.id, m.similarity
+    FROM (SELECT feedback_id, similarity FROM classifiers_thememember WHERE theme_id = c.theme_id
+          ORDER BY similarity DESC LIMIT %(walk)s) m
+    JOIN courses_feedback f ON f.id = m.feedback_id
+    WHERE f.course_id = %(course)s AND f.module_id IS NOT DISTINCT FROM c.module_id
+      AND f.screening IN {SHOWN_SQL} AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s)
+    ORDER BY m.similarity DESC, f.id LIMIT %(quotes)s
+  ) top), '{{}}')
+WHERE c.snapshot_id = %(snapshot)s
+"""  # noqa: S608 - SHOWN_SQL is a constant of ours; every value is a parameter
+_QUOTES_REST_SQL = """
+UPDATE reports_themecell c SET quotes = q.ids
+FROM (
+  SELECT cell_id, array_agg(id ORDER BY rank) AS ids FROM (
+    SELECT s.id AS cell_id, e.id,
+           row_number() OVER (PARTITION BY s.id ORDER BY e.similarity DESC, e.id) AS rank
+    FROM report_effective e
+    JOIN reports_themecell s ON s.snapshot_id = %(snapshot)s AND s.theme_id = e.theme_id
+      AND coalesce(s.module_id, 0) = coalesce(e.module_id, 0) AND cardinality(s.quotes) < %(quotes)s
+    WHERE e.quotable
+  ) ranked WHERE rank <= %(quotes)s GROUP BY cell_id
+) q
+WHERE c.id = q.cell_id
+"""
+
+
 def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion | None) -> ReportSnapshot:
     """Recount the course in SQL; concurrent callers wait on the snapshot row and build once."""
     ReportSnapshot.objects.get_or_create(course=course, schema=schema)
@@ -153,14 +207,19 @@ def rebuild_summary(course: Course, schema: LabelSchema, version: ModelVersion |
         if snapshot.built_at and snapshot.fingerprint == current:
             return snapshot  # another request built it while we waited for the lock
         started = time.perf_counter()
-        params = {**effective_params(course, schema, version), "snapshot": snapshot.pk, "per_cell": COMMENTS_PER_CELL}
+        params = {**effective_params(course, schema, version), "snapshot": snapshot.pk, "per_cell": COMMENTS_PER_CELL,
+                  "quotes": QUOTES_SHOWN, "walk": QUOTE_WALK}
         # Fast deletes (nothing refers to these rows): one DELETE each, no per-row signals.
         ReportCell.objects.filter(snapshot=snapshot).delete()
         ReportComment.objects.filter(snapshot=snapshot).delete()
+        ThemeCell.objects.filter(snapshot=snapshot).delete()
         with connection.cursor() as cur:
             cur.execute(_EFFECTIVE_SQL, params)
             cur.execute(_CELLS_SQL, params)
             cur.execute(_COMMENTS_SQL, params)
+            cur.execute(_THEME_CELLS_SQL, params)
+            cur.execute(_QUOTES_SQL, params)
+            cur.execute(_QUOTES_REST_SQL, params)
             cur.execute("DROP TABLE report_effective")
         snapshot.model_version = version
         snapshot.fingerprint = current

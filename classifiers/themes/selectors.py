@@ -10,12 +10,15 @@
 - quotes (the comments closest to the theme's centre, redacted, without author, time or id) only for shown
   themes; keywords come from redacted text with placeholders removed (classifiers.ml.themes.keywords);
 - labels are the report's effective labels (reports.summary.EFFECTIVE_SELECT: a current human label, else
-  the prediction of the version the report uses); anonymous answers reach it once their day is over.
+  the prediction of the version the report uses); anonymous answers reach it once their day is over. The
+  counts and each (theme, module)'s closest quotable comments are built with the report's summary
+  (reports.models.ThemeCell, rebuilt when the data or the themes move); quotes are checked again when read.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -25,8 +28,7 @@ from django.db.models import Count, F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from classifiers.models import LabelSchema, ModelVersion
-from classifiers.reports.summary import EFFECTIVE_SELECT, effective_params
+from classifiers.reports.models import ReportSnapshot, ThemeCell
 from classifiers.reports.suppression import hidden_weeks
 from classifiers.themes.models import Theme, ThemeEdit, ThemeRun, ThemeStatus
 from courses.models import Course, Feedback
@@ -45,6 +47,43 @@ class ThemeWeek:
     count: int | None  # None when hidden
 
 
+class ThemeTrend(Sequence[ThemeWeek]):
+    """A theme's weekly counts over the report's weeks (None: hidden), read as ThemeWeek items.
+
+    Stored as two tuples (the weeks' tuple shared by every theme of a report) rather than as ThemeWeek objects:
+    a cached report of 40 modules holds ~40,000 theme-weeks, and unpickling them as objects took most of the
+    time of a cached `module_report` (CSV, API). Pickles as its two tuples."""
+
+    __slots__ = ("counts", "weeks")
+
+    def __init__(self, weeks: tuple[date, ...], counts: tuple[int | None, ...]) -> None:
+        self.weeks, self.counts = weeks, counts
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - an int or a slice, as for a list
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        count = self.counts[index]
+        return ThemeWeek(self.weeks[index], count is not None, count)
+
+    def __iter__(self) -> Iterator[ThemeWeek]:
+        for week, count in zip(self.weeks, self.counts, strict=True):
+            yield ThemeWeek(week, count is not None, count)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ThemeTrend({list(self)!r})"
+
+    def __reduce__(self) -> tuple:
+        return ThemeTrend, (self.weeks, self.counts)
+
+
 @dataclass(frozen=True)
 class ThemeRow:
     theme_id: int
@@ -56,7 +95,7 @@ class ThemeRow:
     labelled: int
     labels: dict[str, int]  # label mix of its labelled comments, schema order
     mix: str  # "mostly negative", "mixed", or "not labelled yet"
-    trend: list[ThemeWeek]
+    trend: ThemeTrend
     quotes: list[str] = field(default_factory=list)
 
 
@@ -127,73 +166,92 @@ class _Module:
                    {c.week for c in row.trend if c.shown})
 
 
-def module_themes(course: Course, schema: LabelSchema, version: ModelVersion | None, rows: list, weeks: list[date],
-                  labels: list[str], *, week: date | None = None,
+def module_themes(course: Course, snapshot: ReportSnapshot, rows: list, weeks: list[date], names: dict[int, str], *,
+                  week: date | None = None,
                   week_rows: list | None = None) -> tuple[ThemesInfo | None, list[ModuleThemes]]:
-    """The themes section of each module of a report. `rows` are the report's privacy-applied module rows of
-    the whole course and `weeks` its weeks; with `week`, `week_rows` are that week's rows and the section is
-    the week's column of the whole-course table (shown exactly where the whole-course trend shows it)."""
+    """The themes section of each module of a report, from the theme cells of the report's summary `snapshot`.
+    `rows` are the report's privacy-applied module rows of the whole course, `weeks` its weeks and `names` its
+    labels (id → name, schema order); with `week`, `week_rows` are that week's rows and the section is the
+    week's column of the whole-course table (shown exactly where the whole-course trend shows it)."""
     run = latest_run(course)
     if run is None:
         return None, []
     themes = {t.pk: t for t in Theme.objects.filter(course=course, status=ThemeStatus.ACTIVE, hidden=False)}
     earlier = ThemeRun.objects.filter(course=course, status=JobStatus.SUCCEEDED, pk__lt=run.pk).exists()
-    counts = _counts(course, schema, version)
-    sections = [_section(_Module.of(r), themes, counts, weeks, labels, run, earlier) for r in rows]
+    counts = _counts(snapshot)
+    all_weeks = tuple(weeks)  # one tuple shared by every theme's trend (pickled once)
+    sections = [_section(_Module.of(r), themes, counts, all_weeks, names, run, earlier) for r in rows]
     if week is not None:
         by_module = {r.module_id: _Module.of(r) for r in week_rows or []}
-        sections = [_week_section(s, by_module.get(s.module_id), week, counts, labels) for s in sections]
-    pairs = {(t.theme_id, s.module_id) for s in sections for t in s.themes}
-    found = quotes(course, pairs, week=week)
+        sections = [_week_section(s, by_module.get(s.module_id), week, counts, names) for s in sections]
+        found = _quotes_of_week(course, {(t.theme_id, s.module_id) for s in sections for t in s.themes}, week)
+    else:
+        found = _closest(course, {(t.theme_id, s.module_id): counts[(t.theme_id, s.module_id)].quotes
+                                  for s in sections for t in s.themes})
     sections = [replace(s, themes=[replace(t, quotes=found.get((t.theme_id, s.module_id), [])) for t in s.themes])
                 for s in sections]
     new = {t.theme_id for s in sections for t in s.themes if t.is_new}
     return ThemesInfo(run.pk, run.finished_at, len(new)), sections
 
 
-def _counts(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
-    """(theme, module) → week → label name (None: unlabelled) → count, over the effective labels of every
-    item staff may see. One query; the report caches its result under the report's key."""
-    sql = f"""
-        WITH effective AS ({EFFECTIVE_SELECT})
-        SELECT m.theme_id, e.module_id, e.week, l.name, count(*)
-        FROM effective e
-        JOIN classifiers_thememember m ON m.feedback_id = e.id
-        JOIN classifiers_theme t ON t.id = m.theme_id AND t.status = 'active' AND NOT t.hidden
-        LEFT JOIN classifiers_label l ON l.id = e.label_id
-        GROUP BY 1, 2, 3, 4
-    """  # noqa: S608 - our own SQL; every value is a parameter
-    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, effective_params(course, schema, version))
-        for theme_id, module_id, week, label, n in cursor.fetchall():
-            out[(theme_id, module_id)][week][label] += n
+@dataclass(frozen=True)
+class _Cell:
+    """A theme in a module, as the summary counted it (reports.models.ThemeCell): every week and label."""
+
+    weeks: list[date]
+    labels: list[int | None]
+    counts: list[int]
+    quotes: list[int]  # closest quotable comments when the summary was built, closest first
+    total: int
+    weekly: dict[date, int]
+    mix: dict[int | None, int]  # label id (None: not labelled yet) → comments
+
+    def mix_of_week(self, week: date) -> dict[int | None, int]:
+        mix: dict[int | None, int] = defaultdict(int)
+        for w, label, n in zip(self.weeks, self.labels, self.counts, strict=True):
+            if w == week:
+                mix[label] += n
+        return mix
+
+
+def _counts(snapshot: ReportSnapshot) -> dict[tuple[int, int | None], _Cell]:
+    """(theme, module) → its cell: one row per theme and module, built with the summary from the report's
+    effective labels of every item staff may see (reports.summary)."""
+    out = {}
+    rows = ThemeCell.objects.filter(snapshot=snapshot).values_list(
+        "theme_id", "module_id", "weeks", "labels", "counts", "quotes")
+    for theme_id, module_id, weeks, labels, counts, quote_ids in rows:
+        weekly: dict[date, int] = defaultdict(int)
+        mix: dict[int | None, int] = defaultdict(int)
+        for w, label, n in zip(weeks, labels, counts, strict=True):
+            weekly[w] += n
+            mix[label] += n
+        out[(theme_id, module_id)] = _Cell(weeks, labels, counts, quote_ids, sum(counts), weekly, mix)
     return out
 
 
-def _section(module: _Module, themes: dict[int, Theme], counts: dict, weeks: list[date], labels: list[str],
+def _section(module: _Module, themes: dict[int, Theme], counts: dict, weeks: tuple[date, ...], names: dict[int, str],
              run: ThemeRun, earlier: bool) -> ModuleThemes:
     if not module.shown:
         return ModuleThemes(module.module_id, module.title, False, module.note, [], None)
     minimum = module.min_group_size
     shown: list[ThemeRow] = []
     for theme_id, theme in themes.items():
-        by_week = counts.get((theme_id, module.module_id))
-        total = sum(sum(cell.values()) for cell in by_week.values()) if by_week else 0
-        if total < minimum:
+        cell = counts.get((theme_id, module.module_id))
+        if cell is None or cell.total < minimum:
             continue  # a small group in this module: its comments count under "other"
-        mix = _label_counts(by_week.values(), labels)
+        mix = _label_counts(cell.mix, names)
         shown.append(ThemeRow(
-            theme_id, theme.display_name, list(theme.keywords), earlier and theme.first_seen_run_id == run.pk, total,
-            _share(total, module.responses), sum(mix.values()), mix, _mix(mix),
-            _trend(by_week, weeks, module, minimum),
+            theme_id, theme.display_name, list(theme.keywords), earlier and theme.first_seen_run_id == run.pk,
+            cell.total, _share(cell.total, module.responses), sum(mix.values()), mix, _mix(mix),
+            _trend(cell.weekly, weeks, module, minimum),
         ))
     shown.sort(key=lambda t: (-t.count, t.theme_id))
     return ModuleThemes(module.module_id, module.title, True, "", shown, _other(module.responses, shown))
 
 
 def _week_section(whole: ModuleThemes, module: _Module | None, week: date, counts: dict,
-                  labels: list[str]) -> ModuleThemes:
+                  names: dict[int, str]) -> ModuleThemes:
     """One week's column: a theme is shown in the week exactly when its whole-course trend shows that week."""
     if module is None or not module.shown or not whole.shown:
         note = module.note if module is not None and module.note else whole.note
@@ -203,20 +261,17 @@ def _week_section(whole: ModuleThemes, module: _Module | None, week: date, count
         cell = next((c for c in theme.trend if c.week == week and c.shown), None)
         if cell is None or not cell.count:
             continue
-        mix = _label_counts([counts[(theme.theme_id, whole.module_id)].get(week, {})], labels)
+        mix = _label_counts(counts[(theme.theme_id, whole.module_id)].mix_of_week(week), names)
         shown.append(replace(theme, count=cell.count, share=_share(cell.count, module.responses),
-                             labelled=sum(mix.values()), labels=mix, mix=_mix(mix), trend=[cell]))
+                             labelled=sum(mix.values()), labels=mix, mix=_mix(mix),
+                             trend=ThemeTrend((cell.week,), (cell.count,))))
     shown.sort(key=lambda t: (-t.count, t.theme_id))
     return ModuleThemes(whole.module_id, whole.title, True, "", shown, _other(module.responses, shown))
 
 
-def _label_counts(cells, labels: list[str]) -> dict[str, int]:  # noqa: ANN001 - iterable of {label: count}
-    mix: dict[str, int] = dict.fromkeys(labels, 0)
-    for cell in cells:
-        for label, n in cell.items():
-            if label in mix:
-                mix[label] += n
-    return mix
+def _label_counts(mix: dict[int | None, int], names: dict[int, str]) -> dict[str, int]:
+    """The labelled comments of a mix by label name, in schema order (unlabelled ones left out)."""
+    return {name: mix.get(pk, 0) for pk, name in names.items()}
 
 
 def _share(count: int, responses: int | None) -> float:
@@ -235,32 +290,49 @@ def _mix(mix: dict[str, int]) -> str:
     return f"mostly {top}" if mix[top] >= MOSTLY * labelled else "mixed"
 
 
-def _trend(by_week: dict, weeks: list[date], module: _Module, minimum: int) -> list[ThemeWeek]:
+def _trend(weekly: dict[date, int], weeks: tuple[date, ...], module: _Module, minimum: int) -> ThemeTrend:
     """Weeks the module's trend shows, less small theme-weeks and enough others that none can be recovered."""
-    totals = {w: sum(by_week.get(w, {}).values()) for w in weeks}
+    totals = {w: weekly.get(w, 0) for w in weeks}
     # A week the module hides counts as unlabelled, so hidden_weeks hides it first and then tops it up.
     cells = {w: (n, n if w in module.shown_weeks else 0) for w, n in totals.items()}
     hidden = hidden_weeks(cells, minimum)
-    return [ThemeWeek(w, True, totals[w]) if w in module.shown_weeks and w not in hidden else ThemeWeek(w, False, None)
-            for w in weeks]
+    return ThemeTrend(weeks, tuple(totals[w] if w in module.shown_weeks and w not in hidden else None for w in weeks))
 
 
-def quotes(course: Course, pairs: set[tuple[int, int | None]], *,
-           week: date | None = None) -> dict[tuple[int, int | None], list[str]]:
-    """Up to QUOTES_SHOWN redacted comments per (theme, module) of `pairs`, closest to the theme's centre
-    (of `week` only, when given), among the comments staff may see: screened clear or released
-    (courses.screening; held comments count in a theme but are never quoted)."""
+Pair = tuple[int, int | None]  # (theme id, module id)
+
+
+def _closest(course: Course, wanted: dict[Pair, list[int]]) -> dict[Pair, list[str]]:
+    """The redacted text of the quotes the summary picked per (theme, module), closest first, checked again
+    now: only comments staff may read today (courses.screening: screened clear or released, today's anonymous
+    answers left out) and still in that module, whatever the age of the summary."""
+    ids = {pk for picked in wanted.values() for pk in picked}
+    if not ids:
+        return {}
+    rows = shown_to_course_staff(Feedback.objects.filter(course=course, pk__in=ids))
+    found = {pk: (module_id, text) for pk, module_id, text in rows.values_list("pk", "module_id", "redacted_text")}
+    return {pair: [found[pk][1] for pk in picked if pk in found and found[pk][0] == pair[1]]
+            for pair, picked in wanted.items()}
+
+
+def _quotes_of_week(course: Course, pairs: set[tuple[int, int | None]],
+                    week: date) -> dict[tuple[int, int | None], list[str]]:
+    """Up to QUOTES_SHOWN redacted comments of `week` per (theme, module) of `pairs`, closest to the theme's
+    centre, among the comments staff may see: screened clear or released (courses.screening; held comments
+    count in a theme but are never quoted). The week is a range of submission times (local Monday to Monday),
+    so only that week's comments are read (index feedback_course_submitted)."""
     if not pairs:
         return {}
-    week_filter = "AND date_trunc('week', f.submitted_at AT TIME ZONE %(tz)s)::date = %(week)s" if week else ""
     sql = f"""
         SELECT theme_id, module_id, text FROM (
           SELECT m.theme_id, f.module_id, f.redacted_text AS text,
                  row_number() OVER (PARTITION BY m.theme_id, f.module_id ORDER BY m.similarity DESC, f.id) AS rank
-          FROM classifiers_thememember m
-          JOIN courses_feedback f ON f.id = m.feedback_id
+          FROM courses_feedback f
+          JOIN classifiers_thememember m ON m.feedback_id = f.id
           WHERE m.theme_id = ANY(%(themes)s) AND f.course_id = %(course)s
-            AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s) {week_filter}
+            AND f.submitted_at >= (%(week)s::date::timestamp AT TIME ZONE %(tz)s)
+            AND f.submitted_at < ((%(week)s::date + 7)::timestamp AT TIME ZONE %(tz)s)
+            AND NOT (f.id >= %(floor)s AND f.created_at >= %(today)s)
             AND f.screening IN {SHOWN_SQL}
         ) ranked WHERE rank <= %(n)s ORDER BY theme_id, module_id, rank
     """  # noqa: S608 - our own SQL; every value is a parameter

@@ -15,6 +15,7 @@ from classifiers.reports.selectors import module_report
 from classifiers.reports.weeks import week_of
 from classifiers.themes.models import Theme
 from classifiers.themes.services import run_theme_run, start_theme_run
+from classifiers.themes.staff import merge_themes
 from courses.models import Feedback
 from courses.surveys.anonymity import random_id
 from tests.classifiers.themes.helpers import TOPICS, add_comments
@@ -91,6 +92,8 @@ def test_the_api_gives_the_same_sections_as_the_page(themed, instructor):
     lectures = next(s for s in data["themes"] if s["title"] == "Lectures")
     assert lectures["other"] == 4 and lectures["themes"][0]["count"] == 20
     assert lectures["themes"][0]["mix"] == "mostly negative" and len(lectures["themes"][0]["quotes"]) == 3
+    (week,) = lectures["themes"][0]["trend"]  # one week of comments, shown with its count
+    assert week["shown"] is True and week["count"] == 20 and week["week"]
     assert data["themes_info"]["new_this_term"] == 0
 
 
@@ -212,3 +215,35 @@ def test_held_comments_count_in_a_theme_but_are_never_quoted_and_removed_ones_no
     recompute(course)
     (theme,) = sections(course)["Lectures"].themes
     assert theme.count == 10 and set(theme.quotes) <= shown_texts
+
+
+def test_a_report_built_before_a_staff_merge_counts_and_quotes_the_merged_theme(themed, instructor):
+    before = sections(themed)["Lectures"]  # the summary and its theme cells are built now
+    assert [topic(t.name) for t in before.themes] == ["exam"] and before.other == 4
+    exam = Theme.objects.get(course=themed, name__startswith="exam")
+    lab = Theme.objects.get(course=themed, name__startswith="lab")
+    merge_themes([lab], into=exam, actor=instructor)
+    lectures, labs = sections(themed)["Lectures"], sections(themed)["Labs"]
+    assert [(t.theme_id, t.count) for t in lectures.themes] == [(exam.pk, 24)] and lectures.other == 0
+    assert [(t.theme_id, t.count, t.mix) for t in labs.themes] == [(exam.pk, 20, "mostly positive")]
+    assert len(labs.themes[0].quotes) == 3 and all("lab" in q.lower() for q in labs.themes[0].quotes)
+
+
+def test_a_quote_held_after_the_summary_was_built_is_not_shown(themed):
+    (exam,) = sections(themed)["Lectures"].themes
+    quoted = Feedback.objects.filter(course=themed, redacted_text=exam.quotes[0])
+    quoted.update(screening="held")
+    (exam,) = sections(themed)["Lectures"].themes
+    assert exam.count == 20 and len(exam.quotes) == 3 and quoted.get().redacted_text not in exam.quotes
+
+
+def test_quotes_are_the_closest_ones_also_when_the_index_walk_stops_early(themed, monkeypatch):
+    closest = sections(themed)["Labs"].themes[0].quotes
+    from classifiers.reports import summary
+
+    monkeypatch.setattr(summary, "QUOTE_WALK", 1)  # Labs' lab comments are not the theme's first member
+    themed.min_group_size = 6  # any input change rebuilds the summary
+    themed.save()
+    summary.ReportSnapshot.objects.update(built_at=None)
+    (lab,) = sections(themed)["Labs"].themes
+    assert len(closest) == 3 and lab.quotes == closest
