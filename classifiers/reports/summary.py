@@ -22,7 +22,7 @@ from django.utils import timezone
 from classifiers.models import LabelSchema, ModelVersion
 from classifiers.reports.models import BaselineOverride, ReportCell, ReportComment, ReportSnapshot, ThemeCell
 from classifiers.selectors import active_version_for
-from classifiers.themes.selectors import QUOTES_SHOWN, themes_fingerprint
+from classifiers.themes.selectors import MEMBERSHIP, QUOTES_SHOWN, themes_fingerprint
 from courses.models import Course
 from courses.screening import SHOWN_SQL
 from courses.surveys.anonymity import RANDOM_ID_FLOOR, day_of
@@ -86,12 +86,28 @@ def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | Non
 
 
 def ensure_summary(course: Course, schema: LabelSchema, version: ModelVersion | None) -> ReportSnapshot:
-    """The current summary, rebuilt first when the data moved since it was built."""
+    """The current summary, rebuilt first when the data moved since it was built. A theme's rename or hide
+    moves no count: the stored fingerprint is brought up to date (the report's cache key is made of it, so the
+    page shows the new name) without the rebuild (6 s at 1,000,000 comments)."""
     current = fingerprint(course, schema, version)
     snapshot = ReportSnapshot.objects.filter(course=course, schema=schema).first()
     if snapshot is not None and snapshot.built_at and snapshot.fingerprint == current:
         return snapshot
+    if snapshot is not None and snapshot.built_at and _same_counts(snapshot.fingerprint, current):
+        updated = ReportSnapshot.objects.filter(pk=snapshot.pk, fingerprint=snapshot.fingerprint).update(
+            fingerprint=current)
+        if updated:
+            snapshot.fingerprint = current
+            return snapshot
     return rebuild_summary(course, schema, version)
+
+
+def _same_counts(built: dict, current: dict) -> bool:
+    """Whether a summary built at `built` counts what `current` would: equal but for the themes' last edit."""
+    def counts(fp: dict) -> dict:
+        return {**fp, "themes": list(fp.get("themes") or [])[:MEMBERSHIP]}
+
+    return counts(built) == counts(current)
 
 
 # The effective label of every feedback item of the course that counts (all but comments screeners removed),

@@ -129,10 +129,17 @@ def latest_run(course: Course) -> ThemeRun | None:
 
 
 def themes_fingerprint(course: Course) -> tuple:
-    """Changes whenever the themes a report shows could: a recomputation, a rename or hide (report cache key)."""
+    """Changes whenever the themes a report shows could (the report's cache key): (latest recomputation, themes,
+    active themes, last edit). The first three move only when comments move between themes (a recomputation,
+    a split adds a theme, a merge ends one: what the summary's theme cells count, `MEMBERSHIP`); a rename
+    or hide moves the last alone."""
     run = latest_run(course)
-    edits = Theme.objects.filter(course=course).aggregate(n=Count("pk"), at=Max("updated_at"))
-    return (run.pk if run else None, edits["n"], edits["at"].isoformat() if edits["at"] else None)
+    edits = Theme.objects.filter(course=course).aggregate(
+        n=Count("pk"), active=Count("pk", filter=Q(status=ThemeStatus.ACTIVE)), at=Max("updated_at"))
+    return (run.pk if run else None, edits["n"], edits["active"], edits["at"].isoformat() if edits["at"] else None)
+
+
+MEMBERSHIP = 3  # themes_fingerprint(...)[:MEMBERSHIP]: what moves the theme cells of a report's summary
 
 
 def members_to_pick(theme: Theme, *, limit: int = 100) -> list[tuple[int, str]]:

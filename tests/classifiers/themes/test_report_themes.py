@@ -247,3 +247,23 @@ def test_quotes_are_the_closest_ones_also_when_the_index_walk_stops_early(themed
     summary.ReportSnapshot.objects.update(built_at=None)
     (lab,) = sections(themed)["Labs"].themes
     assert len(closest) == 3 and lab.quotes == closest
+
+
+def test_a_rename_or_hide_shows_at_once_without_rebuilding_the_summary_and_a_merge_rebuilds_it(themed, instructor):
+    from classifiers.reports.models import ReportSnapshot
+    from classifiers.themes.staff import rename_theme, set_theme_hidden
+
+    sections(themed)  # the summary and its theme cells are built now
+    built = ReportSnapshot.objects.get(course=themed).built_at
+    exam = Theme.objects.get(course=themed, name__startswith="exam")
+    rename_theme(exam, name="Exam length", actor=instructor)
+    assert [t.name for t in sections(themed)["Lectures"].themes] == ["Exam length"]
+    set_theme_hidden(Theme.objects.get(pk=exam.pk), hidden=True, actor=instructor)
+    lectures = sections(themed)["Lectures"]
+    assert lectures.themes == [] and lectures.other == 24  # its comments count under "other"
+    assert ReportSnapshot.objects.get(course=themed).built_at == built  # no count moved: no rebuild
+    set_theme_hidden(Theme.objects.get(pk=exam.pk), hidden=False, actor=instructor)
+    merge_themes([Theme.objects.get(course=themed, name__startswith="lab")], into=Theme.objects.get(pk=exam.pk),
+                 actor=instructor)
+    assert [(t.name, t.count) for t in sections(themed)["Lectures"].themes] == [("Exam length", 24)]
+    assert ReportSnapshot.objects.get(course=themed).built_at > built  # comments moved: the cells are recounted
