@@ -8,9 +8,10 @@ import numpy as np
 from django.utils import timezone
 
 from classifiers.ml.embeddings import to_bytes
-from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label
+from classifiers.models import Annotation, AnnotationLabel, AnnotationSource, Label, LabelSchema
 from classifiers.themes.embeddings import current_spec, text_md5
-from classifiers.themes.models import FeedbackEmbedding
+from classifiers.themes.models import FeedbackEmbedding, Theme, ThemeRun, ThemeSuggestion
+from classifiers.themes.services import run_theme_run, start_theme_run
 from courses.models import Course, Feedback, Module
 
 DIM = 384
@@ -59,3 +60,30 @@ def add_comments(course: Course, topic: str, n: int, *, module: Module | None = 
         chosen = Label.objects.get(schema=schema, name=label)
         AnnotationLabel.objects.bulk_create(AnnotationLabel(annotation=a, label=chosen) for a in annotations)
     return items
+
+
+def recompute(course: Course) -> ThemeRun:
+    """A recomputation of `course`'s themes run in the test process; it must succeed."""
+    run = run_theme_run(start_theme_run(course, actor=None, dispatch=False).pk)
+    assert run.status == "succeeded", run.error
+    return run
+
+
+def themes_of(course: Course, topics: tuple[str, ...]) -> dict[str, Theme]:
+    """30 comments on each of `topics` in `course`, recomputed: topic → its theme (named by keywords)."""
+    for topic in topics:
+        add_comments(course, topic, 30)
+    recompute(course)
+    found = {t.name.split()[0].rstrip(","): t for t in Theme.objects.filter(course=course, status="active")}
+    assert set(found) == set(topics), found
+    return found
+
+
+def members(theme: Theme) -> list[int]:
+    """Ids of `theme`'s comments now (read from the database), sorted."""
+    return sorted(theme.members.values_list("feedback_id", flat=True))
+
+
+def suggested(schema: LabelSchema) -> dict[int, str]:
+    """Item id → label name of every suggestion of `schema`."""
+    return dict(ThemeSuggestion.objects.filter(schema=schema).values_list("feedback_id", "label__name"))

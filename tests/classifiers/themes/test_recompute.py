@@ -12,18 +12,12 @@ from django.core.management.base import CommandError
 
 from classifiers.ml.embeddings import to_bytes
 from classifiers.themes.models import ChangeKind, FeedbackEmbedding, Theme, ThemeChange, ThemeMember, ThemeRun
-from classifiers.themes.services import run_theme_run, start_theme_run
+from classifiers.themes.services import start_theme_run
 from eduplatform.errors import DomainError, PermissionRefused
-from tests.classifiers.themes.helpers import add_comments, direction
+from tests.classifiers.themes.helpers import add_comments, direction, recompute
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def recompute(course) -> ThemeRun:  # noqa: ANN001
-    run = run_theme_run(start_theme_run(course, actor=None, dispatch=False).pk)
-    assert run.status == "succeeded", run.error
-    return run
 
 
 def themes_of(course) -> dict[int, str]:  # noqa: ANN001

@@ -14,19 +14,13 @@ from rest_framework.test import APIClient
 from classifiers.reports.selectors import module_report
 from classifiers.reports.weeks import week_of
 from classifiers.themes.models import Theme
-from classifiers.themes.services import run_theme_run, start_theme_run
 from classifiers.themes.staff import merge_themes
 from courses.models import Feedback
 from courses.surveys.anonymity import random_id
-from tests.classifiers.themes.helpers import TOPICS, add_comments
+from tests.classifiers.themes.helpers import TOPICS, add_comments, recompute
 from tests.factories import ModuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def recompute(course) -> None:  # noqa: ANN001
-    run = run_theme_run(start_theme_run(course, actor=None, dispatch=False).pk)
-    assert run.status == "succeeded", run.error
 
 
 @pytest.fixture

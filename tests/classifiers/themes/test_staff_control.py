@@ -16,20 +16,13 @@ from rest_framework.test import APIClient
 from classifiers.ml.embeddings import to_bytes
 from classifiers.themes.embeddings import current_spec, text_md5
 from classifiers.themes.models import AppendOnly, FeedbackEmbedding, Theme, ThemeEdit, ThemeMember, ThemeRun
-from classifiers.themes.services import run_theme_run, start_theme_run
 from classifiers.themes.staff import merge_themes, rename_theme, set_theme_hidden, split_theme
 from courses.models import Feedback
 from eduplatform.errors import DomainError
-from tests.classifiers.themes.helpers import DIM, add_comments, direction
+from tests.classifiers.themes.helpers import DIM, add_comments, direction, recompute
 from tests.factories import ModuleFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def recompute(course) -> ThemeRun:  # noqa: ANN001
-    run = run_theme_run(start_theme_run(course, actor=None, dispatch=False).pk)
-    assert run.status == "succeeded", run.error
-    return run
 
 
 def theme_of(course, word: str) -> Theme:  # noqa: ANN001

@@ -15,34 +15,19 @@ from classifiers.models import Annotation, LabelSchema, SchemaKind
 from classifiers.selectors import training_labels
 from classifiers.themes.labels import refresh_suggestions, schema_from_themes
 from classifiers.themes.models import FeedbackEmbedding, Theme, ThemeRun, ThemeSuggestion
-from classifiers.themes.services import run_theme_run, start_theme_run
 from classifiers.themes.staff import merge_themes, set_theme_hidden
 from classifiers.training.services import TrainingRefused, default_config, gather_data, start_training_run
 from courses.models import Feedback
 from eduplatform.errors import PermissionRefused
-from tests.classifiers.themes.helpers import add_comments, direction
+from tests.classifiers.themes.helpers import add_comments, direction, members, recompute, suggested, themes_of
 
 pytestmark = pytest.mark.django_db
-
-
-def recompute(course) -> None:  # noqa: ANN001
-    run = run_theme_run(start_theme_run(course, actor=None, dispatch=False).pk)
-    assert run.status == "succeeded", run.error
 
 
 @pytest.fixture
 def themes(course) -> dict[str, Theme]:
     """Two themes of 30 comments each in `course`: "exam …" and "lab …" (keyword names)."""
-    for topic in ("exam", "lab"):
-        add_comments(course, topic, 30)
-    recompute(course)
-    found = {t.name.split()[0].rstrip(","): t for t in Theme.objects.filter(course=course, status="active")}
-    assert set(found) == {"exam", "lab"}, found
-    return found
-
-
-def members(theme: Theme) -> list[int]:
-    return sorted(theme.members.values_list("feedback_id", flat=True))
+    return themes_of(course, ("exam", "lab"))
 
 
 def test_the_schema_is_multi_label_its_labels_are_the_themes_and_every_member_is_a_suggestion(
@@ -114,10 +99,6 @@ def test_the_annotate_queue_shows_the_theme_suggestion_and_never_a_held_member(c
 def move(items: list[int], topic: str) -> None:
     """Give these comments a vector of `topic` (what an edited text re-embedded would do)."""
     FeedbackEmbedding.objects.filter(pk__in=items).update(vector=to_bytes(direction(topic)))
-
-
-def suggested(schema: LabelSchema) -> dict[int, str]:
-    return dict(ThemeSuggestion.objects.filter(schema=schema).values_list("feedback_id", "label__name"))
 
 
 def test_a_recomputation_suggests_new_members_drops_those_that_left_and_never_touches_an_annotation(

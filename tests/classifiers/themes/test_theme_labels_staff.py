@@ -13,36 +13,17 @@ from classifiers.ml.embeddings import to_bytes
 from classifiers.models import Annotation, AnnotationLabel, Label, LabelSchema
 from classifiers.themes.labels import refresh_suggestions, schema_from_themes
 from classifiers.themes.models import FeedbackEmbedding, Theme, ThemeLabel, ThemeSuggestion
-from classifiers.themes.services import run_theme_run, start_theme_run
 from classifiers.themes.staff import merge_themes
 from courses.models import Feedback
-from tests.classifiers.themes.helpers import add_comments, direction
+from tests.classifiers.themes.helpers import direction, members, recompute, suggested, themes_of
 
 pytestmark = pytest.mark.django_db
-
-
-def recompute(course) -> None:  # noqa: ANN001
-    run = run_theme_run(start_theme_run(course, actor=None, dispatch=False).pk)
-    assert run.status == "succeeded", run.error
 
 
 @pytest.fixture
 def themes(course) -> dict[str, Theme]:
     """Three themes of 30 comments each in `course`: "exam …", "lab …" and "slides …" (keyword names)."""
-    for topic in ("exam", "lab", "slides"):
-        add_comments(course, topic, 30)
-    recompute(course)
-    found = {t.name.split()[0].rstrip(","): t for t in Theme.objects.filter(course=course, status="active")}
-    assert set(found) == {"exam", "lab", "slides"}, found
-    return found
-
-
-def members(theme: Theme) -> list[int]:
-    return sorted(Theme.objects.get(pk=theme.pk).members.values_list("feedback_id", flat=True))
-
-
-def suggested(schema: LabelSchema) -> dict[int, str]:
-    return dict(ThemeSuggestion.objects.filter(schema=schema).values_list("feedback_id", "label__name"))
+    return themes_of(course, ("exam", "lab", "slides"))
 
 
 def label(schema: LabelSchema, theme: Theme) -> Label:
