@@ -5,8 +5,8 @@ Effective label: the latest current human (or import) annotation wins; otherwise
 prediction by the version the reports may use (see `version_for_reports`: the active version, and only
 when it beats its majority baseline or staff overrode the gate). Reading a million feedback rows on every
 page view is too slow, so the summary is rebuilt when its watermarks move (new feedback, annotation,
-prediction, screening decision, theme recomputation or staff edit of a theme) and swept by beat when older
-than REPORT_SUMMARY_MAX_AGE_S (deletions, moved feedback).
+prediction, screening decision, a theme recomputation, merge or split) and swept by beat when older than
+REPORT_SUMMARY_MAX_AGE_S (deletions, moved feedback).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ SELECT (SELECT max(id) FROM courses_feedback WHERE course_id = %s AND id < %s),
 
 def fingerprint(course: Course, schema: LabelSchema, version: ModelVersion | None) -> dict:
     """Watermarks of everything the summary depends on: one query of four index lookups, and the themes'
-    (a recomputation or a staff edit moves comments between themes, which the theme cells count)."""
+    (a recomputation, merge or split moves comments between themes, which the theme cells count; a rename or
+    hide moves only the themes' last edit, which `ensure_summary` records without a rebuild)."""
     today = day_of(timezone.now())
     with connection.cursor() as cur:
         cur.execute(_FINGERPRINT_SQL, [
