@@ -322,8 +322,7 @@ def _closest(course: Course, wanted: dict[Pair, list[int]]) -> dict[Pair, list[s
             for pair, picked in wanted.items()}
 
 
-def _quotes_of_week(course: Course, pairs: set[tuple[int, int | None]],
-                    week: date) -> dict[tuple[int, int | None], list[str]]:
+def _quotes_of_week(course: Course, pairs: set[Pair], week: date) -> dict[Pair, list[str]]:
     """Up to QUOTES_SHOWN redacted comments of `week` per (theme, module) of `pairs`, closest to the theme's
     centre, among the comments staff may see: screened clear or released (courses.screening; held comments
     count in a theme but are never quoted). The week is a range of submission times (local Monday to Monday),
@@ -345,7 +344,7 @@ def _quotes_of_week(course: Course, pairs: set[tuple[int, int | None]],
     """  # noqa: S608 - our own SQL; every value is a parameter
     params = {"themes": sorted({t for t, _ in pairs}), "course": course.pk, "floor": RANDOM_ID_FLOOR,
               "today": day_of(timezone.now()), "n": QUOTES_SHOWN, "week": week, "tz": settings.TIME_ZONE}
-    found: dict[tuple[int, int | None], list[str]] = defaultdict(list)
+    found: dict[Pair, list[str]] = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for theme_id, module_id, text in cursor.fetchall():
